@@ -1,0 +1,312 @@
+//! Wiring: opens the store named by the database URL (the only place that
+//! names a concrete backend), builds the services, and serves gRPC and HTTP
+//! until asked to stop. Also runs the background purge of expired records.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::server::TcpIncoming;
+
+use crate::config::Config;
+use crate::domain::{Clock, SystemClock};
+use crate::service::Services;
+use crate::store::{PostgresStore, SqliteStore, Store};
+use crate::{grpc, http};
+
+/// Rows deleted per purge statement: small enough that no lock is held long.
+const PURGE_BATCH_SIZE: u32 = 500;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("unsupported database URL {0:?}: expected postgres://... or sqlite://...")]
+    UnsupportedDatabaseUrl(String),
+    #[error("cannot open database {url}: {cause}")]
+    Database { url: String, cause: String },
+    #[error("cannot listen for {listener} on {address}: {cause}")]
+    Bind {
+        listener: &'static str,
+        address: SocketAddr,
+        cause: std::io::Error,
+    },
+    #[error("{listener} server failed: {cause}")]
+    Serve {
+        listener: &'static str,
+        cause: String,
+    },
+}
+
+/// The URL without its password, for logs and errors.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Opens and migrates the database named by `config.database_url`.
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartupError> {
+    let url = config.database_url.as_str();
+    let max_connections = config.database_max_connections;
+    let opened = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        PostgresStore::connect_and_migrate(url, max_connections)
+            .await
+            .map(|store| Arc::new(store) as Arc<dyn Store>)
+    } else if url.starts_with("sqlite:") {
+        SqliteStore::connect_and_migrate(url, max_connections)
+            .await
+            .map(|store| Arc::new(store) as Arc<dyn Store>)
+    } else {
+        return Err(StartupError::UnsupportedDatabaseUrl(redact(url)));
+    };
+    opened.map_err(|error| StartupError::Database {
+        url: redact(url),
+        cause: error.to_string(),
+    })
+}
+
+/// `statusgate migrate`: applies the migrations and closes the pool.
+pub async fn migrate(config: &Config) -> Result<(), StartupError> {
+    let store = open_store(config).await?;
+    tracing::info!(backend = store.backend(), database = %redact(&config.database_url), "migrations applied");
+    store.close().await;
+    Ok(())
+}
+
+/// A running statusgate: both listeners and the purge task.
+pub struct Application {
+    grpc_address: SocketAddr,
+    http_address: SocketAddr,
+    services: Services,
+    store: Arc<dyn Store>,
+    stop: CancellationToken,
+    tasks: JoinSet<Result<(), StartupError>>,
+}
+
+async fn bind(listener: &'static str, address: SocketAddr) -> Result<TcpListener, StartupError> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|cause| StartupError::Bind {
+            listener,
+            address,
+            cause,
+        })
+}
+
+impl Application {
+    pub async fn start(config: Config) -> Result<Self, StartupError> {
+        Self::start_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// Starts with an injected clock (tests drive expiry with it).
+    pub async fn start_with_clock(
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StartupError> {
+        let store = open_store(&config).await?;
+        let grpc_listener = bind("gRPC", config.grpc_listen).await?;
+        let http_listener = bind("HTTP", config.http_listen).await?;
+        let local_address = |listener: &TcpListener, name| {
+            listener.local_addr().map_err(|cause| StartupError::Bind {
+                listener: name,
+                address: config.grpc_listen,
+                cause,
+            })
+        };
+        let grpc_address = local_address(&grpc_listener, "gRPC")?;
+        let http_address = local_address(&http_listener, "HTTP")?;
+
+        let services = Services::new(
+            store.clone(),
+            clock,
+            config.default_account.clone(),
+            config.request_retention,
+        );
+        let stop = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+
+        let grpc_routes = grpc::routes(&services);
+        let grpc_stop = stop.clone();
+        tasks.spawn(async move {
+            tonic::transport::Server::builder()
+                .add_routes(grpc_routes)
+                .serve_with_incoming_shutdown(
+                    TcpIncoming::from(grpc_listener).with_nodelay(Some(true)),
+                    grpc_stop.cancelled_owned(),
+                )
+                .await
+                .map_err(|error| StartupError::Serve {
+                    listener: "gRPC",
+                    cause: error.to_string(),
+                })
+        });
+
+        let http_router = http::router(services.clone());
+        let http_stop = stop.clone();
+        tasks.spawn(async move {
+            axum::serve(http_listener, http_router)
+                .with_graceful_shutdown(http_stop.cancelled_owned())
+                .await
+                .map_err(|error| StartupError::Serve {
+                    listener: "HTTP",
+                    cause: error.to_string(),
+                })
+        });
+
+        tasks.spawn(purge_periodically(
+            services.clone(),
+            config.purge_interval,
+            stop.clone(),
+        ));
+
+        tracing::info!(
+            grpc = %grpc_address,
+            http = %http_address,
+            backend = store.backend(),
+            database = %redact(&config.database_url),
+            "statusgate listening"
+        );
+        Ok(Self {
+            grpc_address,
+            http_address,
+            services,
+            store,
+            stop,
+            tasks,
+        })
+    }
+
+    pub fn grpc_address(&self) -> SocketAddr {
+        self.grpc_address
+    }
+
+    pub fn http_address(&self) -> SocketAddr {
+        self.http_address
+    }
+
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
+    /// Serves until `signal` completes or a listener fails, then shuts down.
+    pub async fn run_until(mut self, signal: impl Future<Output = ()>) -> Result<(), StartupError> {
+        let outcome = tokio::select! {
+            () = signal => {
+                tracing::info!("shutting down");
+                Ok(())
+            }
+            Some(ended) = self.tasks.join_next() => match ended {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(error)) => Err(error),
+                Err(join_error) => Err(StartupError::Serve { listener: "task", cause: join_error.to_string() }),
+            },
+        };
+        self.shutdown().await;
+        outcome
+    }
+
+    /// Stops accepting, lets in-flight requests finish, and closes the pool.
+    pub async fn shutdown(mut self) {
+        self.stop.cancel();
+        while self.tasks.join_next().await.is_some() {}
+        self.store.close().await;
+    }
+}
+
+/// Deletes expired requests and tokens in small batches, every `interval`.
+async fn purge_periodically(
+    services: Services,
+    interval: Duration,
+    stop: CancellationToken,
+) -> Result<(), StartupError> {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return Ok(()),
+            _ = ticker.tick() => {}
+        }
+        let purged = purge_expired(&services, &stop).await;
+        if purged.requests + purged.change_tokens > 0 {
+            tracing::info!(
+                requests = purged.requests,
+                change_tokens = purged.change_tokens,
+                "purged expired records"
+            );
+        }
+    }
+}
+
+/// What one purge pass deleted.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Purged {
+    pub requests: u64,
+    pub change_tokens: u64,
+}
+
+/// One purge pass: each kind of record is deleted batch by batch until a
+/// batch comes back short, an error occurs (logged; the next pass retries),
+/// or `stop` is cancelled.
+pub async fn purge_expired(services: &Services, stop: &CancellationToken) -> Purged {
+    Purged {
+        requests: purge_in_batches("requests", stop, || {
+            services.resource_requests.purge_expired(PURGE_BATCH_SIZE)
+        })
+        .await,
+        change_tokens: purge_in_batches("change tokens", stop, || {
+            services.change_tokens.purge_expired(PURGE_BATCH_SIZE)
+        })
+        .await,
+    }
+}
+
+async fn purge_in_batches<Batch>(
+    records: &'static str,
+    stop: &CancellationToken,
+    mut purge_batch: impl FnMut() -> Batch,
+) -> u64
+where
+    Batch: Future<Output = Result<u64, crate::domain::Error>>,
+{
+    let mut total = 0;
+    while !stop.is_cancelled() {
+        match purge_batch().await {
+            Ok(deleted) => {
+                total += deleted;
+                if deleted < u64::from(PURGE_BATCH_SIZE) {
+                    break;
+                }
+            }
+            Err(error) => {
+                tracing::warn!(records, %error, "purging expired records failed");
+                break;
+            }
+        }
+    }
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact("postgres://app:secret@db:5432/statusgate"),
+            "postgres://app:***@db:5432/statusgate"
+        );
+        assert_eq!(
+            redact("postgres://postgres@127.0.0.1/x"),
+            "postgres://postgres@127.0.0.1/x"
+        );
+        assert_eq!(redact("sqlite://statusgate.db"), "sqlite://statusgate.db");
+    }
+}

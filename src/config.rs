@@ -1,0 +1,133 @@
+//! Command-line and environment configuration. Every flag can also be set
+//! through the environment variable named beside it.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::domain::AccountId;
+
+/// The embedded default: an SQLite file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://statusgate.db";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "statusgate",
+    version,
+    about = "AWS-style change tokens and resource-operation requests over gRPC and the AWS wire protocol"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub config: Config,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Apply the database migrations and exit.
+    Migrate,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Config {
+    /// `postgres://user@host/db` or `sqlite://path.db`.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
+    pub database_url: String,
+
+    /// Address of the gRPC listener.
+    #[arg(
+        long,
+        env = "STATUSGATE_GRPC_LISTEN",
+        default_value = "127.0.0.1:50051",
+        global = true
+    )]
+    pub grpc_listen: SocketAddr,
+
+    /// Address of the HTTP listener (AWS-compatible facade).
+    #[arg(
+        long,
+        env = "STATUSGATE_HTTP_LISTEN",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub http_listen: SocketAddr,
+
+    /// Account of callers that name none (empty account id, non-numeric access key).
+    #[arg(long, env = "STATUSGATE_DEFAULT_ACCOUNT", default_value = "000000000000", value_parser = parse_account, global = true)]
+    pub default_account: AccountId,
+
+    /// How long requests (and INSYNC change tokens) stay visible, e.g. `7d`, `36h`.
+    #[arg(long, env = "STATUSGATE_REQUEST_RETENTION", default_value = "7d", value_parser = parse_duration, global = true)]
+    pub request_retention: Duration,
+
+    /// How often expired records are purged.
+    #[arg(long, env = "STATUSGATE_PURGE_INTERVAL", default_value = "1m", value_parser = parse_duration, global = true)]
+    pub purge_interval: Duration,
+
+    /// Most database connections this process opens.
+    #[arg(
+        long,
+        env = "STATUSGATE_DATABASE_MAX_CONNECTIONS",
+        default_value_t = 16,
+        global = true
+    )]
+    pub database_max_connections: u32,
+}
+
+fn parse_account(value: &str) -> Result<AccountId, String> {
+    AccountId::parse(value).map_err(|_| format!("{value:?} is not a 12-digit AWS account id"))
+}
+
+fn parse_duration(value: &str) -> Result<Duration, String> {
+    humantime::parse_duration(value).map_err(|error| error.to_string())
+}
+
+impl Config {
+    /// The configuration of a server on the given database, listening on
+    /// ephemeral loopback ports (what tests and embedders start from).
+    pub fn for_database(database_url: impl Into<String>) -> Self {
+        Self {
+            database_url: database_url.into(),
+            grpc_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            http_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            default_account: AccountId::parse("000000000000").expect("valid account"),
+            request_retention: Duration::from_secs(7 * 24 * 3600),
+            purge_interval: Duration::from_secs(60),
+            database_max_connections: 16,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_documentation() {
+        let cli = Cli::try_parse_from(["statusgate"]).unwrap();
+        assert!(cli.command.is_none());
+        let config = cli.config;
+        assert_eq!(config.grpc_listen.to_string(), "127.0.0.1:50051");
+        assert_eq!(config.http_listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.default_account.as_str(), "000000000000");
+        assert_eq!(config.request_retention, Duration::from_secs(7 * 24 * 3600));
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        assert!(Cli::try_parse_from(["statusgate", "--default-account", "12"]).is_err());
+        assert!(Cli::try_parse_from(["statusgate", "--request-retention", "soon"]).is_err());
+        assert!(Cli::try_parse_from(["statusgate", "--grpc-listen", "nowhere"]).is_err());
+        let migrate =
+            Cli::try_parse_from(["statusgate", "migrate", "--request-retention", "36h"]).unwrap();
+        assert!(matches!(migrate.command, Some(Command::Migrate)));
+        assert_eq!(
+            migrate.config.request_retention,
+            Duration::from_secs(36 * 3600)
+        );
+    }
+}

@@ -1,0 +1,95 @@
+//! WAF Classic change tokens. A scope (account, endpoint, region) has at most
+//! one outstanding `PROVISIONED` token; a change uses it (`PENDING`), and once
+//! the change has propagated it is `INSYNC`.
+
+use super::values::{AccountId, Region};
+
+/// Which WAF Classic API a token belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WafEndpoint {
+    Global,
+    Regional,
+}
+
+impl WafEndpoint {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Global => "GLOBAL",
+            Self::Regional => "REGIONAL",
+        }
+    }
+
+    pub fn from_stored(value: &str) -> Option<Self> {
+        match value {
+            "GLOBAL" => Some(Self::Global),
+            "REGIONAL" => Some(Self::Regional),
+            _ => None,
+        }
+    }
+}
+
+/// Who a token belongs to. WAF global tokens have no region.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ChangeTokenScope {
+    account: AccountId,
+    endpoint: WafEndpoint,
+    region: Option<Region>,
+}
+
+impl ChangeTokenScope {
+    pub fn global(account: AccountId) -> Self {
+        Self {
+            account,
+            endpoint: WafEndpoint::Global,
+            region: None,
+        }
+    }
+
+    pub fn regional(account: AccountId, region: Region) -> Self {
+        Self {
+            account,
+            endpoint: WafEndpoint::Regional,
+            region: Some(region),
+        }
+    }
+
+    pub fn account(&self) -> &AccountId {
+        &self.account
+    }
+
+    pub fn endpoint(&self) -> WafEndpoint {
+        self.endpoint
+    }
+
+    /// The region as stored: empty for WAF global.
+    pub fn region_key(&self) -> &str {
+        self.region.as_ref().map_or("", Region::as_str)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChangeTokenStatus {
+    Provisioned,
+    Pending,
+    InSync,
+}
+
+impl ChangeTokenStatus {
+    /// The AWS enum value, also the stored form.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Provisioned => "PROVISIONED",
+            Self::Pending => "PENDING",
+            Self::InSync => "INSYNC",
+        }
+    }
+
+    pub fn from_stored(value: &str) -> Option<Self> {
+        match value {
+            "PROVISIONED" => Some(Self::Provisioned),
+            "PENDING" => Some(Self::Pending),
+            "INSYNC" => Some(Self::InSync),
+            _ => None,
+        }
+    }
+}

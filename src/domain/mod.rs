@@ -1,0 +1,13 @@
+//! The statusgate domain: validated values, the change-token and
+//! resource-request state machines, and the one error vocabulary that both
+//! transports map. Nothing here does I/O or knows about gRPC, HTTP or SQL.
+
+pub mod change_token;
+pub mod error;
+pub mod resource_request;
+pub mod time;
+pub mod values;
+
+pub use error::{Api, Error, ErrorCode, ErrorKind, FieldViolation};
+pub use time::{Clock, SystemClock, Timestamp};
+pub use values::AccountId;

@@ -1,0 +1,345 @@
+//! Values that can only be built valid ("parse, don't validate"). Each parser
+//! enforces the constraint of the AWS model for its member and reports a
+//! [`FieldViolation`] naming that member, so both transports give the same
+//! answer for the same bad input.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::FieldViolation;
+
+fn length_between(
+    member: &'static str,
+    value: &str,
+    min: usize,
+    max: usize,
+) -> Result<(), FieldViolation> {
+    let length = value.chars().count();
+    if length < min {
+        return Err(FieldViolation::invalid(
+            member,
+            value,
+            format!("Member must have length greater than or equal to {min}"),
+        ));
+    }
+    if length > max {
+        return Err(FieldViolation::invalid(
+            member,
+            value,
+            format!("Member must have length less than or equal to {max}"),
+        ));
+    }
+    Ok(())
+}
+
+fn matches_pattern(
+    member: &'static str,
+    value: &str,
+    regex: &Regex,
+    pattern: &str,
+) -> Result<(), FieldViolation> {
+    if regex.is_match(value) {
+        Ok(())
+    } else {
+        Err(FieldViolation::invalid(
+            member,
+            value,
+            format!("Member must satisfy regular expression pattern: {pattern}"),
+        ))
+    }
+}
+
+/// Declares a `String` newtype whose `parse` checks length and, optionally, an
+/// anchored regular expression taken verbatim from the AWS model.
+macro_rules! constrained_string {
+    ($(#[$meta:meta])* $name:ident, $member:literal, $min:literal..=$max:literal $(, pattern = $pattern:literal)?) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The AWS member this value travels in.
+            pub const MEMBER: &'static str = $member;
+
+            pub fn parse(value: impl Into<String>) -> Result<Self, FieldViolation> {
+                let value = value.into();
+                length_between($member, &value, $min, $max)?;
+                $(
+                    static REGEX: LazyLock<Regex> =
+                        LazyLock::new(|| Regex::new(concat!("^(?:", $pattern, ")$")).expect("model pattern compiles"));
+                    matches_pattern($member, &value, &REGEX, $pattern)?;
+                )?
+                Ok(Self(value))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                formatter.write_str(&self.0)
+            }
+        }
+    };
+}
+
+constrained_string!(
+    /// A WAF Classic change token.
+    ChangeToken, "ChangeToken", 1..=128, pattern = r".*\S.*"
+);
+constrained_string!(
+    /// A Cloud Control request token.
+    RequestToken, "RequestToken", 1..=128, pattern = "[-A-Za-z0-9+/=]+"
+);
+constrained_string!(
+    /// A caller-chosen idempotency token.
+    ClientToken, "ClientToken", 1..=128, pattern = "[-A-Za-z0-9+/=]+"
+);
+constrained_string!(
+    /// A CloudFormation resource type (`AWS::Logs::LogGroup`).
+    TypeName, "TypeName", 10..=196, pattern = "[A-Za-z0-9]{2,64}::[A-Za-z0-9]{2,64}::[A-Za-z0-9]{2,64}"
+);
+constrained_string!(
+    /// A resource's primary identifier.
+    Identifier, "Identifier", 1..=1024
+);
+constrained_string!(
+    TypeVersionId,
+    "TypeVersionId",
+    1..=128,
+    pattern = "[A-Za-z0-9-]+"
+);
+constrained_string!(
+    RoleArn,
+    "RoleArn",
+    20..=2048,
+    pattern = "arn:.+:iam::[0-9]{12}:role/.+"
+);
+constrained_string!(
+    /// An opaque pagination cursor as sent over the wire.
+    NextToken, "NextToken", 1..=2048, pattern = "[-A-Za-z0-9+/=]+"
+);
+constrained_string!(
+    /// An AWS region name (`eu-west-1`).
+    Region, "Region", 1..=64, pattern = "[a-z0-9-]+"
+);
+constrained_string!(
+    /// A worker's human-readable progress note.
+    StatusMessage, "StatusMessage", 0..=1024
+);
+constrained_string!(
+    /// Free text recorded with a used change token.
+    ChangeDescription, "ChangeDescription", 0..=4096
+);
+
+/// A JSON document member (`DesiredState`, `PatchDocument`, `ResourceModel`):
+/// 1..=262144 characters of valid JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct JsonDocument(String);
+
+impl JsonDocument {
+    pub fn parse(member: &'static str, value: impl Into<String>) -> Result<Self, FieldViolation> {
+        let value = value.into();
+        length_between(member, &value, 1, 262_144)?;
+        if serde_json::from_str::<serde::de::IgnoredAny>(&value).is_err() {
+            return Err(FieldViolation::invalid(
+                member,
+                &value,
+                "Member must be a valid JSON document",
+            ));
+        }
+        Ok(Self(value))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+/// A 12-digit AWS account id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AccountId(String);
+
+impl AccountId {
+    pub const MEMBER: &'static str = "AccountId";
+
+    pub fn parse(value: impl Into<String>) -> Result<Self, FieldViolation> {
+        let value = value.into();
+        if value.len() == 12 && value.bytes().all(|byte| byte.is_ascii_digit()) {
+            Ok(Self(value))
+        } else {
+            Err(FieldViolation::invalid(
+                Self::MEMBER,
+                &value,
+                "Member must satisfy regular expression pattern: [0-9]{12}",
+            ))
+        }
+    }
+
+    /// The account of an empty wire value is the server's default account.
+    pub fn parse_or_default(value: &str, default: &AccountId) -> Result<Self, FieldViolation> {
+        if value.is_empty() {
+            Ok(default.clone())
+        } else {
+            Self::parse(value)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for AccountId {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
+/// Page size for list operations: 1..=100, default 20.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MaxResults(u32);
+
+impl MaxResults {
+    pub const MEMBER: &'static str = "MaxResults";
+    pub const DEFAULT: Self = Self(20);
+
+    pub fn parse(value: Option<i64>) -> Result<Self, FieldViolation> {
+        let Some(value) = value else {
+            return Ok(Self::DEFAULT);
+        };
+        let text = value.to_string();
+        if value < 1 {
+            return Err(FieldViolation::invalid(
+                Self::MEMBER,
+                &text,
+                "Member must have value greater than or equal to 1",
+            ));
+        }
+        if value > 100 {
+            return Err(FieldViolation::invalid(
+                Self::MEMBER,
+                &text,
+                "Member must have value less than or equal to 100",
+            ));
+        }
+        Ok(Self(value as u32))
+    }
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn change_tokens_need_a_non_blank_character_and_at_most_128() {
+        assert!(ChangeToken::parse("abcd12f2-46da-4fdb-b8d5-fbd4c466928f").is_ok());
+        assert!(ChangeToken::parse(" x ").is_ok());
+        for bad in ["", "   ", "\t\n", &"a".repeat(129)] {
+            let violation = ChangeToken::parse(bad).unwrap_err();
+            assert_eq!(violation.member, "ChangeToken");
+        }
+    }
+
+    #[test]
+    fn request_and_client_tokens_follow_the_model_pattern() {
+        for good in ["b4a1cc5a-a2ae-4dec-9e1e-150123456789", "abc+/=", "A"] {
+            assert!(RequestToken::parse(good).is_ok(), "{good}");
+            assert!(ClientToken::parse(good).is_ok(), "{good}");
+        }
+        for bad in ["", "a b", "abc_def", "ü", &"a".repeat(129)] {
+            assert!(RequestToken::parse(bad).is_err(), "{bad}");
+            assert!(ClientToken::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn type_names_have_three_parts() {
+        assert!(TypeName::parse("AWS::Logs::LogGroup").is_ok());
+        let cases = [
+            (
+                "AWS::Logs",
+                "Member must have length greater than or equal to 10",
+            ),
+            (
+                "AWS::Logs::Log-Group",
+                "Member must satisfy regular expression pattern",
+            ),
+            (
+                "AWS::Logs::LogGroup::X",
+                "Member must satisfy regular expression pattern",
+            ),
+        ];
+        for (bad, constraint) in cases {
+            let violation = TypeName::parse(bad).unwrap_err();
+            assert!(
+                violation.constraint.starts_with(constraint),
+                "{bad}: {}",
+                violation.constraint
+            );
+        }
+    }
+
+    #[test]
+    fn role_arns_and_type_versions_follow_the_model() {
+        assert!(RoleArn::parse("arn:aws:iam::123456789012:role/deployer").is_ok());
+        assert!(RoleArn::parse("arn:aws:iam::12345:role/deployer").is_err());
+        assert!(TypeVersionId::parse("00000001").is_ok());
+        assert!(TypeVersionId::parse("v1.0").is_err());
+    }
+
+    #[test]
+    fn json_documents_must_parse_and_fit() {
+        assert!(JsonDocument::parse("DesiredState", r#"{"LogGroupName":"x"}"#).is_ok());
+        assert!(JsonDocument::parse("PatchDocument", r#"[{"op":"remove","path":"/a"}]"#).is_ok());
+        assert_eq!(
+            JsonDocument::parse("DesiredState", "{not json")
+                .unwrap_err()
+                .constraint,
+            "Member must be a valid JSON document"
+        );
+        assert!(JsonDocument::parse("DesiredState", "").is_err());
+        let huge = format!("\"{}\"", "a".repeat(262_144));
+        assert!(JsonDocument::parse("DesiredState", huge).is_err());
+    }
+
+    #[test]
+    fn accounts_are_twelve_digits_and_empty_means_default() {
+        let default = AccountId::parse("000000000000").unwrap();
+        assert_eq!(AccountId::parse_or_default("", &default).unwrap(), default);
+        assert_eq!(
+            AccountId::parse_or_default("123456789012", &default)
+                .unwrap()
+                .as_str(),
+            "123456789012"
+        );
+        for bad in ["12345678901", "1234567890123", "12345678901a"] {
+            assert!(AccountId::parse_or_default(bad, &default).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn max_results_defaults_to_20_and_stays_within_1_to_100() {
+        assert_eq!(MaxResults::parse(None).unwrap().get(), 20);
+        assert_eq!(MaxResults::parse(Some(1)).unwrap().get(), 1);
+        assert_eq!(MaxResults::parse(Some(100)).unwrap().get(), 100);
+        assert!(MaxResults::parse(Some(0)).is_err());
+        assert!(MaxResults::parse(Some(101)).is_err());
+        assert!(MaxResults::parse(Some(-5)).is_err());
+    }
+}

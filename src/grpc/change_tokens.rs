@@ -1,0 +1,115 @@
+//! `statusgate.v1.ChangeTokenService`.
+
+use tonic::{Request, Response, Status};
+
+use super::convert;
+use super::proto::change_token_service_server::ChangeTokenService;
+use super::proto::{
+    ConsumeChangeTokenRequest, ConsumeChangeTokenResponse, GetChangeTokenRequest,
+    GetChangeTokenResponse, GetChangeTokenStatusRequest, GetChangeTokenStatusResponse,
+    MarkChangeTokenInSyncRequest, MarkChangeTokenInSyncResponse,
+};
+use super::status_from_error;
+use crate::domain::change_token::ChangeTokenScope;
+use crate::domain::values::{ChangeDescription, ChangeToken};
+use crate::domain::{Api, Error, FieldViolation};
+use crate::service::ChangeTokenService as Service;
+
+pub struct ChangeTokenApi {
+    service: Service,
+}
+
+impl ChangeTokenApi {
+    pub fn new(service: Service) -> Self {
+        Self { service }
+    }
+
+    fn scope(
+        &self,
+        scope: Option<super::proto::ChangeTokenScope>,
+    ) -> Result<ChangeTokenScope, Status> {
+        convert::scope(scope, self.service.default_account()).map_err(invalid)
+    }
+}
+
+fn invalid(violation: FieldViolation) -> Status {
+    status_from_error(Error::invalid_input(Api::Waf, violation))
+}
+
+fn change_token(value: String) -> Result<ChangeToken, Status> {
+    if value.is_empty() {
+        return Err(invalid(FieldViolation::missing(ChangeToken::MEMBER)));
+    }
+    ChangeToken::parse(value).map_err(invalid)
+}
+
+#[tonic::async_trait]
+impl ChangeTokenService for ChangeTokenApi {
+    async fn get_change_token(
+        &self,
+        request: Request<GetChangeTokenRequest>,
+    ) -> Result<Response<GetChangeTokenResponse>, Status> {
+        let request = request.into_inner();
+        let scope = self.scope(request.scope)?;
+        let token = self
+            .service
+            .get_change_token(&scope)
+            .await
+            .map_err(status_from_error)?;
+        Ok(Response::new(GetChangeTokenResponse {
+            change_token: token.into_string(),
+        }))
+    }
+
+    async fn get_change_token_status(
+        &self,
+        request: Request<GetChangeTokenStatusRequest>,
+    ) -> Result<Response<GetChangeTokenStatusResponse>, Status> {
+        let request = request.into_inner();
+        let scope = self.scope(request.scope)?;
+        let token = change_token(request.change_token)?;
+        let status = self
+            .service
+            .get_change_token_status(&scope, &token)
+            .await
+            .map_err(status_from_error)?;
+        Ok(Response::new(GetChangeTokenStatusResponse {
+            change_token_status: convert::change_token_status_to_proto(status),
+        }))
+    }
+
+    async fn consume_change_token(
+        &self,
+        request: Request<ConsumeChangeTokenRequest>,
+    ) -> Result<Response<ConsumeChangeTokenResponse>, Status> {
+        let request = request.into_inner();
+        let scope = self.scope(request.scope)?;
+        let token = change_token(request.change_token)?;
+        let description = ChangeDescription::parse(request.change_description).map_err(invalid)?;
+        let status = self
+            .service
+            .consume_change_token(&scope, &token, &description)
+            .await
+            .map_err(status_from_error)?;
+        Ok(Response::new(ConsumeChangeTokenResponse {
+            change_token_status: convert::change_token_status_to_proto(status),
+        }))
+    }
+
+    async fn mark_change_token_in_sync(
+        &self,
+        request: Request<MarkChangeTokenInSyncRequest>,
+    ) -> Result<Response<MarkChangeTokenInSyncResponse>, Status> {
+        let request = request.into_inner();
+        let scope = self.scope(request.scope)?;
+        let token = change_token(request.change_token)?;
+        let status = self
+            .service
+            .mark_change_token_in_sync(&scope, &token)
+            .await
+            .map_err(status_from_error)?;
+        Ok(Response::new(MarkChangeTokenInSyncResponse {
+            change_token_status: convert::change_token_status_to_proto(status),
+        }))
+    }
+}

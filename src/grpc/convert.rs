@@ -1,0 +1,236 @@
+//! Protobuf messages to domain values and back. Shape checks happen here and
+//! name the member at fault; the domain newtypes enforce the rest.
+
+use prost_types::Timestamp as ProtoTimestamp;
+
+use super::proto;
+use crate::domain::change_token::{ChangeTokenScope, ChangeTokenStatus};
+use crate::domain::resource_request::{
+    HandlerErrorCode, Operation, OperationStatus, ProgressEvent,
+};
+use crate::domain::values::Region;
+use crate::domain::{AccountId, FieldViolation, Timestamp};
+
+pub fn timestamp_to_proto(timestamp: Timestamp) -> ProtoTimestamp {
+    let (seconds, nanos) = timestamp.seconds_and_nanos();
+    ProtoTimestamp { seconds, nanos }
+}
+
+pub fn timestamp_from_proto(timestamp: ProtoTimestamp) -> Timestamp {
+    Timestamp::from_seconds_and_nanos(timestamp.seconds, timestamp.nanos)
+}
+
+pub fn account(value: &str, default: &AccountId) -> Result<AccountId, FieldViolation> {
+    AccountId::parse_or_default(value, default)
+}
+
+pub fn scope(
+    scope: Option<proto::ChangeTokenScope>,
+    default_account: &AccountId,
+) -> Result<ChangeTokenScope, FieldViolation> {
+    let scope = scope.ok_or_else(|| FieldViolation::missing("Scope"))?;
+    let account = account(&scope.account_id, default_account)?;
+    match proto::WafEndpoint::try_from(scope.endpoint) {
+        Ok(proto::WafEndpoint::Global) => Ok(ChangeTokenScope::global(account)),
+        Ok(proto::WafEndpoint::Regional) => {
+            if scope.region.is_empty() {
+                return Err(FieldViolation::missing("Region"));
+            }
+            Ok(ChangeTokenScope::regional(
+                account,
+                Region::parse(scope.region)?,
+            ))
+        }
+        Ok(proto::WafEndpoint::Unspecified) => Err(FieldViolation::missing("Endpoint")),
+        Err(_) => Err(unknown_enum("Endpoint", scope.endpoint)),
+    }
+}
+
+fn unknown_enum(member: &'static str, value: i32) -> FieldViolation {
+    FieldViolation::invalid(
+        member,
+        &value.to_string(),
+        "Member must be a known enum value",
+    )
+}
+
+pub fn change_token_status_to_proto(status: ChangeTokenStatus) -> i32 {
+    let status = match status {
+        ChangeTokenStatus::Provisioned => proto::ChangeTokenStatus::Provisioned,
+        ChangeTokenStatus::Pending => proto::ChangeTokenStatus::Pending,
+        ChangeTokenStatus::InSync => proto::ChangeTokenStatus::Insync,
+    };
+    status as i32
+}
+
+pub fn operation_from_proto(member: &'static str, value: i32) -> Result<Operation, FieldViolation> {
+    match proto::Operation::try_from(value) {
+        Ok(proto::Operation::Create) => Ok(Operation::Create),
+        Ok(proto::Operation::Update) => Ok(Operation::Update),
+        Ok(proto::Operation::Delete) => Ok(Operation::Delete),
+        Ok(proto::Operation::Unspecified) => Err(FieldViolation::missing(member)),
+        Err(_) => Err(unknown_enum(member, value)),
+    }
+}
+
+fn operation_to_proto(operation: Operation) -> proto::Operation {
+    match operation {
+        Operation::Create => proto::Operation::Create,
+        Operation::Update => proto::Operation::Update,
+        Operation::Delete => proto::Operation::Delete,
+    }
+}
+
+pub fn status_from_proto(
+    member: &'static str,
+    value: i32,
+) -> Result<OperationStatus, FieldViolation> {
+    match proto::OperationStatus::try_from(value) {
+        Ok(proto::OperationStatus::Pending) => Ok(OperationStatus::Pending),
+        Ok(proto::OperationStatus::InProgress) => Ok(OperationStatus::InProgress),
+        Ok(proto::OperationStatus::Success) => Ok(OperationStatus::Success),
+        Ok(proto::OperationStatus::Failed) => Ok(OperationStatus::Failed),
+        Ok(proto::OperationStatus::CancelInProgress) => Ok(OperationStatus::CancelInProgress),
+        Ok(proto::OperationStatus::CancelComplete) => Ok(OperationStatus::CancelComplete),
+        Ok(proto::OperationStatus::Unspecified) => Err(FieldViolation::missing(member)),
+        Err(_) => Err(unknown_enum(member, value)),
+    }
+}
+
+fn status_to_proto(status: OperationStatus) -> proto::OperationStatus {
+    match status {
+        OperationStatus::Pending => proto::OperationStatus::Pending,
+        OperationStatus::InProgress => proto::OperationStatus::InProgress,
+        OperationStatus::Success => proto::OperationStatus::Success,
+        OperationStatus::Failed => proto::OperationStatus::Failed,
+        OperationStatus::CancelInProgress => proto::OperationStatus::CancelInProgress,
+        OperationStatus::CancelComplete => proto::OperationStatus::CancelComplete,
+    }
+}
+
+/// `HANDLER_ERROR_CODE_UNSPECIFIED` means no error code.
+pub fn error_code_from_proto(value: i32) -> Result<Option<HandlerErrorCode>, FieldViolation> {
+    use proto::HandlerErrorCode as Wire;
+    let code = match Wire::try_from(value) {
+        Ok(Wire::Unspecified) => return Ok(None),
+        Ok(Wire::NotUpdatable) => HandlerErrorCode::NotUpdatable,
+        Ok(Wire::InvalidRequest) => HandlerErrorCode::InvalidRequest,
+        Ok(Wire::AccessDenied) => HandlerErrorCode::AccessDenied,
+        Ok(Wire::UnauthorizedTaggingOperation) => HandlerErrorCode::UnauthorizedTaggingOperation,
+        Ok(Wire::InvalidCredentials) => HandlerErrorCode::InvalidCredentials,
+        Ok(Wire::AlreadyExists) => HandlerErrorCode::AlreadyExists,
+        Ok(Wire::NotFound) => HandlerErrorCode::NotFound,
+        Ok(Wire::ResourceConflict) => HandlerErrorCode::ResourceConflict,
+        Ok(Wire::Throttling) => HandlerErrorCode::Throttling,
+        Ok(Wire::ServiceLimitExceeded) => HandlerErrorCode::ServiceLimitExceeded,
+        Ok(Wire::NotStabilized) => HandlerErrorCode::NotStabilized,
+        Ok(Wire::GeneralServiceException) => HandlerErrorCode::GeneralServiceException,
+        Ok(Wire::ServiceInternalError) => HandlerErrorCode::ServiceInternalError,
+        Ok(Wire::ServiceTimeout) => HandlerErrorCode::ServiceTimeout,
+        Ok(Wire::NetworkFailure) => HandlerErrorCode::NetworkFailure,
+        Ok(Wire::InternalFailure) => HandlerErrorCode::InternalFailure,
+        Err(_) => return Err(unknown_enum("ErrorCode", value)),
+    };
+    Ok(Some(code))
+}
+
+fn error_code_to_proto(code: Option<HandlerErrorCode>) -> proto::HandlerErrorCode {
+    use proto::HandlerErrorCode as Wire;
+    let Some(code) = code else {
+        return Wire::Unspecified;
+    };
+    match code {
+        HandlerErrorCode::NotUpdatable => Wire::NotUpdatable,
+        HandlerErrorCode::InvalidRequest => Wire::InvalidRequest,
+        HandlerErrorCode::AccessDenied => Wire::AccessDenied,
+        HandlerErrorCode::UnauthorizedTaggingOperation => Wire::UnauthorizedTaggingOperation,
+        HandlerErrorCode::InvalidCredentials => Wire::InvalidCredentials,
+        HandlerErrorCode::AlreadyExists => Wire::AlreadyExists,
+        HandlerErrorCode::NotFound => Wire::NotFound,
+        HandlerErrorCode::ResourceConflict => Wire::ResourceConflict,
+        HandlerErrorCode::Throttling => Wire::Throttling,
+        HandlerErrorCode::ServiceLimitExceeded => Wire::ServiceLimitExceeded,
+        HandlerErrorCode::NotStabilized => Wire::NotStabilized,
+        HandlerErrorCode::GeneralServiceException => Wire::GeneralServiceException,
+        HandlerErrorCode::ServiceInternalError => Wire::ServiceInternalError,
+        HandlerErrorCode::ServiceTimeout => Wire::ServiceTimeout,
+        HandlerErrorCode::NetworkFailure => Wire::NetworkFailure,
+        HandlerErrorCode::InternalFailure => Wire::InternalFailure,
+    }
+}
+
+pub fn progress_event_to_proto(event: ProgressEvent) -> proto::ProgressEvent {
+    proto::ProgressEvent {
+        type_name: event.type_name,
+        identifier: event.identifier,
+        request_token: event.request_token,
+        hooks_request_token: event.hooks_request_token,
+        operation: operation_to_proto(event.operation) as i32,
+        operation_status: status_to_proto(event.operation_status) as i32,
+        event_time: Some(timestamp_to_proto(event.event_time)),
+        resource_model: event.resource_model,
+        status_message: event.status_message,
+        error_code: error_code_to_proto(event.error_code) as i32,
+        retry_after: event.retry_after.map(timestamp_to_proto),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_handler_error_code_round_trips() {
+        for code in HandlerErrorCode::ALL {
+            let wire = error_code_to_proto(Some(code)) as i32;
+            assert_eq!(error_code_from_proto(wire).unwrap(), Some(code));
+        }
+        assert_eq!(error_code_from_proto(0).unwrap(), None);
+        assert!(error_code_from_proto(99).is_err());
+    }
+
+    #[test]
+    fn every_operation_and_status_round_trips() {
+        for operation in Operation::ALL {
+            let wire = operation_to_proto(operation) as i32;
+            assert_eq!(operation_from_proto("Operation", wire).unwrap(), operation);
+        }
+        for status in OperationStatus::ALL {
+            let wire = status_to_proto(status) as i32;
+            assert_eq!(status_from_proto("OperationStatus", wire).unwrap(), status);
+        }
+        assert_eq!(
+            operation_from_proto("Operation", 0).unwrap_err().constraint,
+            "Member must not be null"
+        );
+        assert!(status_from_proto("OperationStatus", 42).is_err());
+    }
+
+    #[test]
+    fn scopes_need_an_endpoint_and_regional_ones_a_region() {
+        let default = AccountId::parse("000000000000").unwrap();
+        let global = scope(
+            Some(proto::ChangeTokenScope {
+                account_id: String::new(),
+                endpoint: 1,
+                region: "eu-west-1".into(),
+            }),
+            &default,
+        )
+        .unwrap();
+        assert_eq!(global.region_key(), "", "WAF global ignores the region");
+        assert_eq!(global.account(), &default);
+        let missing_region = scope(
+            Some(proto::ChangeTokenScope {
+                account_id: String::new(),
+                endpoint: 2,
+                region: String::new(),
+            }),
+            &default,
+        );
+        assert_eq!(missing_region.unwrap_err().member, "Region");
+        let unspecified = scope(Some(proto::ChangeTokenScope::default()), &default);
+        assert_eq!(unspecified.unwrap_err().member, "Endpoint");
+        assert_eq!(scope(None, &default).unwrap_err().member, "Scope");
+    }
+}

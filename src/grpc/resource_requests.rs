@@ -1,0 +1,219 @@
+//! `statusgate.v1.ResourceRequestService`.
+
+use tonic::{Request, Response, Status};
+
+use super::convert;
+use super::proto::resource_request_service_server::ResourceRequestService;
+use super::proto::{
+    CancelResourceRequestRequest, CancelResourceRequestResponse, CreateResourceRequestRequest,
+    CreateResourceRequestResponse, GetResourceRequestStatusRequest,
+    GetResourceRequestStatusResponse, ListProgressEventsRequest, ListProgressEventsResponse,
+    ListResourceRequestsRequest, ListResourceRequestsResponse, RecordProgressEventRequest,
+    RecordProgressEventResponse,
+};
+use super::status_from_error;
+use crate::domain::resource_request::{ProgressReport, ResourceRequestInput};
+use crate::domain::values::{
+    ClientToken, Identifier, JsonDocument, MaxResults, NextToken, RequestToken, RoleArn,
+    StatusMessage, TypeName, TypeVersionId,
+};
+use crate::domain::{AccountId, Api, Error, FieldViolation};
+use crate::service::{ListRequest, ResourceRequestService as Service};
+
+pub struct ResourceRequestApi {
+    service: Service,
+}
+
+fn invalid(violation: FieldViolation) -> Status {
+    status_from_error(Error::invalid_input(Api::CloudControl, violation))
+}
+
+/// Parses an optional member, turning a violation into a status.
+fn optional<T>(
+    value: Option<String>,
+    parse: impl FnOnce(String) -> Result<T, FieldViolation>,
+) -> Result<Option<T>, Status> {
+    value.map(parse).transpose().map_err(invalid)
+}
+
+fn request_token(value: String) -> Result<RequestToken, Status> {
+    if value.is_empty() {
+        return Err(invalid(FieldViolation::missing(RequestToken::MEMBER)));
+    }
+    RequestToken::parse(value).map_err(invalid)
+}
+
+impl ResourceRequestApi {
+    pub fn new(service: Service) -> Self {
+        Self { service }
+    }
+
+    fn account(&self, value: &str) -> Result<AccountId, Status> {
+        convert::account(value, self.service.default_account()).map_err(invalid)
+    }
+}
+
+#[tonic::async_trait]
+impl ResourceRequestService for ResourceRequestApi {
+    async fn create_resource_request(
+        &self,
+        request: Request<CreateResourceRequestRequest>,
+    ) -> Result<Response<CreateResourceRequestResponse>, Status> {
+        let request = request.into_inner();
+        let account = self.account(&request.account_id)?;
+        let operation =
+            convert::operation_from_proto("Operation", request.operation).map_err(invalid)?;
+        if request.type_name.is_empty() {
+            return Err(invalid(FieldViolation::missing(TypeName::MEMBER)));
+        }
+        let input = ResourceRequestInput {
+            operation,
+            type_name: TypeName::parse(request.type_name).map_err(invalid)?,
+            identifier: optional(request.identifier, Identifier::parse)?,
+            desired_state: optional(request.desired_state, |value| {
+                JsonDocument::parse("DesiredState", value)
+            })?,
+            patch_document: optional(request.patch_document, |value| {
+                JsonDocument::parse("PatchDocument", value)
+            })?,
+            role_arn: optional(request.role_arn, RoleArn::parse)?,
+            type_version_id: optional(request.type_version_id, TypeVersionId::parse)?,
+        };
+        let client_token = optional(request.client_token, ClientToken::parse)?;
+        let event = self
+            .service
+            .create(&account, client_token, input)
+            .await
+            .map_err(status_from_error)?;
+        Ok(Response::new(CreateResourceRequestResponse {
+            progress_event: Some(convert::progress_event_to_proto(event)),
+        }))
+    }
+
+    async fn get_resource_request_status(
+        &self,
+        request: Request<GetResourceRequestStatusRequest>,
+    ) -> Result<Response<GetResourceRequestStatusResponse>, Status> {
+        let request = request.into_inner();
+        let account = self.account(&request.account_id)?;
+        let token = request_token(request.request_token)?;
+        let event = self
+            .service
+            .get_status(&account, &token)
+            .await
+            .map_err(status_from_error)?;
+        Ok(Response::new(GetResourceRequestStatusResponse {
+            progress_event: Some(convert::progress_event_to_proto(event)),
+            // statusgate runs no hooks.
+            hooks_progress_event: Vec::new(),
+        }))
+    }
+
+    async fn list_resource_requests(
+        &self,
+        request: Request<ListResourceRequestsRequest>,
+    ) -> Result<Response<ListResourceRequestsResponse>, Status> {
+        let request = request.into_inner();
+        let account = self.account(&request.account_id)?;
+        let filter = request.resource_request_status_filter.unwrap_or_default();
+        let operations = filter
+            .operations
+            .iter()
+            .map(|value| convert::operation_from_proto("Operations", *value))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(invalid)?;
+        let statuses = filter
+            .operation_statuses
+            .iter()
+            .map(|value| convert::status_from_proto("OperationStatuses", *value))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(invalid)?;
+        let list = ListRequest {
+            operations,
+            statuses,
+            max_results: MaxResults::parse(request.max_results.map(i64::from)).map_err(invalid)?,
+            next_token: optional(request.next_token, NextToken::parse)?,
+        };
+        let page = self
+            .service
+            .list(&account, &list)
+            .await
+            .map_err(status_from_error)?;
+        Ok(Response::new(ListResourceRequestsResponse {
+            resource_request_status_summaries: page
+                .summaries
+                .into_iter()
+                .map(convert::progress_event_to_proto)
+                .collect(),
+            next_token: page.next_token,
+        }))
+    }
+
+    async fn cancel_resource_request(
+        &self,
+        request: Request<CancelResourceRequestRequest>,
+    ) -> Result<Response<CancelResourceRequestResponse>, Status> {
+        let request = request.into_inner();
+        let account = self.account(&request.account_id)?;
+        let token = request_token(request.request_token)?;
+        let event = self
+            .service
+            .cancel(&account, &token)
+            .await
+            .map_err(status_from_error)?;
+        Ok(Response::new(CancelResourceRequestResponse {
+            progress_event: Some(convert::progress_event_to_proto(event)),
+        }))
+    }
+
+    async fn record_progress_event(
+        &self,
+        request: Request<RecordProgressEventRequest>,
+    ) -> Result<Response<RecordProgressEventResponse>, Status> {
+        let request = request.into_inner();
+        let account = self.account(&request.account_id)?;
+        let token = request_token(request.request_token)?;
+        let report = ProgressReport {
+            operation_status: convert::status_from_proto(
+                "OperationStatus",
+                request.operation_status,
+            )
+            .map_err(invalid)?,
+            identifier: optional(request.identifier, Identifier::parse)?,
+            resource_model: optional(request.resource_model, |value| {
+                JsonDocument::parse("ResourceModel", value)
+            })?,
+            status_message: optional(request.status_message, StatusMessage::parse)?,
+            error_code: convert::error_code_from_proto(request.error_code).map_err(invalid)?,
+            retry_after: request.retry_after.map(convert::timestamp_from_proto),
+        };
+        let event = self
+            .service
+            .record_progress(&account, &token, &report)
+            .await
+            .map_err(status_from_error)?;
+        Ok(Response::new(RecordProgressEventResponse {
+            progress_event: Some(convert::progress_event_to_proto(event)),
+        }))
+    }
+
+    async fn list_progress_events(
+        &self,
+        request: Request<ListProgressEventsRequest>,
+    ) -> Result<Response<ListProgressEventsResponse>, Status> {
+        let request = request.into_inner();
+        let account = self.account(&request.account_id)?;
+        let token = request_token(request.request_token)?;
+        let events = self
+            .service
+            .list_progress_events(&account, &token)
+            .await
+            .map_err(status_from_error)?;
+        Ok(Response::new(ListProgressEventsResponse {
+            progress_events: events
+                .into_iter()
+                .map(convert::progress_event_to_proto)
+                .collect(),
+        }))
+    }
+}

@@ -1,0 +1,138 @@
+//! WAF Classic change tokens: get, status, consume, mark in sync.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::unexpected;
+use crate::domain::change_token::{ChangeTokenScope, ChangeTokenStatus};
+use crate::domain::values::{ChangeDescription, ChangeToken};
+use crate::domain::{AccountId, Api, Clock, Error, ErrorCode, ErrorKind, Timestamp};
+use crate::store::{Store, StoreError};
+
+#[derive(Clone)]
+pub struct ChangeTokenService {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    default_account: AccountId,
+    retention: Duration,
+}
+
+fn nonexistent(token: &ChangeToken) -> Error {
+    Error::new(
+        ErrorCode::WafNonexistentItem,
+        ErrorKind::NotFound,
+        format!("The referenced item {token} does not exist"),
+    )
+}
+
+impl ChangeTokenService {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        default_account: AccountId,
+        retention: Duration,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            default_account,
+            retention,
+        }
+    }
+
+    /// The account a caller without one acts as.
+    pub fn default_account(&self) -> &AccountId {
+        &self.default_account
+    }
+
+    /// INSYNC tokens older than the retention are gone.
+    fn in_sync_visible_since(&self, now: Timestamp) -> Timestamp {
+        now.minus(self.retention)
+    }
+
+    /// The scope's outstanding token, or a new one.
+    pub async fn get_change_token(&self, scope: &ChangeTokenScope) -> Result<ChangeToken, Error> {
+        let candidate = ChangeToken::parse(uuid::Uuid::new_v4().to_string())
+            .expect("a UUID is a valid change token");
+        self.store
+            .provision_change_token(scope, &candidate, self.clock.now())
+            .await
+            .map_err(|error| unexpected(Api::Waf, "GetChangeToken", error))
+    }
+
+    pub async fn get_change_token_status(
+        &self,
+        scope: &ChangeTokenScope,
+        token: &ChangeToken,
+    ) -> Result<ChangeTokenStatus, Error> {
+        let visible_since = self.in_sync_visible_since(self.clock.now());
+        match self
+            .store
+            .change_token_status(scope, token, visible_since)
+            .await
+        {
+            Ok(status) => Ok(status),
+            Err(StoreError::NotFound) => Err(nonexistent(token)),
+            Err(error) => Err(unexpected(Api::Waf, "GetChangeTokenStatus", error)),
+        }
+    }
+
+    /// `PROVISIONED -> PENDING`; a token used before is `WAFStaleDataException`.
+    pub async fn consume_change_token(
+        &self,
+        scope: &ChangeTokenScope,
+        token: &ChangeToken,
+        description: &ChangeDescription,
+    ) -> Result<ChangeTokenStatus, Error> {
+        let now = self.clock.now();
+        let visible_since = self.in_sync_visible_since(now);
+        match self
+            .store
+            .consume_change_token(scope, token, description, now, visible_since)
+            .await
+        {
+            Ok(()) => Ok(ChangeTokenStatus::Pending),
+            Err(StoreError::NotFound) => Err(nonexistent(token)),
+            Err(StoreError::Conflict) => Err(Error::new(
+                ErrorCode::WafStaleData,
+                ErrorKind::FailedPrecondition,
+                format!("The change token {token} has already been used"),
+            )),
+            Err(error) => Err(unexpected(Api::Waf, "ConsumeChangeToken", error)),
+        }
+    }
+
+    /// `PENDING -> INSYNC`, idempotent. A token nobody used yet has nothing to
+    /// propagate: `WAFInvalidOperationException`.
+    pub async fn mark_change_token_in_sync(
+        &self,
+        scope: &ChangeTokenScope,
+        token: &ChangeToken,
+    ) -> Result<ChangeTokenStatus, Error> {
+        let now = self.clock.now();
+        let visible_since = self.in_sync_visible_since(now);
+        match self
+            .store
+            .mark_change_token_in_sync(scope, token, now, visible_since)
+            .await
+        {
+            Ok(()) => Ok(ChangeTokenStatus::InSync),
+            Err(StoreError::NotFound) => Err(nonexistent(token)),
+            Err(StoreError::Conflict) => Err(Error::new(
+                ErrorCode::WafInvalidOperation,
+                ErrorKind::FailedPrecondition,
+                format!("The change token {token} has not been used in a change yet"),
+            )),
+            Err(error) => Err(unexpected(Api::Waf, "MarkChangeTokenInSync", error)),
+        }
+    }
+
+    /// Deletes one batch of INSYNC tokens past the retention.
+    pub async fn purge_expired(&self, batch_size: u32) -> Result<u64, Error> {
+        let cutoff = self.in_sync_visible_since(self.clock.now());
+        self.store
+            .purge_change_tokens(cutoff, batch_size)
+            .await
+            .map_err(|error| unexpected(Api::Waf, "PurgeChangeTokens", error))
+    }
+}

@@ -1,0 +1,64 @@
+//! Use cases, shared by both transports: each public method is one operation,
+//! taking validated domain values and returning domain values or a domain
+//! [`Error`]. Scoping (accounts, visibility windows), idempotency and
+//! cancellation live here; the state machines live in `domain`, and races are
+//! settled by the store.
+
+mod change_tokens;
+mod resource_requests;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use change_tokens::ChangeTokenService;
+pub use resource_requests::{ListPage, ListRequest, ResourceRequestService};
+
+use crate::domain::{Api, Clock, Error};
+use crate::store::{Store, StoreError};
+
+/// Translates a store failure the operation did not expect into the caller's
+/// error, logging the cause once.
+fn unexpected(api: Api, operation: &'static str, error: StoreError) -> Error {
+    match error {
+        StoreError::Rejected(error) => error,
+        StoreError::Unavailable(cause) => {
+            tracing::warn!(operation, %cause, "database unavailable");
+            Error::unavailable(api)
+        }
+        StoreError::NotFound | StoreError::Conflict | StoreError::Internal(_) => {
+            tracing::error!(operation, cause = %error, "store failure");
+            Error::internal(api)
+        }
+    }
+}
+
+/// Everything the transports need, cheap to clone.
+#[derive(Clone)]
+pub struct Services {
+    pub change_tokens: ChangeTokenService,
+    pub resource_requests: ResourceRequestService,
+}
+
+impl Services {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        default_account: crate::domain::AccountId,
+        retention: Duration,
+    ) -> Self {
+        Self {
+            change_tokens: ChangeTokenService::new(
+                store.clone(),
+                clock.clone(),
+                default_account.clone(),
+                retention,
+            ),
+            resource_requests: ResourceRequestService::new(
+                store,
+                clock,
+                default_account,
+                retention,
+            ),
+        }
+    }
+}

@@ -1,0 +1,310 @@
+//! Cloud Control resource-operation requests: record, poll, list, cancel, and
+//! the worker's progress reports.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
+use super::unexpected;
+use crate::domain::resource_request::{
+    NewResourceRequest, Operation, OperationStatus, ProgressEvent, ProgressReport,
+    ResourceRequestInput, decide_cancel, decide_progress,
+};
+use crate::domain::values::{ClientToken, MaxResults, NextToken, RequestToken};
+use crate::domain::{
+    AccountId, Api, Clock, Error, ErrorCode, ErrorKind, FieldViolation, Timestamp,
+};
+use crate::store::{CreateOutcome, ListQuery, Store, StoreError};
+
+#[derive(Clone)]
+pub struct ResourceRequestService {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    default_account: AccountId,
+    retention: Duration,
+}
+
+/// A `ListResourceRequests` call.
+#[derive(Debug, Clone)]
+pub struct ListRequest {
+    pub operations: Vec<Operation>,
+    pub statuses: Vec<OperationStatus>,
+    pub max_results: MaxResults,
+    pub next_token: Option<NextToken>,
+}
+
+/// One page of requests, newest first.
+#[derive(Debug, Clone)]
+pub struct ListPage {
+    pub summaries: Vec<ProgressEvent>,
+    pub next_token: Option<String>,
+}
+
+/// Pagination cursors are versioned so their format can change without
+/// breaking tokens a caller is holding.
+const CURSOR_PREFIX: &str = "v1:";
+
+fn encode_cursor(seq: i64) -> String {
+    BASE64.encode(format!("{CURSOR_PREFIX}{seq}"))
+}
+
+fn decode_cursor(token: &NextToken) -> Result<i64, Error> {
+    let invalid = || {
+        Error::invalid_input(
+            Api::CloudControl,
+            FieldViolation::invalid(
+                NextToken::MEMBER,
+                token.as_str(),
+                "Member must be a NextToken returned by ListResourceRequests",
+            ),
+        )
+    };
+    let bytes = BASE64.decode(token.as_str()).map_err(|_| invalid())?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+    text.strip_prefix(CURSOR_PREFIX)
+        .and_then(|seq| seq.parse::<i64>().ok())
+        .ok_or_else(invalid)
+}
+
+fn not_found(token: &RequestToken) -> Error {
+    Error::new(
+        ErrorCode::RequestTokenNotFound,
+        ErrorKind::NotFound,
+        format!("Request with token {token} was not found"),
+    )
+}
+
+/// Checks that the members an operation needs are present and the others absent.
+fn check_input_shape(input: &ResourceRequestInput) -> Result<(), FieldViolation> {
+    let must_be_absent = |member: &'static str, present: bool| {
+        if present {
+            Err(FieldViolation::invalid(
+                member,
+                "",
+                format!(
+                    "Member must be absent for operation {}",
+                    input.operation.as_str()
+                ),
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    match input.operation {
+        Operation::Create => {
+            if input.desired_state.is_none() {
+                return Err(FieldViolation::missing("DesiredState"));
+            }
+            must_be_absent("Identifier", input.identifier.is_some())?;
+            must_be_absent("PatchDocument", input.patch_document.is_some())
+        }
+        Operation::Update => {
+            if input.identifier.is_none() {
+                return Err(FieldViolation::missing("Identifier"));
+            }
+            if input.patch_document.is_none() {
+                return Err(FieldViolation::missing("PatchDocument"));
+            }
+            must_be_absent("DesiredState", input.desired_state.is_some())
+        }
+        Operation::Delete => {
+            if input.identifier.is_none() {
+                return Err(FieldViolation::missing("Identifier"));
+            }
+            must_be_absent("DesiredState", input.desired_state.is_some())?;
+            must_be_absent("PatchDocument", input.patch_document.is_some())
+        }
+    }
+}
+
+impl ResourceRequestService {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        default_account: AccountId,
+        retention: Duration,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            default_account,
+            retention,
+        }
+    }
+
+    /// The account a caller without one acts as.
+    pub fn default_account(&self) -> &AccountId {
+        &self.default_account
+    }
+
+    /// Requests created before this are expired and invisible.
+    fn visible_since(&self, now: Timestamp) -> Timestamp {
+        now.minus(self.retention)
+    }
+
+    fn map_lookup_error(token: &RequestToken, operation: &'static str, error: StoreError) -> Error {
+        match error {
+            StoreError::NotFound => not_found(token),
+            other => unexpected(Api::CloudControl, operation, other),
+        }
+    }
+
+    /// Records a new request in `PENDING`. With a client token already used in
+    /// the account: the same input returns that request, other input is
+    /// `ClientTokenConflictException`.
+    pub async fn create(
+        &self,
+        account: &AccountId,
+        client_token: Option<ClientToken>,
+        input: ResourceRequestInput,
+    ) -> Result<ProgressEvent, Error> {
+        check_input_shape(&input)
+            .map_err(|violation| Error::invalid_input(Api::CloudControl, violation))?;
+        let request = NewResourceRequest {
+            account: account.clone(),
+            request_token: RequestToken::parse(uuid::Uuid::new_v4().to_string())
+                .expect("a UUID is a valid request token"),
+            client_token,
+            input,
+            created_at: self.clock.now(),
+        };
+        let outcome = self
+            .store
+            .create_resource_request(&request)
+            .await
+            .map_err(|error| unexpected(Api::CloudControl, "CreateResourceRequest", error))?;
+        match outcome {
+            CreateOutcome::Created(created) => Ok(created.current),
+            CreateOutcome::ClientTokenTaken(existing) if existing.input == request.input => {
+                Ok(existing.current)
+            }
+            CreateOutcome::ClientTokenTaken(existing) => Err(Error::new(
+                ErrorCode::ClientTokenConflict,
+                ErrorKind::AlreadyExists,
+                format!(
+                    "ClientToken {} is already associated with an existing operation with RequestToken {}",
+                    existing
+                        .client_token
+                        .as_ref()
+                        .map_or("", ClientToken::as_str),
+                    existing.current.request_token
+                ),
+            )),
+        }
+    }
+
+    pub async fn get_status(
+        &self,
+        account: &AccountId,
+        token: &RequestToken,
+    ) -> Result<ProgressEvent, Error> {
+        let visible_since = self.visible_since(self.clock.now());
+        self.store
+            .get_resource_request(account, token, visible_since)
+            .await
+            .map(|request| request.current)
+            .map_err(|error| Self::map_lookup_error(token, "GetResourceRequestStatus", error))
+    }
+
+    pub async fn list(
+        &self,
+        account: &AccountId,
+        request: &ListRequest,
+    ) -> Result<ListPage, Error> {
+        let after = request.next_token.as_ref().map(decode_cursor).transpose()?;
+        let page_size = request.max_results.get();
+        let query = ListQuery {
+            account: account.clone(),
+            operations: request.operations.clone(),
+            statuses: request.statuses.clone(),
+            after,
+            // One extra row tells whether another page exists.
+            limit: page_size + 1,
+            visible_since: self.visible_since(self.clock.now()),
+        };
+        let mut listed = self
+            .store
+            .list_resource_requests(&query)
+            .await
+            .map_err(|error| unexpected(Api::CloudControl, "ListResourceRequests", error))?;
+        let next_token = if listed.len() > page_size as usize {
+            listed.truncate(page_size as usize);
+            listed.last().map(|last| encode_cursor(last.cursor))
+        } else {
+            None
+        };
+        Ok(ListPage {
+            summaries: listed.into_iter().map(|listed| listed.event).collect(),
+            next_token,
+        })
+    }
+
+    pub async fn cancel(
+        &self,
+        account: &AccountId,
+        token: &RequestToken,
+    ) -> Result<ProgressEvent, Error> {
+        let now = self.clock.now();
+        let decide = |request: &_| decide_cancel(request, now);
+        self.store
+            .update_resource_request(account, token, self.visible_since(now), &decide)
+            .await
+            .map_err(|error| Self::map_lookup_error(token, "CancelResourceRequest", error))
+    }
+
+    /// Appends a worker's progress report, enforcing the state machine.
+    pub async fn record_progress(
+        &self,
+        account: &AccountId,
+        token: &RequestToken,
+        report: &ProgressReport,
+    ) -> Result<ProgressEvent, Error> {
+        let now = self.clock.now();
+        let decide = |request: &_| decide_progress(request, report, now);
+        self.store
+            .update_resource_request(account, token, self.visible_since(now), &decide)
+            .await
+            .map_err(|error| Self::map_lookup_error(token, "RecordProgressEvent", error))
+    }
+
+    pub async fn list_progress_events(
+        &self,
+        account: &AccountId,
+        token: &RequestToken,
+    ) -> Result<Vec<ProgressEvent>, Error> {
+        let visible_since = self.visible_since(self.clock.now());
+        self.store
+            .list_progress_events(account, token, visible_since)
+            .await
+            .map_err(|error| Self::map_lookup_error(token, "ListProgressEvents", error))
+    }
+
+    /// Deletes one batch of requests past the retention.
+    pub async fn purge_expired(&self, batch_size: u32) -> Result<u64, Error> {
+        let cutoff = self.visible_since(self.clock.now());
+        self.store
+            .purge_resource_requests(cutoff, batch_size)
+            .await
+            .map_err(|error| unexpected(Api::CloudControl, "PurgeResourceRequests", error))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_a_validation_error() {
+        for seq in [1, 42, i64::MAX - 1] {
+            let token = NextToken::parse(encode_cursor(seq)).unwrap();
+            assert_eq!(decode_cursor(&token).unwrap(), seq);
+        }
+        for garbage in ["abc", "djE6eA==", "bm9wZQ=="] {
+            let error = decode_cursor(&NextToken::parse(garbage).unwrap()).unwrap_err();
+            assert_eq!(error.code, ErrorCode::Validation);
+            assert_eq!(error.kind, ErrorKind::InvalidArgument);
+        }
+    }
+}

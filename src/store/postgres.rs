@@ -1,0 +1,142 @@
+//! The Postgres store: what production runs, several replicas on one
+//! database. Errors are classified by SQLSTATE so that a database outage is
+//! `Unavailable` (retryable) and everything else `Internal`.
+
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres};
+
+use super::rows::{EventRow, RequestRow};
+use super::sql::{self, impl_store_with_shared_sql, request_columns};
+use super::{CreateOutcome, Decide, ListQuery, ListedRequest, StoreError};
+use crate::domain::change_token::{ChangeTokenScope, ChangeTokenStatus};
+use crate::domain::resource_request::{
+    Decision, NewResourceRequest, Operation, OperationStatus, ProgressEvent, StoredResourceRequest,
+};
+use crate::domain::values::{ChangeDescription, ChangeToken, RequestToken};
+use crate::domain::{AccountId, Timestamp};
+
+type Backend = Postgres;
+
+/// How long a caller waits for a pooled connection before the request fails
+/// as unavailable, rather than hanging while the database is away.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects (failing within [`ACQUIRE_TIMEOUT`] when the database is
+    /// unreachable) and applies the migrations in `migrations/postgres`.
+    pub async fn connect_and_migrate(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let options: PgConnectOptions = url
+            .parse()
+            .map_err(|error: sqlx::Error| StoreError::Internal(error.to_string()))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(Self::classify)?;
+        // The migrator takes an advisory lock, so replicas starting together
+        // apply each migration once.
+        sqlx::migrate!("./migrations/postgres")
+            .run(&pool)
+            .await
+            .map_err(|error| StoreError::Internal(format!("migration failed: {error}")))?;
+        Ok(Self { pool })
+    }
+
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Postgres>, sqlx::Error> {
+        self.pool.begin().await
+    }
+
+    /// The row lock that serialises concurrent writers of one request.
+    const SELECT_REQUEST_FOR_UPDATE: &'static str = concat!(
+        "SELECT ",
+        request_columns!(),
+        " FROM resource_requests WHERE request_token = $1 AND account_id = $2 AND created_at >= $3 \
+         FOR UPDATE"
+    );
+
+    /// `$3` is the cursor (exclusive), `$4`/`$5` the allowed operations and statuses.
+    const LIST_REQUESTS: &'static str = concat!(
+        "SELECT ",
+        request_columns!(),
+        " FROM resource_requests \
+         WHERE account_id = $1 AND created_at >= $2 AND seq < $3 \
+           AND operation = ANY($4) AND operation_status = ANY($5) \
+         ORDER BY seq DESC LIMIT $6"
+    );
+
+    fn filter_param(values: &[&'static str]) -> Vec<String> {
+        values.iter().map(|value| (*value).to_owned()).collect()
+    }
+
+    /// Maps a sqlx error by SQLSTATE: connection loss, shutdown, too many
+    /// connections and serialisation failures are retryable.
+    fn classify(error: sqlx::Error) -> StoreError {
+        match &error {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(error.to_string()),
+            sqlx::Error::Database(database_error) => match database_error.code().as_deref() {
+                Some(code) if is_retryable_sqlstate(code) => {
+                    StoreError::Unavailable(error.to_string())
+                }
+                _ => StoreError::Internal(error.to_string()),
+            },
+            _ => StoreError::Internal(error.to_string()),
+        }
+    }
+}
+
+fn is_retryable_sqlstate(code: &str) -> bool {
+    // 08: connection exception; 57P01-03: admin/crash shutdown, cannot connect
+    // now; 53300: too many connections; 40001/40P01: serialisation, deadlock.
+    code.starts_with("08")
+        || matches!(
+            code,
+            "57P01" | "57P02" | "57P03" | "53300" | "40001" | "40P01"
+        )
+}
+
+impl_store_with_shared_sql!(PostgresStore, "postgres");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlstates_are_classified() {
+        for retryable in [
+            "08006", "08001", "57P01", "57P03", "53300", "40001", "40P01",
+        ] {
+            assert!(is_retryable_sqlstate(retryable), "{retryable}");
+        }
+        for permanent in ["23505", "42P01", "22001", "XX000"] {
+            assert!(!is_retryable_sqlstate(permanent), "{permanent}");
+        }
+    }
+
+    #[test]
+    fn transport_failures_are_unavailable() {
+        assert!(matches!(
+            PostgresStore::classify(sqlx::Error::PoolTimedOut),
+            StoreError::Unavailable(_)
+        ));
+        assert!(matches!(
+            PostgresStore::classify(sqlx::Error::PoolClosed),
+            StoreError::Unavailable(_)
+        ));
+        assert!(matches!(
+            PostgresStore::classify(sqlx::Error::RowNotFound),
+            StoreError::Internal(_)
+        ));
+    }
+}

@@ -1,0 +1,100 @@
+//! The SQLite store: the embedded default, so that `cargo run` works with
+//! nothing else installed. One file, WAL journal, `synchronous = FULL` (an
+//! acknowledged write survives power loss), and write transactions that take
+//! the write lock up front (`BEGIN IMMEDIATE`) so concurrent writers queue on
+//! the busy timeout instead of failing with `database is locked`.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool};
+
+use super::rows::{EventRow, RequestRow};
+use super::sql::{self, impl_store_with_shared_sql, request_columns};
+use super::{CreateOutcome, Decide, ListQuery, ListedRequest, StoreError};
+use crate::domain::change_token::{ChangeTokenScope, ChangeTokenStatus};
+use crate::domain::resource_request::{
+    Decision, NewResourceRequest, Operation, OperationStatus, ProgressEvent, StoredResourceRequest,
+};
+use crate::domain::values::{ChangeDescription, ChangeToken, RequestToken};
+use crate::domain::{AccountId, Timestamp};
+
+type Backend = Sqlite;
+
+/// How long a writer waits for the write lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating the file if needed) and applies `migrations/sqlite`.
+    pub async fn connect_and_migrate(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|error| StoreError::Internal(error.to_string()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(BUSY_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(Self::classify)?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&pool)
+            .await
+            .map_err(|error| StoreError::Internal(format!("migration failed: {error}")))?;
+        Ok(Self { pool })
+    }
+
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Sqlite>, sqlx::Error> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    /// `BEGIN IMMEDIATE` already holds the write lock; no row lock needed.
+    const SELECT_REQUEST_FOR_UPDATE: &'static str = sql::SELECT_REQUEST;
+
+    /// `$4`/`$5` are JSON arrays of the allowed operations and statuses.
+    const LIST_REQUESTS: &'static str = concat!(
+        "SELECT ",
+        request_columns!(),
+        " FROM resource_requests \
+         WHERE account_id = $1 AND created_at >= $2 AND seq < $3 \
+           AND operation IN (SELECT value FROM json_each($4)) \
+           AND operation_status IN (SELECT value FROM json_each($5)) \
+         ORDER BY seq DESC LIMIT $6"
+    );
+
+    fn filter_param(values: &[&'static str]) -> String {
+        serde_json::to_string(values).expect("a list of strings serialises")
+    }
+
+    /// `SQLITE_BUSY` and `SQLITE_LOCKED` (with their extended codes) are retryable.
+    fn classify(error: sqlx::Error) -> StoreError {
+        match &error {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(error.to_string()),
+            sqlx::Error::Database(database_error) => {
+                let primary_code = database_error
+                    .code()
+                    .and_then(|code| code.parse::<i32>().ok())
+                    .map(|code| code & 0xff);
+                match primary_code {
+                    Some(5 | 6) => StoreError::Unavailable(error.to_string()),
+                    _ => StoreError::Internal(error.to_string()),
+                }
+            }
+            _ => StoreError::Internal(error.to_string()),
+        }
+    }
+}
+
+impl_store_with_shared_sql!(SqliteStore, "sqlite");
