@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Postgres};
+use sqlx::{Connection, PgConnection, PgPool, Postgres};
 
 use super::rows::{EventRow, RequestRow};
 use super::sql::{self, impl_store_with_shared_sql, request_columns};
@@ -35,6 +35,13 @@ impl PostgresStore {
         let options: PgConnectOptions = url
             .parse()
             .map_err(|error: sqlx::Error| StoreError::Internal(error.to_string()))?;
+        // One direct connection first: the pool would only report "timed
+        // out", this reports why (refused, unknown database, bad password).
+        let probe = tokio::time::timeout(ACQUIRE_TIMEOUT, PgConnection::connect_with(&options))
+            .await
+            .map_err(|_| StoreError::Unavailable(format!("no answer within {ACQUIRE_TIMEOUT:?}")))?
+            .map_err(Self::classify)?;
+        let _ = probe.close().await;
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(ACQUIRE_TIMEOUT)

@@ -1,4 +1,10 @@
 //! Integration tests: the real application on a real SQLite file and a real
 //! Postgres database, driven over real sockets.
 
+mod cli;
 mod common;
+mod grpc_change_tokens;
+mod grpc_resource_requests;
+mod grpc_support;
+mod races;
+mod store_conformance;

@@ -1,0 +1,208 @@
+//! Races settled by the database: on Postgres between two server processes
+//! sharing one database, on SQLite within one server.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use statusgate::grpc::proto::{OperationStatus, ProgressEvent, RecordProgressEventRequest};
+use tonic::Code;
+
+use crate::backend_tests;
+use crate::common::{Backend, TestApp, TestDatabase};
+use crate::grpc_change_tokens::{consume, get_token, global, regional};
+use crate::grpc_resource_requests::{cancel, create, create_request, history, record, report};
+use crate::grpc_support::assert_error;
+
+/// Two servers on one Postgres database; SQLite is embedded, so one server.
+async fn replicas(backend: Backend) -> Vec<TestApp> {
+    let database = Arc::new(TestDatabase::new(backend).await);
+    let first = TestApp::spawn_on(database.clone()).await;
+    match backend {
+        Backend::Postgres => vec![first, TestApp::spawn_on(database).await],
+        Backend::Sqlite => vec![first],
+    }
+}
+
+async fn concurrent_get_change_token_yields_one_token(backend: Backend) {
+    let servers = replicas(backend).await;
+    let mut clients = Vec::new();
+    for server in &servers {
+        clients.push(server.change_tokens().await);
+    }
+    let mut calls = Vec::new();
+    for call in 0..200 {
+        let mut client = clients[call % clients.len()].clone();
+        calls.push(tokio::spawn(async move {
+            let scope = if call % 2 == 0 {
+                global("123456789012")
+            } else {
+                regional("123456789012", "eu-west-1")
+            };
+            (call % 2, get_token(&mut client, scope).await)
+        }));
+    }
+    let mut tokens_by_scope: [HashSet<String>; 2] = Default::default();
+    for call in calls {
+        let (scope, token) = call.await.unwrap();
+        tokens_by_scope[scope].insert(token);
+    }
+    assert_eq!(
+        tokens_by_scope[0].len(),
+        1,
+        "global scope: {:?}",
+        tokens_by_scope[0]
+    );
+    assert_eq!(
+        tokens_by_scope[1].len(),
+        1,
+        "regional scope: {:?}",
+        tokens_by_scope[1]
+    );
+    assert_ne!(tokens_by_scope[0], tokens_by_scope[1]);
+}
+
+async fn concurrent_consumers_have_one_winner(backend: Backend) {
+    let servers = replicas(backend).await;
+    let mut clients = Vec::new();
+    for server in &servers {
+        clients.push(server.change_tokens().await);
+    }
+    let token = get_token(&mut clients[0].clone(), global("")).await;
+    let mut consumers = Vec::new();
+    for consumer in 0..64 {
+        let mut client = clients[consumer % clients.len()].clone();
+        let token = token.clone();
+        consumers.push(tokio::spawn(async move {
+            consume(&mut client, global(""), &token).await
+        }));
+    }
+    let mut winners = 0;
+    for consumer in consumers {
+        match consumer.await.unwrap() {
+            Ok(_) => winners += 1,
+            Err(status) => assert_error(&status, Code::FailedPrecondition, "WAFStaleDataException"),
+        }
+    }
+    assert_eq!(winners, 1);
+}
+
+/// Whether `to` may follow `from` in a request's history (written out here
+/// independently of the domain module, as the contract callers rely on).
+fn may_follow(from: OperationStatus, to: OperationStatus) -> bool {
+    use OperationStatus::*;
+    match from {
+        Pending => matches!(
+            to,
+            Pending | InProgress | Success | Failed | CancelInProgress | CancelComplete
+        ),
+        InProgress => matches!(to, InProgress | Success | Failed | CancelInProgress),
+        CancelInProgress => matches!(to, CancelInProgress | CancelComplete | Success | Failed),
+        Success | Failed | CancelComplete | Unspecified => false,
+    }
+}
+
+async fn concurrent_writers_keep_a_valid_history(backend: Backend) {
+    let servers = replicas(backend).await;
+    let mut clients = Vec::new();
+    for server in &servers {
+        clients.push(server.resource_requests().await);
+    }
+    for round in 0..3 {
+        let token = create(&mut clients[0].clone(), create_request(None))
+            .await
+            .request_token;
+        let mut writers = Vec::new();
+        for writer in 0..48usize {
+            let mut client = clients[writer % clients.len()].clone();
+            let token = token.clone();
+            writers.push(tokio::spawn(async move {
+                let message = format!("writer-{round}-{writer}");
+                let outcome = match writer % 6 {
+                    0 => cancel(&mut client, &token).await,
+                    1 if writer > 24 => {
+                        record(
+                            &mut client,
+                            RecordProgressEventRequest {
+                                status_message: Some(message.clone()),
+                                ..report(&token, OperationStatus::Success)
+                            },
+                        )
+                        .await
+                    }
+                    2 if writer > 30 => {
+                        record(
+                            &mut client,
+                            RecordProgressEventRequest {
+                                status_message: Some(message.clone()),
+                                ..report(&token, OperationStatus::CancelComplete)
+                            },
+                        )
+                        .await
+                    }
+                    _ => {
+                        record(
+                            &mut client,
+                            RecordProgressEventRequest {
+                                status_message: Some(message.clone()),
+                                ..report(&token, OperationStatus::InProgress)
+                            },
+                        )
+                        .await
+                    }
+                };
+                (message, outcome)
+            }));
+        }
+        let mut accepted_messages = Vec::new();
+        for writer in writers {
+            let (message, outcome) = writer.await.unwrap();
+            match outcome {
+                Ok(event) if event.status_message.as_deref() == Some(message.as_str()) => {
+                    accepted_messages.push(message)
+                }
+                Ok(_) => {} // a cancel answered with the current state
+                Err(status) => assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}"),
+            }
+        }
+
+        let events: Vec<ProgressEvent> = history(&mut clients[0].clone(), &token).await;
+        assert_eq!(events[0].operation_status(), OperationStatus::Pending);
+        for pair in events.windows(2) {
+            assert!(
+                may_follow(pair[0].operation_status(), pair[1].operation_status()),
+                "invalid transition {:?} -> {:?} in {:?}",
+                pair[0].operation_status(),
+                pair[1].operation_status(),
+                events
+                    .iter()
+                    .map(ProgressEvent::operation_status)
+                    .collect::<Vec<_>>()
+            );
+        }
+        for message in &accepted_messages {
+            let kept = events
+                .iter()
+                .filter(|event| event.status_message.as_deref() == Some(message.as_str()))
+                .count();
+            assert_eq!(kept, 1, "accepted event {message} kept exactly once");
+        }
+        let current = crate::grpc_resource_requests::status_of(
+            &mut clients[0].clone(),
+            crate::grpc_resource_requests::ACCOUNT,
+            &token,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            &current,
+            events.last().unwrap(),
+            "the current state is the last event"
+        );
+    }
+}
+
+backend_tests!(
+    concurrent_get_change_token_yields_one_token,
+    concurrent_consumers_have_one_winner,
+    concurrent_writers_keep_a_valid_history,
+);

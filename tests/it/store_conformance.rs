@@ -1,0 +1,436 @@
+//! The `Store` contract, checked against SQLite and Postgres alike.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use statusgate::app::open_store;
+use statusgate::config::Config;
+use statusgate::domain::change_token::{ChangeTokenScope, ChangeTokenStatus};
+use statusgate::domain::resource_request::{
+    Decision, NewResourceRequest, Operation, OperationStatus, ResourceRequestInput,
+};
+use statusgate::domain::values::{
+    ChangeDescription, ChangeToken, ClientToken, JsonDocument, Region, RequestToken, TypeName,
+};
+use statusgate::domain::{AccountId, Api, Error, FieldViolation, Timestamp};
+use statusgate::store::{CreateOutcome, ListQuery, Store, StoreError};
+
+use crate::backend_tests;
+use crate::common::{Backend, TestDatabase};
+
+const EPOCH: Timestamp = Timestamp::from_micros(1_700_000_000_000_000);
+
+fn at(seconds: i64) -> Timestamp {
+    Timestamp::from_micros(EPOCH.as_micros() + seconds * 1_000_000)
+}
+
+fn account(id: &str) -> AccountId {
+    AccountId::parse(id).unwrap()
+}
+
+fn token(value: &str) -> ChangeToken {
+    ChangeToken::parse(value).unwrap()
+}
+
+async fn open(backend: Backend) -> (Arc<dyn Store>, TestDatabase) {
+    let database = TestDatabase::new(backend).await;
+    let store = open_store(&Config::for_database(database.url()))
+        .await
+        .expect("open the store");
+    (store, database)
+}
+
+fn create_input() -> ResourceRequestInput {
+    ResourceRequestInput {
+        operation: Operation::Create,
+        type_name: TypeName::parse("AWS::Logs::LogGroup").unwrap(),
+        identifier: None,
+        desired_state: Some(
+            JsonDocument::parse("DesiredState", r#"{"LogGroupName":"g"}"#).unwrap(),
+        ),
+        patch_document: None,
+        role_arn: None,
+        type_version_id: None,
+    }
+}
+
+fn new_request(
+    owner: &AccountId,
+    client_token: Option<&str>,
+    created_at: Timestamp,
+) -> NewResourceRequest {
+    NewResourceRequest {
+        account: owner.clone(),
+        request_token: RequestToken::parse(uuid::Uuid::new_v4().to_string()).unwrap(),
+        client_token: client_token.map(|value| ClientToken::parse(value).unwrap()),
+        input: create_input(),
+        created_at,
+    }
+}
+
+async fn created(store: &dyn Store, request: &NewResourceRequest) -> RequestToken {
+    match store.create_resource_request(request).await.unwrap() {
+        CreateOutcome::Created(stored) => {
+            RequestToken::parse(stored.current.request_token).unwrap()
+        }
+        CreateOutcome::ClientTokenTaken(_) => panic!("expected a new request"),
+    }
+}
+
+async fn provisioning_is_idempotent_per_scope(backend: Backend) {
+    let (store, _database) = open(backend).await;
+    let global = ChangeTokenScope::global(account("111111111111"));
+    let first = store
+        .provision_change_token(&global, &token("candidate-1"), at(0))
+        .await
+        .unwrap();
+    assert_eq!(first, token("candidate-1"));
+    let again = store
+        .provision_change_token(&global, &token("candidate-2"), at(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        again, first,
+        "the outstanding token is returned, the candidate discarded"
+    );
+
+    let regional =
+        ChangeTokenScope::regional(account("111111111111"), Region::parse("eu-west-1").unwrap());
+    let other_scope = store
+        .provision_change_token(&regional, &token("candidate-3"), at(2))
+        .await
+        .unwrap();
+    assert_eq!(other_scope, token("candidate-3"));
+    assert_eq!(
+        store
+            .change_token_status(&regional, &first, at(0))
+            .await
+            .unwrap_err()
+            .to_string(),
+        StoreError::NotFound.to_string()
+    );
+}
+
+async fn consuming_moves_to_pending_once(backend: Backend) {
+    let (store, _database) = open(backend).await;
+    let scope = ChangeTokenScope::global(account("111111111111"));
+    let issued = store
+        .provision_change_token(&scope, &token("t-1"), at(0))
+        .await
+        .unwrap();
+    let description = ChangeDescription::parse("UpdateIPSet").unwrap();
+    store
+        .consume_change_token(&scope, &issued, &description, at(1), at(0))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .consume_change_token(&scope, &issued, &description, at(2), at(0))
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    assert!(matches!(
+        store
+            .consume_change_token(&scope, &token("unknown"), &description, at(2), at(0))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        store
+            .change_token_status(&scope, &issued, at(0))
+            .await
+            .unwrap(),
+        ChangeTokenStatus::Pending
+    );
+    let next = store
+        .provision_change_token(&scope, &token("t-2"), at(3))
+        .await
+        .unwrap();
+    assert_eq!(next, token("t-2"), "a used token is no longer outstanding");
+}
+
+async fn in_sync_is_idempotent_and_expires(backend: Backend) {
+    let (store, _database) = open(backend).await;
+    let scope = ChangeTokenScope::global(account("111111111111"));
+    let issued = store
+        .provision_change_token(&scope, &token("t-1"), at(0))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .mark_change_token_in_sync(&scope, &issued, at(1), at(0))
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    let description = ChangeDescription::parse("").unwrap();
+    store
+        .consume_change_token(&scope, &issued, &description, at(1), at(0))
+        .await
+        .unwrap();
+    store
+        .mark_change_token_in_sync(&scope, &issued, at(10), at(0))
+        .await
+        .unwrap();
+    store
+        .mark_change_token_in_sync(&scope, &issued, at(11), at(0))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .change_token_status(&scope, &issued, at(10))
+            .await
+            .unwrap(),
+        ChangeTokenStatus::InSync
+    );
+    // Visible while it went INSYNC at or after the window start, gone after.
+    assert!(matches!(
+        store.change_token_status(&scope, &issued, at(11)).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        store.purge_change_tokens(at(10), 10).await.unwrap(),
+        0,
+        "not older than the cutoff"
+    );
+    assert_eq!(store.purge_change_tokens(at(11), 10).await.unwrap(), 1);
+    assert_eq!(store.purge_change_tokens(at(11), 10).await.unwrap(), 0);
+}
+
+async fn client_tokens_are_per_account(backend: Backend) {
+    let (store, _database) = open(backend).await;
+    let first_account = account("111111111111");
+    let original = new_request(&first_account, Some("client-1"), at(0));
+    let original_token = created(store.as_ref(), &original).await;
+
+    let retry = new_request(&first_account, Some("client-1"), at(1));
+    match store.create_resource_request(&retry).await.unwrap() {
+        CreateOutcome::ClientTokenTaken(existing) => {
+            assert_eq!(existing.current.request_token, original_token.as_str());
+            assert_eq!(existing.input, original.input);
+            assert_eq!(existing.event_count, 1);
+        }
+        CreateOutcome::Created(_) => panic!("the client token was taken"),
+    }
+    let other_account = new_request(&account("222222222222"), Some("client-1"), at(1));
+    created(store.as_ref(), &other_account).await;
+    let without_token = new_request(&first_account, None, at(2));
+    created(store.as_ref(), &without_token).await;
+    let second_without_token = new_request(&first_account, None, at(3));
+    created(store.as_ref(), &second_without_token).await;
+}
+
+async fn updates_append_events_under_the_decision(backend: Backend) {
+    let (store, _database) = open(backend).await;
+    let owner = account("111111111111");
+    let request = new_request(&owner, None, at(0));
+    let request_token = created(store.as_ref(), &request).await;
+
+    let to_in_progress = |stored: &statusgate::domain::resource_request::StoredResourceRequest| {
+        assert_eq!(stored.current.operation_status, OperationStatus::Pending);
+        Ok(Decision::Append(
+            statusgate::domain::resource_request::ProgressEvent {
+                operation_status: OperationStatus::InProgress,
+                identifier: Some("group-1".into()),
+                event_time: at(5),
+                ..stored.current.clone()
+            },
+        ))
+    };
+    let event = store
+        .update_resource_request(&owner, &request_token, at(0), &to_in_progress)
+        .await
+        .unwrap();
+    assert_eq!(event.operation_status, OperationStatus::InProgress);
+
+    let unchanged = |_: &_| Ok(Decision::Unchanged);
+    let current = store
+        .update_resource_request(&owner, &request_token, at(0), &unchanged)
+        .await
+        .unwrap();
+    assert_eq!(
+        current, event,
+        "an unchanged decision answers with the current state"
+    );
+
+    let refuse = |_: &_| {
+        Err(Error::invalid_input(
+            Api::CloudControl,
+            FieldViolation::missing("X"),
+        ))
+    };
+    assert!(matches!(
+        store
+            .update_resource_request(&owner, &request_token, at(0), &refuse)
+            .await,
+        Err(StoreError::Rejected(_))
+    ));
+    assert!(matches!(
+        store
+            .update_resource_request(&account("222222222222"), &request_token, at(0), &unchanged)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+
+    let stored = store
+        .get_resource_request(&owner, &request_token, at(0))
+        .await
+        .unwrap();
+    assert_eq!(stored.event_count, 2);
+    assert_eq!(stored.current, event);
+    let history = store
+        .list_progress_events(&owner, &request_token, at(0))
+        .await
+        .unwrap();
+    let statuses: Vec<_> = history.iter().map(|event| event.operation_status).collect();
+    assert_eq!(
+        statuses,
+        [OperationStatus::Pending, OperationStatus::InProgress]
+    );
+    assert_eq!(history[0].event_time, at(0));
+    assert_eq!(history[1].identifier.as_deref(), Some("group-1"));
+}
+
+async fn lists_are_newest_first_with_cursors_and_filters(backend: Backend) {
+    let (store, _database) = open(backend).await;
+    let owner = account("111111111111");
+    let mut tokens = Vec::new();
+    for second in 0..7 {
+        tokens.push(created(store.as_ref(), &new_request(&owner, None, at(second))).await);
+    }
+    created(
+        store.as_ref(),
+        &new_request(&account("222222222222"), None, at(8)),
+    )
+    .await;
+    let query = |after, limit, statuses: Vec<OperationStatus>| ListQuery {
+        account: owner.clone(),
+        operations: Vec::new(),
+        statuses,
+        after,
+        limit,
+        visible_since: at(0),
+    };
+    let first_page = store
+        .list_resource_requests(&query(None, 3, vec![]))
+        .await
+        .unwrap();
+    let second_page = store
+        .list_resource_requests(&query(Some(first_page[2].cursor), 10, vec![]))
+        .await
+        .unwrap();
+    let listed: Vec<String> = first_page
+        .iter()
+        .chain(&second_page)
+        .map(|listed| listed.event.request_token.clone())
+        .collect();
+    let expected: Vec<String> = tokens
+        .iter()
+        .rev()
+        .map(|token| token.as_str().to_owned())
+        .collect();
+    assert_eq!(
+        listed, expected,
+        "newest first, every request once, other accounts excluded"
+    );
+
+    let finish = |stored: &statusgate::domain::resource_request::StoredResourceRequest| {
+        Ok(Decision::Append(
+            statusgate::domain::resource_request::ProgressEvent {
+                operation_status: OperationStatus::Success,
+                ..stored.current.clone()
+            },
+        ))
+    };
+    store
+        .update_resource_request(&owner, &tokens[2], at(0), &finish)
+        .await
+        .unwrap();
+    let succeeded = store
+        .list_resource_requests(&query(None, 10, vec![OperationStatus::Success]))
+        .await
+        .unwrap();
+    assert_eq!(succeeded.len(), 1);
+    assert_eq!(succeeded[0].event.request_token, tokens[2].as_str());
+    let mut by_operation = query(None, 10, vec![]);
+    by_operation.operations = vec![Operation::Delete];
+    assert!(
+        store
+            .list_resource_requests(&by_operation)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let mut recent_only = query(None, 10, vec![]);
+    recent_only.visible_since = at(5);
+    assert_eq!(
+        store
+            .list_resource_requests(&recent_only)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+async fn purging_requests_respects_the_batch_and_cutoff(backend: Backend) {
+    let (store, _database) = open(backend).await;
+    let owner = account("111111111111");
+    let mut tokens = Vec::new();
+    for second in 0..5 {
+        tokens.push(created(store.as_ref(), &new_request(&owner, None, at(second))).await);
+    }
+    assert_eq!(store.purge_resource_requests(at(3), 2).await.unwrap(), 2);
+    assert_eq!(store.purge_resource_requests(at(3), 2).await.unwrap(), 1);
+    assert_eq!(store.purge_resource_requests(at(3), 2).await.unwrap(), 0);
+    assert!(matches!(
+        store
+            .get_resource_request(&owner, &tokens[0], at(-10))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store
+            .list_progress_events(&owner, &tokens[0], at(-10))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(
+        store
+            .get_resource_request(&owner, &tokens[3], at(-10))
+            .await
+            .is_ok()
+    );
+    store.close().await;
+}
+
+async fn reopening_keeps_data_and_migrations_are_idempotent(backend: Backend) {
+    let database = TestDatabase::new(backend).await;
+    let config = Config::for_database(database.url());
+    let store = open_store(&config).await.unwrap();
+    let owner = account("111111111111");
+    let request_token = created(store.as_ref(), &new_request(&owner, None, at(0))).await;
+    store.close().await;
+    let reopened = open_store(&config).await.unwrap();
+    let stored = reopened
+        .get_resource_request(&owner, &request_token, at(0))
+        .await
+        .unwrap();
+    assert_eq!(stored.current.operation_status, OperationStatus::Pending);
+    tokio::time::timeout(Duration::from_secs(5), reopened.ping())
+        .await
+        .unwrap()
+        .unwrap();
+    reopened.close().await;
+}
+
+backend_tests!(
+    provisioning_is_idempotent_per_scope,
+    consuming_moves_to_pending_once,
+    in_sync_is_idempotent_and_expires,
+    client_tokens_are_per_account,
+    updates_append_events_under_the_decision,
+    lists_are_newest_first_with_cursors_and_filters,
+    purging_requests_respects_the_batch_and_cutoff,
+    reopening_keeps_data_and_migrations_are_idempotent,
+);
