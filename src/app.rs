@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::domain::{Clock, SystemClock};
 use crate::service::Services;
 use crate::store::{PostgresStore, SqliteStore, Store};
-use crate::{grpc, http};
+use crate::{grpc, http, simulation};
 
 /// Rows deleted per purge statement: small enough that no lock is held long.
 const PURGE_BATCH_SIZE: u32 = 500;
@@ -165,6 +165,22 @@ impl Application {
             config.purge_interval,
             stop.clone(),
         ));
+        if let Some(delay) = config.simulate_propagation {
+            let stop = stop.clone();
+            let services = services.clone();
+            tasks.spawn(async move {
+                simulation::propagate_change_tokens(services, delay, stop).await;
+                Ok(())
+            });
+        }
+        if let Some(delay) = config.simulate_provisioning {
+            let stop = stop.clone();
+            let services = services.clone();
+            tasks.spawn(async move {
+                simulation::provision_resource_requests(services, delay, stop).await;
+                Ok(())
+            });
+        }
 
         tracing::info!(
             grpc = %grpc_address,

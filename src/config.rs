@@ -76,6 +76,17 @@ pub struct Config {
         global = true
     )]
     pub database_max_connections: u32,
+
+    /// Simulation for environments without a real WAF: move PENDING change
+    /// tokens to INSYNC this long after they were used.
+    #[arg(long, env = "STATUSGATE_SIMULATE_PROPAGATION", value_parser = parse_duration, global = true)]
+    pub simulate_propagation: Option<Duration>,
+
+    /// Simulation for environments without a real worker: drive resource
+    /// requests PENDING -> IN_PROGRESS -> SUCCESS, each step this long after
+    /// the previous event, honouring cancellation.
+    #[arg(long, env = "STATUSGATE_SIMULATE_PROVISIONING", value_parser = parse_duration, global = true)]
+    pub simulate_provisioning: Option<Duration>,
 }
 
 fn parse_account(value: &str) -> Result<AccountId, String> {
@@ -98,6 +109,8 @@ impl Config {
             request_retention: Duration::from_secs(7 * 24 * 3600),
             purge_interval: Duration::from_secs(60),
             database_max_connections: 16,
+            simulate_propagation: None,
+            simulate_provisioning: None,
         }
     }
 }

@@ -22,5 +22,6 @@ pub mod domain;
 pub mod grpc;
 pub mod http;
 pub mod service;
+pub mod simulation;
 pub mod store;
 pub mod telemetry;
