@@ -1,10 +1,224 @@
-//! The HTTP listener: the AWS-compatible facade.
+//! The HTTP listener: the AWS-compatible facade. It speaks awsJson 1.1 for WAF
+//! and WAF Regional, awsJson 1.0 for Cloud Control, and the query/XML form of
+//! the Cloud Control reference page, and calls the same services as gRPC:
+//! wire shape -> domain values -> service -> wire shape.
+//!
+//! # Layout
+//! - `operation`: which `X-Amz-Target` names which operation, per service.
+//! - `credentials`: the caller's account and region, from the SigV4 scope.
+//! - `aws_json`: routing on the target, body parsing, protocol rejections.
+//! - `query`: the query-string / form request and its XML answer.
+//! - `waf`, `cloudcontrol`: the handlers, one function per operation.
+//! - `shapes`: the serde request and response shapes of the AWS models.
+//! - `error`: domain errors and rejections -> AWS JSON and XML errors.
+//! - `xml`: the few lines of XML writing the query form needs.
+//!
+//! Every response, whatever produced it, carries `x-amzn-RequestId` and
+//! `Date` (set by the outermost layer), and every request is logged once in
+//! a span named after its operation that carries the same request id.
+
+mod aws_json;
+mod cloudcontrol;
+mod credentials;
+mod error;
+mod operation;
+mod query;
+mod shapes;
+mod waf;
+mod xml;
+
+use std::any::Any;
+use std::fmt;
+use std::time::SystemTime;
 
 use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::header::DATE;
+use axum::http::{HeaderName, HeaderValue, Method};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::any;
+use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::service::Services;
+use error::{FacadeError, MAX_BODY_BYTES, Rejection};
+
+static REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-amzn-requestid");
+
+/// The id of one request: a fresh UUID, sent back as `x-amzn-RequestId` and
+/// logged with the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(String);
+
+impl RequestId {
+    /// A fresh id; not `Default`, since a default value would be random.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        Self(uuid::Uuid::new_v4().to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
 
 /// Every HTTP route statusgate serves.
-pub fn router(_services: Services) -> Router {
-    Router::new()
+pub fn router(services: Services) -> Router {
+    let routes = Router::new()
+        .route("/", any(serve_root))
+        .fallback(no_route)
+        .with_state(services);
+    with_layers(routes)
+}
+
+/// The layers around every route, outermost last: the body limit the
+/// extractors enforce, the panic backstop, and the request id and `Date`.
+fn with_layers(routes: Router) -> Router {
+    routes
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn(request_metadata))
+}
+
+/// The request id of a request that went through [`request_metadata`].
+fn request_id_of(request: &Request) -> RequestId {
+    request
+        .extensions()
+        .get::<RequestId>()
+        .cloned()
+        .unwrap_or_else(RequestId::new)
+}
+
+/// `POST /` is awsJson, or the query form when it is form-encoded and names
+/// no target; `GET /` is the query form.
+async fn serve_root(State(services): State<Services>, request: Request) -> Response {
+    let request_id = request_id_of(&request);
+    let method = request.method().clone();
+    if method == Method::POST {
+        let headers = request.headers();
+        if !aws_json::has_target(headers) && query::is_form(headers) {
+            return query::handle_form(&services, &request_id, request).await;
+        }
+        return aws_json::handle(&services, &request_id, request).await;
+    }
+    if method == Method::GET {
+        return query::handle_get(&services, &request_id, request).await;
+    }
+    no_route(request).await
+}
+
+async fn no_route(request: Request) -> Response {
+    let request_id = request_id_of(&request);
+    let error = FacadeError::from(Rejection::NoRoute);
+    log_rejection(&request_id, &error);
+    error.json_response(None)
+}
+
+/// Marks the answer to a panic so that [`request_metadata`] logs it with
+/// the request id.
+#[derive(Debug, Clone)]
+struct HandlerPanicked(String);
+
+fn panic_response(payload: Box<dyn Any + Send + 'static>) -> Response {
+    let detail = payload
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-text panic payload".to_owned());
+    let mut response = FacadeError::from(Rejection::Panicked).json_response(None);
+    response.extensions_mut().insert(HandlerPanicked(detail));
+    response
+}
+
+/// Gives the request its id and stamps `x-amzn-RequestId` and `Date` on the
+/// response, whichever layer or handler produced it.
+async fn request_metadata(mut request: Request, next: Next) -> Response {
+    let request_id = RequestId::new();
+    request.extensions_mut().insert(request_id.clone());
+    let mut response = next.run(request).await;
+    if let Some(HandlerPanicked(detail)) = response.extensions().get::<HandlerPanicked>() {
+        tracing::error!(request_id = %request_id, panic = %detail, "request handler panicked");
+    }
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(request_id.as_str()) {
+        headers.insert(REQUEST_ID_HEADER.clone(), value);
+    }
+    if let Ok(value) = HeaderValue::from_str(&httpdate::fmt_http_date(SystemTime::now())) {
+        headers.insert(DATE, value);
+    }
+    response
+}
+
+/// The one log line of a routed request, inside its operation span (which
+/// carries the request id). Server-side failures were logged with their
+/// cause by the service; this line says what the caller got.
+fn log_outcome<Output>(outcome: &Result<Output, FacadeError>) {
+    let error = match outcome {
+        Ok(_) => {
+            tracing::info!(status = 200, "request served");
+            return;
+        }
+        Err(error) => error,
+    };
+    let (error_type, status) = error.summary();
+    if status.is_server_error() {
+        tracing::warn!(status = status.as_u16(), error_type, "request failed");
+    } else {
+        tracing::info!(status = status.as_u16(), error_type, "request failed");
+    }
+}
+
+/// The one log line of a request refused before it named an operation.
+fn log_rejection(request_id: &RequestId, error: &FacadeError) {
+    let (error_type, status) = error.summary();
+    tracing::info!(
+        request_id = %request_id,
+        status = status.as_u16(),
+        error_type,
+        "request rejected"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::StatusCode;
+    use axum::http::header::CONTENT_TYPE;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_an_aws_json_500_with_request_id_and_date() {
+        async fn explode() -> Response {
+            panic!("handler bug")
+        }
+        let app = with_layers(Router::new().route("/", any(explode)));
+        let response = app
+            .oneshot(Request::post("/").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            response.headers()[CONTENT_TYPE],
+            "application/x-amz-json-1.1"
+        );
+        let request_id = response.headers()[&REQUEST_ID_HEADER].to_str().unwrap();
+        assert!(uuid::Uuid::parse_str(request_id).is_ok(), "{request_id}");
+        assert!(response.headers().contains_key(DATE));
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(body["__type"], "InternalFailure");
+        assert_eq!(
+            body["message"],
+            "an internal error occurred; retry the request"
+        );
+    }
 }

@@ -1,0 +1,541 @@
+//! Every error the facade answers with, mapped once to the AWS wire forms.
+//! Two sources: domain errors ([`crate::domain::Error`], keyed on their
+//! [`ErrorCode`]) and the facade's own protocol rejections ([`Rejection`]:
+//! unknown target, unreadable body, ...), which never become domain errors.
+//! Both become an [`AwsError`] (name, HTTP status, message member), rendered
+//! as an awsJson body with `x-amzn-ErrorType`, or as the query protocol's XML
+//! `ErrorResponse`. The statuses and message members are the table of
+//! PROTOCOL.md.
+
+use axum::http::{HeaderName, HeaderValue, StatusCode, header::CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value};
+
+use super::RequestId;
+use super::operation::{AWS_JSON_1_1, AwsService};
+use super::xml;
+use crate::domain::{Error, ErrorCode, FieldViolation};
+
+/// The largest request body the facade reads.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+pub static ERROR_TYPE_HEADER: HeaderName = HeaderName::from_static("x-amzn-errortype");
+
+/// A request the facade refuses before any service sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    /// A POST without `X-Amz-Target`.
+    MissingTarget,
+    /// An `X-Amz-Target` naming no operation the facade serves.
+    UnknownOperation {
+        target: String,
+    },
+    /// A method or path the facade does not serve.
+    NoRoute,
+    BodyTooLarge,
+    /// The connection failed while the body was read.
+    UnreadableBody,
+    /// Not JSON, or nested deeper than the parser allows.
+    MalformedJson {
+        detail: String,
+    },
+    /// Valid JSON, but not an object.
+    NotAnObject,
+    /// A member of the wrong JSON type (`member` is its path in the body).
+    WrongMemberType {
+        member: String,
+        detail: String,
+    },
+    /// Query form without `Action`.
+    MissingAction,
+    /// Query form naming an action the facade does not serve.
+    InvalidAction {
+        action: String,
+    },
+    /// Query form naming an API version other than Cloud Control's.
+    NoSuchVersion {
+        version: String,
+    },
+    /// A query string or form body that does not decode.
+    MalformedQueryString {
+        detail: String,
+    },
+    /// A handler panicked (the backstop of `CatchPanicLayer`).
+    Panicked,
+}
+
+/// Why a facade call failed.
+#[derive(Debug)]
+pub enum FacadeError {
+    Domain(Error),
+    Rejected(Rejection),
+}
+
+impl From<Error> for FacadeError {
+    fn from(error: Error) -> Self {
+        Self::Domain(error)
+    }
+}
+
+impl From<Rejection> for FacadeError {
+    fn from(rejection: Rejection) -> Self {
+        Self::Rejected(rejection)
+    }
+}
+
+/// The JSON member an error's message travels in: the AWS models differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageMember {
+    /// `message`
+    Lower,
+    /// `Message`
+    Upper,
+}
+
+impl MessageMember {
+    pub const fn key(self) -> &'static str {
+        match self {
+            Self::Lower => "message",
+            Self::Upper => "Message",
+        }
+    }
+}
+
+/// The HTTP status and message member of each domain error (PROTOCOL.md).
+pub const fn status_and_message_member(code: ErrorCode) -> (StatusCode, MessageMember) {
+    use MessageMember::{Lower, Upper};
+    match code {
+        ErrorCode::WafNonexistentItem => (StatusCode::BAD_REQUEST, Lower),
+        ErrorCode::WafStaleData => (StatusCode::BAD_REQUEST, Lower),
+        ErrorCode::WafInvalidParameter => (StatusCode::BAD_REQUEST, Lower),
+        // Not in the table; the WAF model gives it a lower-case message and 400.
+        ErrorCode::WafInvalidOperation => (StatusCode::BAD_REQUEST, Lower),
+        ErrorCode::WafInternalError => (StatusCode::INTERNAL_SERVER_ERROR, Lower),
+        // The Smithy model says 404; the reference page and PROTOCOL.md say 400.
+        ErrorCode::RequestTokenNotFound => (StatusCode::BAD_REQUEST, Upper),
+        ErrorCode::ClientTokenConflict => (StatusCode::BAD_REQUEST, Upper),
+        ErrorCode::Validation => (StatusCode::BAD_REQUEST, Lower),
+        ErrorCode::ConcurrentModification => (StatusCode::INTERNAL_SERVER_ERROR, Upper),
+        ErrorCode::ServiceInternalError => (StatusCode::INTERNAL_SERVER_ERROR, Upper),
+        ErrorCode::Throttling => (StatusCode::BAD_REQUEST, Upper),
+        ErrorCode::ServiceUnavailable => (StatusCode::SERVICE_UNAVAILABLE, Lower),
+    }
+}
+
+/// The extra members of `WAFInvalidParameterException`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidParameter {
+    /// The member in the upper snake case of the WAF `ParameterExceptionField`
+    /// enum (`CHANGE_TOKEN`); SDKs keep values outside the enum as unknown.
+    pub field: String,
+    /// The member as the model names it (`ChangeToken`).
+    pub parameter: String,
+    /// `ParameterExceptionReason`: always `ILLEGAL_ARGUMENT` here.
+    pub reason: &'static str,
+}
+
+impl InvalidParameter {
+    fn from_violation(violation: &FieldViolation) -> Self {
+        Self {
+            field: violation.member_snake_case().to_ascii_uppercase(),
+            parameter: violation.member.to_owned(),
+            reason: "ILLEGAL_ARGUMENT",
+        }
+    }
+}
+
+/// An error in AWS terms, ready to be rendered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsError {
+    /// The bare error name (`RequestTokenNotFoundException`).
+    pub name: &'static str,
+    pub status: StatusCode,
+    pub message_member: MessageMember,
+    pub message: String,
+    pub invalid_parameter: Option<InvalidParameter>,
+}
+
+impl AwsError {
+    pub fn from_domain(error: &Error) -> Self {
+        let (status, message_member) = status_and_message_member(error.code);
+        let invalid_parameter = match error.code {
+            ErrorCode::WafInvalidParameter => Some(match &error.violation {
+                Some(violation) => InvalidParameter::from_violation(violation),
+                None => InvalidParameter {
+                    field: String::new(),
+                    parameter: String::new(),
+                    reason: "ILLEGAL_ARGUMENT",
+                },
+            }),
+            _ => None,
+        };
+        Self {
+            name: error.code.aws_name(),
+            status,
+            message_member,
+            message: error.message.clone(),
+            invalid_parameter,
+        }
+    }
+
+    pub fn from_rejection(rejection: &Rejection) -> Self {
+        let (name, status, message) = match rejection {
+            Rejection::MissingTarget => (
+                "UnknownOperationException",
+                StatusCode::BAD_REQUEST,
+                "missing X-Amz-Target header".to_owned(),
+            ),
+            Rejection::UnknownOperation { target } => (
+                "UnknownOperationException",
+                StatusCode::BAD_REQUEST,
+                format!("unknown operation {target:?}"),
+            ),
+            Rejection::NoRoute => (
+                "UnknownOperationException",
+                StatusCode::BAD_REQUEST,
+                "operations are served by POST / (AWS JSON) or GET / (query form)".to_owned(),
+            ),
+            Rejection::BodyTooLarge => (
+                "SerializationException",
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("request body is larger than {MAX_BODY_BYTES} bytes"),
+            ),
+            Rejection::UnreadableBody => (
+                "SerializationException",
+                StatusCode::BAD_REQUEST,
+                "request body could not be read".to_owned(),
+            ),
+            Rejection::MalformedJson { detail } => (
+                "SerializationException",
+                StatusCode::BAD_REQUEST,
+                format!("request body is not valid JSON: {detail}"),
+            ),
+            Rejection::NotAnObject => (
+                "SerializationException",
+                StatusCode::BAD_REQUEST,
+                "request body must be a JSON object".to_owned(),
+            ),
+            Rejection::WrongMemberType { member, detail } => (
+                "SerializationException",
+                StatusCode::BAD_REQUEST,
+                format!("member {member} has the wrong type: {detail}"),
+            ),
+            Rejection::MissingAction => (
+                "MissingAction",
+                StatusCode::BAD_REQUEST,
+                "the request must contain the parameter Action".to_owned(),
+            ),
+            Rejection::InvalidAction { action } => (
+                "InvalidAction",
+                StatusCode::BAD_REQUEST,
+                format!("the action {action:?} is not served in the query form"),
+            ),
+            Rejection::NoSuchVersion { version } => (
+                "NoSuchVersion",
+                StatusCode::BAD_REQUEST,
+                format!("version {version:?} is not served; use 2021-09-30"),
+            ),
+            Rejection::MalformedQueryString { detail } => (
+                "MalformedQueryString",
+                StatusCode::BAD_REQUEST,
+                format!("query parameters do not decode: {detail}"),
+            ),
+            Rejection::Panicked => (
+                "InternalFailure",
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "an internal error occurred; retry the request".to_owned(),
+            ),
+        };
+        Self {
+            name,
+            status,
+            message_member: MessageMember::Lower,
+            message,
+            invalid_parameter: None,
+        }
+    }
+
+    /// `{"__type": ..., "<message member>": ...}` with `x-amzn-ErrorType`.
+    /// `namespace` prefixes the name (`com.amazonaws.cloudcontrol#Name`).
+    pub fn json_response(&self, namespace: Option<&str>, content_type: &'static str) -> Response {
+        let type_name = match namespace {
+            Some(namespace) => format!("{namespace}#{}", self.name),
+            None => self.name.to_owned(),
+        };
+        let mut body = Map::new();
+        body.insert("__type".to_owned(), Value::String(type_name.clone()));
+        body.insert(
+            self.message_member.key().to_owned(),
+            Value::String(self.message.clone()),
+        );
+        if let Some(invalid) = &self.invalid_parameter {
+            body.insert("field".to_owned(), Value::String(invalid.field.clone()));
+            body.insert(
+                "parameter".to_owned(),
+                Value::String(invalid.parameter.clone()),
+            );
+            body.insert(
+                "reason".to_owned(),
+                Value::String(invalid.reason.to_owned()),
+            );
+        }
+        let mut response = (
+            self.status,
+            [(CONTENT_TYPE, HeaderValue::from_static(content_type))],
+            Value::Object(body).to_string(),
+        )
+            .into_response();
+        // Error names are ASCII identifiers; a failure here would be a bug in
+        // the table above, and the body still carries the name.
+        if let Ok(value) = HeaderValue::from_str(&type_name) {
+            response
+                .headers_mut()
+                .insert(ERROR_TYPE_HEADER.clone(), value);
+        }
+        response
+    }
+
+    /// The query protocol's `ErrorResponse` document.
+    pub fn xml_response(&self, request_id: &RequestId) -> Response {
+        let fault = if self.status.is_server_error() {
+            "Receiver"
+        } else {
+            "Sender"
+        };
+        let mut document = String::new();
+        document.push_str("<ErrorResponse><Error>");
+        xml::push_element(&mut document, "Type", fault);
+        xml::push_element(&mut document, "Code", self.name);
+        xml::push_element(&mut document, "Message", &self.message);
+        document.push_str("</Error>");
+        xml::push_element(&mut document, "RequestId", request_id.as_str());
+        document.push_str("</ErrorResponse>");
+        xml::response(self.status, document)
+    }
+}
+
+impl FacadeError {
+    fn to_aws(&self) -> (AwsError, bool) {
+        match self {
+            Self::Domain(error) => (AwsError::from_domain(error), true),
+            Self::Rejected(rejection) => (AwsError::from_rejection(rejection), false),
+        }
+    }
+
+    /// The name and status, for the request's log line.
+    pub fn summary(&self) -> (&'static str, StatusCode) {
+        let (aws, _) = self.to_aws();
+        (aws.name, aws.status)
+    }
+
+    /// The awsJson answer. Modelled (domain) errors carry the service's
+    /// namespace; protocol rejections are framework errors and stay bare.
+    pub fn json_response(&self, service: Option<AwsService>) -> Response {
+        let (aws, modelled) = self.to_aws();
+        let namespace = if modelled {
+            service.and_then(AwsService::error_namespace)
+        } else {
+            None
+        };
+        let content_type = service.map_or(AWS_JSON_1_1, AwsService::content_type);
+        aws.json_response(namespace, content_type)
+    }
+
+    pub fn xml_response(&self, request_id: &RequestId) -> Response {
+        let (aws, _) = self.to_aws();
+        aws.xml_response(request_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Api, ErrorKind};
+
+    const ALL_CODES: [ErrorCode; 12] = [
+        ErrorCode::WafNonexistentItem,
+        ErrorCode::WafStaleData,
+        ErrorCode::WafInvalidParameter,
+        ErrorCode::WafInvalidOperation,
+        ErrorCode::WafInternalError,
+        ErrorCode::RequestTokenNotFound,
+        ErrorCode::ClientTokenConflict,
+        ErrorCode::Validation,
+        ErrorCode::ConcurrentModification,
+        ErrorCode::ServiceInternalError,
+        ErrorCode::Throttling,
+        ErrorCode::ServiceUnavailable,
+    ];
+
+    async fn body_of(response: Response) -> Value {
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[test]
+    fn every_error_code_has_the_status_and_message_member_of_the_table() {
+        // (code, HTTP status, message member)
+        let table = [
+            (ErrorCode::WafNonexistentItem, 400, "message"),
+            (ErrorCode::WafStaleData, 400, "message"),
+            (ErrorCode::WafInvalidParameter, 400, "message"),
+            (ErrorCode::WafInvalidOperation, 400, "message"),
+            (ErrorCode::WafInternalError, 500, "message"),
+            (ErrorCode::RequestTokenNotFound, 400, "Message"),
+            (ErrorCode::ClientTokenConflict, 400, "Message"),
+            (ErrorCode::Validation, 400, "message"),
+            (ErrorCode::ConcurrentModification, 500, "Message"),
+            (ErrorCode::ServiceInternalError, 500, "Message"),
+            (ErrorCode::Throttling, 400, "Message"),
+            (ErrorCode::ServiceUnavailable, 503, "message"),
+        ];
+        assert_eq!(table.len(), ALL_CODES.len(), "the table covers every code");
+        for (code, status, member) in table {
+            let (actual_status, actual_member) = status_and_message_member(code);
+            assert_eq!(actual_status.as_u16(), status, "{code:?}");
+            assert_eq!(actual_member.key(), member, "{code:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn domain_errors_render_name_status_member_and_header() {
+        for code in ALL_CODES {
+            let error = Error::new(code, ErrorKind::Internal, "what happened");
+            let (status, member) = status_and_message_member(code);
+            for (service, expected_type) in [
+                (AwsService::Waf, code.aws_name().to_owned()),
+                (
+                    AwsService::CloudControl,
+                    format!("com.amazonaws.cloudcontrol#{}", code.aws_name()),
+                ),
+            ] {
+                let response = FacadeError::Domain(error.clone()).json_response(Some(service));
+                assert_eq!(response.status(), status, "{code:?}");
+                assert_eq!(
+                    response.headers()[CONTENT_TYPE],
+                    service.content_type(),
+                    "{code:?}"
+                );
+                assert_eq!(
+                    response.headers()[&ERROR_TYPE_HEADER],
+                    expected_type.as_str()
+                );
+                let body = body_of(response).await;
+                assert_eq!(body["__type"], expected_type.as_str(), "{code:?}");
+                assert_eq!(body[member.key()], "what happened", "{code:?}");
+                assert!(body.get("code").is_none() && body.get("Code").is_none());
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn invalid_waf_parameters_name_field_parameter_and_reason() {
+        let error = Error::invalid_input(
+            Api::Waf,
+            FieldViolation::invalid(
+                "ChangeToken",
+                "   ",
+                "Member must satisfy regular expression pattern: .*\\S.*",
+            ),
+        );
+        let body =
+            body_of(FacadeError::Domain(error.clone()).json_response(Some(AwsService::Waf))).await;
+        assert_eq!(body["__type"], "WAFInvalidParameterException");
+        assert_eq!(body["field"], "CHANGE_TOKEN");
+        assert_eq!(body["parameter"], "ChangeToken");
+        assert_eq!(body["reason"], "ILLEGAL_ARGUMENT");
+        assert_eq!(body["message"], error.message.as_str());
+    }
+
+    #[tokio::test]
+    async fn rejections_are_bare_json_client_errors() {
+        // (rejection, name, status)
+        let table = [
+            (Rejection::MissingTarget, "UnknownOperationException", 400),
+            (
+                Rejection::UnknownOperation {
+                    target: "X.Y".into(),
+                },
+                "UnknownOperationException",
+                400,
+            ),
+            (Rejection::NoRoute, "UnknownOperationException", 400),
+            (Rejection::BodyTooLarge, "SerializationException", 413),
+            (Rejection::UnreadableBody, "SerializationException", 400),
+            (
+                Rejection::MalformedJson { detail: "x".into() },
+                "SerializationException",
+                400,
+            ),
+            (Rejection::NotAnObject, "SerializationException", 400),
+            (
+                Rejection::WrongMemberType {
+                    member: "ChangeToken".into(),
+                    detail: "x".into(),
+                },
+                "SerializationException",
+                400,
+            ),
+            (Rejection::MissingAction, "MissingAction", 400),
+            (
+                Rejection::InvalidAction { action: "X".into() },
+                "InvalidAction",
+                400,
+            ),
+            (
+                Rejection::NoSuchVersion {
+                    version: "1".into(),
+                },
+                "NoSuchVersion",
+                400,
+            ),
+            (
+                Rejection::MalformedQueryString { detail: "x".into() },
+                "MalformedQueryString",
+                400,
+            ),
+            (Rejection::Panicked, "InternalFailure", 500),
+        ];
+        for (rejection, name, status) in table {
+            let response = FacadeError::Rejected(rejection.clone())
+                .json_response(Some(AwsService::CloudControl));
+            assert_eq!(response.status().as_u16(), status, "{rejection:?}");
+            let body = body_of(response).await;
+            assert_eq!(body["__type"], name, "{rejection:?}");
+            assert!(body["message"].is_string(), "{rejection:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn xml_errors_say_who_is_at_fault() {
+        let request_id = RequestId::new();
+        let not_found = Error::new(
+            ErrorCode::RequestTokenNotFound,
+            ErrorKind::NotFound,
+            "Request with token <x> was not found",
+        );
+        let response = FacadeError::Domain(not_found).xml_response(&request_id);
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(response.headers()[CONTENT_TYPE], "text/xml");
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(bytes.to_vec()).unwrap(),
+            format!(
+                "<ErrorResponse><Error><Type>Sender</Type><Code>RequestTokenNotFoundException</Code>\
+                 <Message>Request with token &lt;x&gt; was not found</Message></Error>\
+                 <RequestId>{request_id}</RequestId></ErrorResponse>"
+            )
+        );
+        let internal = FacadeError::Domain(Error::internal(Api::CloudControl));
+        let response = internal.xml_response(&request_id);
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        assert!(String::from_utf8_lossy(&bytes).contains("<Type>Receiver</Type>"));
+    }
+}

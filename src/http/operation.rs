@@ -1,0 +1,262 @@
+//! The operations the facade serves: which AWS service an `X-Amz-Target`
+//! names, which operation it calls, the wire dialect of that service
+//! (awsJson 1.0 or 1.1, error namespace), and the tracing span every request
+//! runs in, named after its operation.
+
+use std::fmt;
+
+use tracing::Span;
+
+use super::RequestId;
+use super::error::Rejection;
+use crate::domain::change_token::WafEndpoint;
+
+/// An AWS service the facade speaks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AwsService {
+    Waf,
+    WafRegional,
+    CloudControl,
+}
+
+impl AwsService {
+    /// The `X-Amz-Target` prefix, up to and including the dot.
+    const fn target_prefix(self) -> &'static str {
+        match self {
+            Self::Waf => "AWSWAF_20150824.",
+            Self::WafRegional => "AWSWAF_Regional_20161128.",
+            Self::CloudControl => "CloudApiService.",
+        }
+    }
+
+    /// The SigV4 service name, used in logs.
+    pub const fn signing_name(self) -> &'static str {
+        match self {
+            Self::Waf => "waf",
+            Self::WafRegional => "waf-regional",
+            Self::CloudControl => "cloudcontrolapi",
+        }
+    }
+
+    /// WAF and WAF Regional speak awsJson 1.1, Cloud Control awsJson 1.0.
+    pub const fn content_type(self) -> &'static str {
+        match self {
+            Self::Waf | Self::WafRegional => AWS_JSON_1_1,
+            Self::CloudControl => AWS_JSON_1_0,
+        }
+    }
+
+    /// The Smithy namespace put before modelled error names. awsJson 1.1
+    /// services conventionally send bare names; every SDK strips a
+    /// `namespace#` prefix either way.
+    pub const fn error_namespace(self) -> Option<&'static str> {
+        match self {
+            Self::Waf | Self::WafRegional => None,
+            Self::CloudControl => Some("com.amazonaws.cloudcontrol"),
+        }
+    }
+
+    pub const fn waf_endpoint(self) -> Option<WafEndpoint> {
+        match self {
+            Self::Waf => Some(WafEndpoint::Global),
+            Self::WafRegional => Some(WafEndpoint::Regional),
+            Self::CloudControl => None,
+        }
+    }
+}
+
+pub const AWS_JSON_1_0: &str = "application/x-amz-json-1.0";
+pub const AWS_JSON_1_1: &str = "application/x-amz-json-1.1";
+
+/// Every operation the facade serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    GetChangeToken,
+    GetChangeTokenStatus,
+    GetResourceRequestStatus,
+    ListResourceRequests,
+    CancelResourceRequest,
+    CreateResource,
+    UpdateResource,
+    DeleteResource,
+}
+
+impl Operation {
+    const WAF: [Self; 2] = [Self::GetChangeToken, Self::GetChangeTokenStatus];
+    const CLOUD_CONTROL: [Self; 6] = [
+        Self::GetResourceRequestStatus,
+        Self::ListResourceRequests,
+        Self::CancelResourceRequest,
+        Self::CreateResource,
+        Self::UpdateResource,
+        Self::DeleteResource,
+    ];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::GetChangeToken => "GetChangeToken",
+            Self::GetChangeTokenStatus => "GetChangeTokenStatus",
+            Self::GetResourceRequestStatus => "GetResourceRequestStatus",
+            Self::ListResourceRequests => "ListResourceRequests",
+            Self::CancelResourceRequest => "CancelResourceRequest",
+            Self::CreateResource => "CreateResource",
+            Self::UpdateResource => "UpdateResource",
+            Self::DeleteResource => "DeleteResource",
+        }
+    }
+
+    /// The operations one service offers.
+    fn of(service: AwsService) -> &'static [Self] {
+        match service {
+            AwsService::Waf | AwsService::WafRegional => &Self::WAF,
+            AwsService::CloudControl => &Self::CLOUD_CONTROL,
+        }
+    }
+
+    /// The span a request for this operation runs in. Span names must be
+    /// static, hence one `info_span!` per operation; the account is recorded
+    /// once the handler knows it.
+    pub fn span(self, service: AwsService, request_id: &RequestId) -> Span {
+        macro_rules! operation_span {
+            ($($variant:ident),+ $(,)?) => {
+                match self {
+                    $(Self::$variant => tracing::info_span!(
+                        stringify!($variant),
+                        request_id = %request_id,
+                        service = service.signing_name(),
+                        account = tracing::field::Empty,
+                    ),)+
+                }
+            };
+        }
+        operation_span!(
+            GetChangeToken,
+            GetChangeTokenStatus,
+            GetResourceRequestStatus,
+            ListResourceRequests,
+            CancelResourceRequest,
+            CreateResource,
+            UpdateResource,
+            DeleteResource,
+        )
+    }
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.name())
+    }
+}
+
+/// A routed `X-Amz-Target`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target {
+    pub service: AwsService,
+    pub operation: Operation,
+}
+
+impl Target {
+    /// Routes on the exact header value: `<prefix>.<Operation>`.
+    pub fn parse(value: &str) -> Result<Self, Rejection> {
+        let unknown = || Rejection::UnknownOperation {
+            target: value.to_owned(),
+        };
+        let (service, operation_name) = [
+            AwsService::Waf,
+            AwsService::WafRegional,
+            AwsService::CloudControl,
+        ]
+        .into_iter()
+        .find_map(|service| {
+            value
+                .strip_prefix(service.target_prefix())
+                .map(|operation_name| (service, operation_name))
+        })
+        .ok_or_else(unknown)?;
+        let operation = Operation::of(service)
+            .iter()
+            .copied()
+            .find(|operation| operation.name() == operation_name)
+            .ok_or_else(unknown)?;
+        Ok(Self { service, operation })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_route_exactly() {
+        let table = [
+            (
+                "AWSWAF_20150824.GetChangeToken",
+                AwsService::Waf,
+                Operation::GetChangeToken,
+            ),
+            (
+                "AWSWAF_Regional_20161128.GetChangeTokenStatus",
+                AwsService::WafRegional,
+                Operation::GetChangeTokenStatus,
+            ),
+            (
+                "CloudApiService.ListResourceRequests",
+                AwsService::CloudControl,
+                Operation::ListResourceRequests,
+            ),
+            (
+                "CloudApiService.DeleteResource",
+                AwsService::CloudControl,
+                Operation::DeleteResource,
+            ),
+        ];
+        for (header, service, operation) in table {
+            assert_eq!(
+                Target::parse(header),
+                Ok(Target { service, operation }),
+                "{header}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_or_misplaced_operations_are_rejected() {
+        for header in [
+            "",
+            "GetChangeToken",
+            "AWSWAF_20150824.",
+            "AWSWAF_20150824.getchangetoken",
+            "AWSWAF_20150824.CreateResource",
+            "CloudApiService.GetChangeToken",
+            "CloudApiService.GetResourceRequestStatus ",
+            "AWSWAF_20190729.GetChangeToken",
+            "awswaf_20150824.GetChangeToken",
+        ] {
+            assert_eq!(
+                Target::parse(header),
+                Err(Rejection::UnknownOperation {
+                    target: header.to_owned()
+                }),
+                "{header:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn dialects_follow_the_service() {
+        assert_eq!(AwsService::Waf.content_type(), "application/x-amz-json-1.1");
+        assert_eq!(
+            AwsService::WafRegional.content_type(),
+            "application/x-amz-json-1.1"
+        );
+        assert_eq!(
+            AwsService::CloudControl.content_type(),
+            "application/x-amz-json-1.0"
+        );
+        assert_eq!(AwsService::Waf.error_namespace(), None);
+        assert_eq!(
+            AwsService::CloudControl.error_namespace(),
+            Some("com.amazonaws.cloudcontrol")
+        );
+    }
+}
