@@ -14,6 +14,8 @@ use tonic::transport::server::TcpIncoming;
 
 use crate::config::Config;
 use crate::domain::{Clock, SystemClock};
+use crate::health::Health;
+use crate::metrics::Metrics;
 use crate::service::Services;
 use crate::store::{PostgresStore, SqliteStore, Store};
 use crate::{grpc, http, simulation};
@@ -80,14 +82,21 @@ pub async fn migrate(config: &Config) -> Result<(), StartupError> {
     Ok(())
 }
 
-/// A running statusgate: both listeners and the purge task.
+/// A running statusgate: both listeners and the background tasks.
 pub struct Application {
     grpc_address: SocketAddr,
     http_address: SocketAddr,
     services: Services,
     store: Arc<dyn Store>,
+    health: Arc<Health>,
+    metrics: Arc<Metrics>,
+    shutdown_grace: Duration,
+    /// Cancelled to stop accepting and start draining.
     stop: CancellationToken,
-    tasks: JoinSet<Result<(), StartupError>>,
+    /// The two listeners; shutdown waits for them (bounded by the grace).
+    servers: JoinSet<Result<(), StartupError>>,
+    /// Purge, health checks, simulation; stopped with `stop`.
+    background: JoinSet<()>,
 }
 
 async fn bind(listener: &'static str, address: SocketAddr) -> Result<TcpListener, StartupError> {
@@ -98,6 +107,18 @@ async fn bind(listener: &'static str, address: SocketAddr) -> Result<TcpListener
             address,
             cause,
         })
+}
+
+fn local_address(
+    listener: &TcpListener,
+    name: &'static str,
+    requested: SocketAddr,
+) -> Result<SocketAddr, StartupError> {
+    listener.local_addr().map_err(|cause| StartupError::Bind {
+        listener: name,
+        address: requested,
+        cause,
+    })
 }
 
 impl Application {
@@ -113,15 +134,8 @@ impl Application {
         let store = open_store(&config).await?;
         let grpc_listener = bind("gRPC", config.grpc_listen).await?;
         let http_listener = bind("HTTP", config.http_listen).await?;
-        let local_address = |listener: &TcpListener, name| {
-            listener.local_addr().map_err(|cause| StartupError::Bind {
-                listener: name,
-                address: config.grpc_listen,
-                cause,
-            })
-        };
-        let grpc_address = local_address(&grpc_listener, "gRPC")?;
-        let http_address = local_address(&http_listener, "HTTP")?;
+        let grpc_address = local_address(&grpc_listener, "gRPC", config.grpc_listen)?;
+        let http_address = local_address(&http_listener, "HTTP", config.http_listen)?;
 
         let services = Services::new(
             store.clone(),
@@ -129,14 +143,29 @@ impl Application {
             config.default_account.clone(),
             config.request_retention,
         );
+        let metrics = Arc::new(Metrics::new());
+        let (health, health_service) = Health::new();
         let stop = CancellationToken::new();
-        let mut tasks = JoinSet::new();
+        let mut servers = JoinSet::new();
+        let mut background = JoinSet::new();
 
-        let grpc_routes = grpc::routes(&services);
+        let reflection_service = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(grpc::proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .map_err(|error| StartupError::Serve {
+                listener: "gRPC",
+                cause: format!("reflection: {error}"),
+            })?;
+        let grpc_server = tonic::transport::Server::builder()
+            .timeout(config.request_timeout)
+            .layer(grpc::layer(metrics.clone(), config.max_in_flight))
+            .add_routes(grpc::routes(&services))
+            .add_service(health_service)
+            .add_service(reflection_service);
         let grpc_stop = stop.clone();
-        tasks.spawn(async move {
-            tonic::transport::Server::builder()
-                .add_routes(grpc_routes)
+        servers.spawn(async move {
+            grpc_server
                 .serve_with_incoming_shutdown(
                     TcpIncoming::from(grpc_listener).with_nodelay(Some(true)),
                     grpc_stop.cancelled_owned(),
@@ -150,7 +179,7 @@ impl Application {
 
         let http_router = http::router(services.clone());
         let http_stop = stop.clone();
-        tasks.spawn(async move {
+        servers.spawn(async move {
             axum::serve(http_listener, http_router)
                 .with_graceful_shutdown(http_stop.cancelled_owned())
                 .await
@@ -160,26 +189,30 @@ impl Application {
                 })
         });
 
-        tasks.spawn(purge_periodically(
+        background.spawn(health.clone().watch_database(
+            store.clone(),
+            config.health_interval,
+            stop.clone(),
+        ));
+        background.spawn(purge_periodically(
             services.clone(),
+            metrics.clone(),
             config.purge_interval,
             stop.clone(),
         ));
         if let Some(delay) = config.simulate_propagation {
-            let stop = stop.clone();
-            let services = services.clone();
-            tasks.spawn(async move {
-                simulation::propagate_change_tokens(services, delay, stop).await;
-                Ok(())
-            });
+            background.spawn(simulation::propagate_change_tokens(
+                services.clone(),
+                delay,
+                stop.clone(),
+            ));
         }
         if let Some(delay) = config.simulate_provisioning {
-            let stop = stop.clone();
-            let services = services.clone();
-            tasks.spawn(async move {
-                simulation::provision_resource_requests(services, delay, stop).await;
-                Ok(())
-            });
+            background.spawn(simulation::provision_resource_requests(
+                services.clone(),
+                delay,
+                stop.clone(),
+            ));
         }
 
         tracing::info!(
@@ -194,8 +227,12 @@ impl Application {
             http_address,
             services,
             store,
+            health,
+            metrics,
+            shutdown_grace: config.shutdown_grace,
             stop,
-            tasks,
+            servers,
+            background,
         })
     }
 
@@ -211,14 +248,22 @@ impl Application {
         &self.services
     }
 
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    pub fn health(&self) -> &Arc<Health> {
+        &self.health
+    }
+
     /// Serves until `signal` completes or a listener fails, then shuts down.
     pub async fn run_until(mut self, signal: impl Future<Output = ()>) -> Result<(), StartupError> {
         let outcome = tokio::select! {
             () = signal => {
-                tracing::info!("shutting down");
+                tracing::info!(grace = ?self.shutdown_grace, "shutting down");
                 Ok(())
             }
-            Some(ended) = self.tasks.join_next() => match ended {
+            Some(ended) = self.servers.join_next() => match ended {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(error)) => Err(error),
                 Err(join_error) => Err(StartupError::Serve { listener: "task", cause: join_error.to_string() }),
@@ -228,10 +273,21 @@ impl Application {
         outcome
     }
 
-    /// Stops accepting, lets in-flight requests finish, and closes the pool.
+    /// Reports NOT_SERVING, stops accepting, lets in-flight requests finish
+    /// (for at most the shutdown grace), stops the background tasks and
+    /// closes the pool.
     pub async fn shutdown(mut self) {
+        self.health.begin_shutdown().await;
         self.stop.cancel();
-        while self.tasks.join_next().await.is_some() {}
+        let drained = tokio::time::timeout(self.shutdown_grace, async {
+            while self.servers.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(grace = ?self.shutdown_grace, "in-flight requests did not finish within the grace; abandoning them");
+            self.servers.shutdown().await;
+        }
+        while self.background.join_next().await.is_some() {}
         self.store.close().await;
     }
 }
@@ -239,17 +295,19 @@ impl Application {
 /// Deletes expired requests and tokens in small batches, every `interval`.
 async fn purge_periodically(
     services: Services,
+    metrics: Arc<Metrics>,
     interval: Duration,
     stop: CancellationToken,
-) -> Result<(), StartupError> {
+) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            () = stop.cancelled() => return Ok(()),
+            () = stop.cancelled() => return,
             _ = ticker.tick() => {}
         }
         let purged = purge_expired(&services, &stop).await;
+        metrics.observe_purge(purged.requests, purged.change_tokens);
         if purged.requests + purged.change_tokens > 0 {
             tracing::info!(
                 requests = purged.requests,

@@ -77,6 +77,28 @@ pub struct Config {
     )]
     pub database_max_connections: u32,
 
+    /// How long in-flight requests may take to finish after SIGTERM/SIGINT.
+    #[arg(long, env = "STATUSGATE_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration, global = true)]
+    pub shutdown_grace: Duration,
+
+    /// Longest time one request may take before it is abandoned.
+    #[arg(long, env = "STATUSGATE_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration, global = true)]
+    pub request_timeout: Duration,
+
+    /// Requests served at once per listener; beyond it requests are shed with
+    /// ThrottlingException / RESOURCE_EXHAUSTED rather than queued.
+    #[arg(
+        long,
+        env = "STATUSGATE_MAX_IN_FLIGHT",
+        default_value_t = 1024,
+        global = true
+    )]
+    pub max_in_flight: usize,
+
+    /// How often the database is pinged for health.
+    #[arg(long, env = "STATUSGATE_HEALTH_INTERVAL", default_value = "1s", value_parser = parse_duration, global = true)]
+    pub health_interval: Duration,
+
     /// Simulation for environments without a real WAF: move PENDING change
     /// tokens to INSYNC this long after they were used.
     #[arg(long, env = "STATUSGATE_SIMULATE_PROPAGATION", value_parser = parse_duration, global = true)]
@@ -109,6 +131,10 @@ impl Config {
             request_retention: Duration::from_secs(7 * 24 * 3600),
             purge_interval: Duration::from_secs(60),
             database_max_connections: 16,
+            shutdown_grace: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_in_flight: 1024,
+            health_interval: Duration::from_secs(1),
             simulate_propagation: None,
             simulate_provisioning: None,
         }

@@ -10,7 +10,6 @@ use statusgate::telemetry;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -22,10 +21,13 @@ fn main() -> ExitCode {
         }
     };
     let outcome = runtime.block_on(async {
-        match cli.command {
+        let telemetry = telemetry::init();
+        let outcome = match cli.command {
             Some(Command::Migrate) => app::migrate(&cli.config).await,
             Some(Command::Serve) | None => serve(cli.config).await,
-        }
+        };
+        telemetry.shutdown().await;
+        outcome
     });
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,15 +1,172 @@
-//! Logging: `tracing` to stderr, filtered by `RUST_LOG` (default `info`).
+//! Logs and traces. Logs go to stderr (`RUST_LOG`, default `info`); traces go
+//! through `tracing-opentelemetry` to an OTLP exporter when the standard
+//! OpenTelemetry environment asks for one (`OTEL_EXPORTER_OTLP_ENDPOINT` or
+//! `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`; `OTEL_SERVICE_NAME`,
+//! `OTEL_TRACES_SAMPLER`, ... are read by the SDK). Without an exporter spans
+//! still get W3C trace ids, so a caller's `traceparent` shows up in our logs.
+//!
+//! [`server_span`] is the one place a request span is made, for both
+//! transports: named by the operation, parented on the caller's trace.
 
 use std::io::IsTerminal;
 
-use tracing_subscriber::EnvFilter;
+use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing::Span;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
-/// Installs the global subscriber; later calls are no-ops.
-pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+/// The installed tracer; flushes spans on [`Telemetry::shutdown`].
+pub struct Telemetry {
+    tracer_provider: Option<SdkTracerProvider>,
+}
+
+fn env_is_set(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|value| !value.trim().is_empty())
+}
+
+/// Whether the environment asks for an OTLP trace exporter.
+fn otlp_requested() -> bool {
+    let disabled = std::env::var("OTEL_TRACES_EXPORTER").is_ok_and(|value| value.trim() == "none");
+    !disabled
+        && (env_is_set("OTEL_EXPORTER_OTLP_ENDPOINT")
+            || env_is_set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+}
+
+fn tracer_provider() -> Result<SdkTracerProvider, String> {
+    let mut resource = opentelemetry_sdk::Resource::builder();
+    if !env_is_set("OTEL_SERVICE_NAME") {
+        resource = resource.with_service_name("statusgate");
+    }
+    let mut builder = SdkTracerProvider::builder().with_resource(resource.build());
+    if otlp_requested() {
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .build()
+            .map_err(|error| format!("cannot build the OTLP exporter: {error}"))?;
+        let processor = opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor::builder(
+            exporter,
+            opentelemetry_sdk::runtime::Tokio,
+        )
+        .build();
+        builder = builder.with_span_processor(processor);
+    }
+    Ok(builder.build())
+}
+
+/// Installs logging and tracing. Call once, inside the Tokio runtime. A
+/// second call (tests start many servers in one process) keeps the first
+/// subscriber and returns a handle that flushes nothing.
+pub fn init() -> Telemetry {
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
+        .with_filter(filter());
+    let (tracer_provider, exporter_error) = match tracer_provider() {
+        Ok(provider) => (provider, None),
+        Err(error) => (SdkTracerProvider::builder().build(), Some(error)),
+    };
+    let traces = tracing_opentelemetry::layer()
+        .with_tracer(tracer_provider.tracer("statusgate"))
+        .with_filter(filter());
+    let installed = tracing_subscriber::registry()
+        .with(logs)
+        .with(traces)
+        .try_init()
+        .is_ok();
+    if let Some(error) = exporter_error {
+        tracing::error!(%error, "traces will not be exported");
+    }
+    if !installed {
+        return Telemetry {
+            tracer_provider: None,
+        };
+    }
+    if otlp_requested() {
+        tracing::info!("exporting traces over OTLP");
+    }
+    Telemetry {
+        tracer_provider: Some(tracer_provider),
+    }
+}
+
+impl Telemetry {
+    /// Exports the spans still buffered.
+    pub async fn shutdown(self) {
+        let Some(provider) = self.tracer_provider else {
+            return;
+        };
+        // Shutting down blocks until the exporter task on the runtime has
+        // flushed; wait for it off the runtime's worker threads.
+        let flushed = tokio::task::spawn_blocking(move || provider.shutdown()).await;
+        if let Ok(Err(error)) = flushed {
+            eprintln!("statusgate: warning: flushing traces failed: {error}");
+        }
+    }
+}
+
+/// The transport a request arrived on, for spans and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    Grpc,
+    Http,
+}
+
+impl Transport {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Grpc => "grpc",
+            Self::Http => "http",
+        }
+    }
+}
+
+/// The server span of one request: named by the operation
+/// (`GetChangeTokenStatus`), with `rpc.*` attributes and the AWS request id,
+/// continuing the caller's W3C trace from `traceparent` when present. The
+/// handler records `aws.account_id`; the transport records the outcome.
+pub fn server_span(
+    transport: Transport,
+    service: &str,
+    operation: &str,
+    request_id: &str,
+    headers: &http::HeaderMap,
+) -> Span {
+    let rpc_system = match transport {
+        Transport::Grpc => "grpc",
+        Transport::Http => "aws-api",
+    };
+    let span = tracing::info_span!(
+        "request",
+        otel.name = operation,
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        rpc.system = rpc_system,
+        rpc.service = service,
+        rpc.method = operation,
+        rpc.grpc.status_code = tracing::field::Empty,
+        http.response.status_code = tracing::field::Empty,
+        aws.request_id = request_id,
+        aws.account_id = tracing::field::Empty,
+        trace_id = tracing::field::Empty,
+    );
+    let parent =
+        TraceContextPropagator::new().extract(&opentelemetry_http::HeaderExtractor(headers));
+    let _ = span.set_parent(parent);
+    let trace_id = span.context().span().span_context().trace_id();
+    if trace_id != opentelemetry::trace::TraceId::INVALID {
+        span.record("trace_id", tracing::field::display(trace_id));
+    }
+    span
+}
+
+/// Records the caller's account on the current request span.
+pub fn record_account(account: &crate::domain::AccountId) {
+    Span::current().record("aws.account_id", account.as_str());
 }

@@ -4,10 +4,12 @@
 
 mod change_tokens;
 mod convert;
+mod observe;
 mod resource_requests;
 mod status;
 
 pub use change_tokens::ChangeTokenApi;
+pub use observe::layer;
 pub use resource_requests::ResourceRequestApi;
 pub use status::status_from_error;
 

@@ -1,0 +1,192 @@
+//! The tower layer in front of every gRPC service: one server span per call
+//! (named by the method, continuing the caller's `traceparent`), request
+//! metrics, an `x-amzn-requestid` response header, and admission control —
+//! beyond `max_in_flight` concurrent calls a request is shed at once with
+//! RESOURCE_EXHAUSTED (`ThrottlingException`) instead of queueing.
+//!
+//! Hand-written rather than tower-http's `TraceLayer` because the outcome
+//! metric needs the method name when the response arrives, and shed requests
+//! must become gRPC statuses with `ErrorInfo`, which no stock layer does.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use futures::future::BoxFuture;
+use tonic::Code;
+use tower::layer::util::{Identity, Stack};
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower::load_shed::LoadShedLayer;
+use tower::load_shed::error::Overloaded;
+use tower::{BoxError, Layer, Service, ServiceBuilder};
+use tracing::Instrument;
+
+use super::status_from_error;
+use crate::domain::{Error, ErrorCode, ErrorKind};
+use crate::metrics::{Metrics, Outcome};
+use crate::telemetry::{Transport, server_span};
+
+/// Observe, then shed, then limit (outermost first).
+pub type GrpcLayer =
+    Stack<GlobalConcurrencyLimitLayer, Stack<LoadShedLayer, Stack<ObserveLayer, Identity>>>;
+
+/// Builds the stack in front of every gRPC service.
+pub fn layer(metrics: Arc<Metrics>, max_in_flight: usize) -> GrpcLayer {
+    ServiceBuilder::new()
+        .layer(ObserveLayer { metrics })
+        .layer(LoadShedLayer::new())
+        .layer(GlobalConcurrencyLimitLayer::new(max_in_flight))
+        .into_inner()
+}
+
+#[derive(Clone)]
+pub struct ObserveLayer {
+    metrics: Arc<Metrics>,
+}
+
+impl<S> Layer<S> for ObserveLayer {
+    type Service = Observe<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Observe {
+            inner,
+            metrics: self.metrics.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Observe<S> {
+    inner: S,
+    metrics: Arc<Metrics>,
+}
+
+/// `/statusgate.v1.ChangeTokenService/GetChangeToken` -> (service, method).
+fn service_and_method(path: &str) -> (&str, &str) {
+    let trimmed = path.trim_start_matches('/');
+    trimmed.split_once('/').unwrap_or((trimmed, ""))
+}
+
+/// The status a response carries in its headers (trailers-only responses,
+/// i.e. errors); a success carries it in trailers, so no header means OK.
+fn status_code(response: &http::Response<tonic::body::Body>) -> Code {
+    response
+        .headers()
+        .get("grpc-status")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<i32>().ok())
+        .map_or(Code::Ok, Code::from_i32)
+}
+
+fn outcome_of(code: Code) -> Outcome {
+    match code {
+        Code::Ok => Outcome::Ok,
+        Code::ResourceExhausted => Outcome::Throttled,
+        Code::Unknown
+        | Code::DeadlineExceeded
+        | Code::Unavailable
+        | Code::Internal
+        | Code::DataLoss
+        | Code::Unimplemented
+        | Code::Aborted => Outcome::ServerError,
+        Code::Cancelled
+        | Code::InvalidArgument
+        | Code::NotFound
+        | Code::AlreadyExists
+        | Code::PermissionDenied
+        | Code::FailedPrecondition
+        | Code::OutOfRange
+        | Code::Unauthenticated => Outcome::ClientError,
+    }
+}
+
+fn throttled() -> http::Response<tonic::body::Body> {
+    status_from_error(Error::new(
+        ErrorCode::Throttling,
+        ErrorKind::ResourceExhausted,
+        "Rate exceeded: too many concurrent requests; retry with backoff",
+    ))
+    .into_http()
+}
+
+impl<S, RequestBody> Service<http::Request<RequestBody>> for Observe<S>
+where
+    S: Service<http::Request<RequestBody>, Response = http::Response<tonic::body::Body>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    RequestBody: Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = BoxError;
+    type Future = BoxFuture<'static, Result<Self::Response, BoxError>>;
+
+    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(context).map_err(Into::into)
+    }
+
+    fn call(&mut self, request: http::Request<RequestBody>) -> Self::Future {
+        let started = Instant::now();
+        let (service, method) = service_and_method(request.uri().path());
+        let operation = method.to_owned();
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let span = server_span(
+            Transport::Grpc,
+            service,
+            method,
+            &request_id,
+            request.headers(),
+        );
+        // The clone is the one `poll_ready` did not prepare; swap it in.
+        let clone = self.inner.clone();
+        let mut ready = std::mem::replace(&mut self.inner, clone);
+        let metrics = self.metrics.clone();
+        Box::pin(async move {
+            let answered = ready
+                .call(request)
+                .instrument(span.clone())
+                .await
+                .map_err(Into::into);
+            let mut response = match answered {
+                Ok(response) => response,
+                Err(error) if error.is::<Overloaded>() => throttled(),
+                Err(error) => return Err(error),
+            };
+            let code = status_code(&response);
+            span.record("rpc.grpc.status_code", code as i32);
+            let outcome = outcome_of(code);
+            if outcome == Outcome::ServerError {
+                span.record("otel.status_code", "ERROR");
+            }
+            metrics.observe_request(Transport::Grpc, &operation, outcome, started.elapsed());
+            if let Ok(value) = http::HeaderValue::from_str(&request_id) {
+                response.headers_mut().insert("x-amzn-requestid", value);
+            }
+            Ok(response)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_split_into_service_and_method() {
+        assert_eq!(
+            service_and_method("/statusgate.v1.ChangeTokenService/GetChangeToken"),
+            ("statusgate.v1.ChangeTokenService", "GetChangeToken")
+        );
+        assert_eq!(service_and_method("/odd"), ("odd", ""));
+    }
+
+    #[test]
+    fn codes_map_to_outcomes() {
+        assert_eq!(outcome_of(Code::Ok), Outcome::Ok);
+        assert_eq!(outcome_of(Code::NotFound), Outcome::ClientError);
+        assert_eq!(outcome_of(Code::Unavailable), Outcome::ServerError);
+        assert_eq!(outcome_of(Code::ResourceExhausted), Outcome::Throttled);
+    }
+}

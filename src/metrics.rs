@@ -1,0 +1,211 @@
+//! Prometheus metrics, rendered in the text format at `GET /metrics`. Each
+//! application owns its registry (no process-wide globals), so several
+//! servers in one process keep separate counts.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::telemetry::Transport;
+
+/// How a request ended, in one vocabulary for both transports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    /// The caller's fault (invalid input, not found, conflict): a 4xx.
+    ClientError,
+    /// Ours (database down, internal error): a 5xx.
+    ServerError,
+    /// Shed under load.
+    Throttled,
+}
+
+impl Outcome {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::ClientError => "client_error",
+            Self::ServerError => "server_error",
+            Self::Throttled => "throttled",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    transport: &'static str,
+    operation: String,
+    outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationLabels {
+    transport: &'static str,
+    operation: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PoolLabels {
+    state: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PurgeLabels {
+    record: &'static str,
+}
+
+type LatencyFamily = Family<OperationLabels, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    // 0.25 ms .. ~4 s
+    Histogram::new(exponential_buckets(0.000_25, 2.0, 15))
+}
+
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    requests: Family<RequestLabels, Counter>,
+    latency: LatencyFamily,
+    pool_connections: Family<PoolLabels, Gauge>,
+    purged: Family<PurgeLabels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("statusgate");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "requests",
+            "Requests answered, by transport, operation and outcome",
+            requests.clone(),
+        );
+        let latency = LatencyFamily::new_with_constructor(latency_histogram);
+        registry.register(
+            "request_duration_seconds",
+            "Time to answer a request, by transport and operation",
+            latency.clone(),
+        );
+        let pool_connections = Family::<PoolLabels, Gauge>::default();
+        registry.register(
+            "database_pool_connections",
+            "Database connections of this process, in use or idle",
+            pool_connections.clone(),
+        );
+        let purged = Family::<PurgeLabels, Counter>::default();
+        registry.register(
+            "purged_records",
+            "Expired records deleted by the background purge",
+            purged.clone(),
+        );
+        Self {
+            registry: Mutex::new(registry),
+            requests,
+            latency,
+            pool_connections,
+            purged,
+        }
+    }
+
+    pub fn observe_request(
+        &self,
+        transport: Transport,
+        operation: &str,
+        outcome: Outcome,
+        elapsed: Duration,
+    ) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                transport: transport.as_str(),
+                operation: operation.to_owned(),
+                outcome: outcome.as_str(),
+            })
+            .inc();
+        self.latency
+            .get_or_create(&OperationLabels {
+                transport: transport.as_str(),
+                operation: operation.to_owned(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn observe_purge(&self, requests: u64, change_tokens: u64) {
+        self.purged
+            .get_or_create(&PurgeLabels { record: "requests" })
+            .inc_by(requests);
+        self.purged
+            .get_or_create(&PurgeLabels {
+                record: "change_tokens",
+            })
+            .inc_by(change_tokens);
+    }
+
+    /// The Prometheus text exposition, with the pool gauges read now.
+    pub fn render(&self, pool_in_use: u32, pool_idle: u32) -> String {
+        self.pool_connections
+            .get_or_create(&PoolLabels { state: "in_use" })
+            .set(i64::from(pool_in_use));
+        self.pool_connections
+            .get_or_create(&PoolLabels { state: "idle" })
+            .set(i64::from(pool_idle));
+        let mut text = String::new();
+        let registry = self
+            .registry
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        prometheus_client::encoding::text::encode(&mut text, &registry)
+            .expect("writing to a String cannot fail");
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counts_by_transport_operation_and_outcome() {
+        let metrics = Metrics::new();
+        metrics.observe_request(
+            Transport::Grpc,
+            "GetChangeToken",
+            Outcome::Ok,
+            Duration::from_millis(2),
+        );
+        metrics.observe_request(
+            Transport::Grpc,
+            "GetChangeToken",
+            Outcome::Ok,
+            Duration::from_millis(3),
+        );
+        metrics.observe_request(
+            Transport::Http,
+            "GetChangeToken",
+            Outcome::ClientError,
+            Duration::from_millis(1),
+        );
+        metrics.observe_purge(3, 1);
+        let text = metrics.render(2, 5);
+        assert!(text.contains(r#"statusgate_requests_total{transport="grpc",operation="GetChangeToken",outcome="ok"} 2"#), "{text}");
+        assert!(text.contains(r#"statusgate_requests_total{transport="http",operation="GetChangeToken",outcome="client_error"} 1"#), "{text}");
+        assert!(text.contains(r#"statusgate_request_duration_seconds_count{transport="grpc",operation="GetChangeToken"} 2"#), "{text}");
+        assert!(
+            text.contains(r#"statusgate_database_pool_connections{state="in_use"} 2"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"statusgate_purged_records_total{record="requests"} 3"#),
+            "{text}"
+        );
+    }
+}
