@@ -135,6 +135,19 @@ pub trait Store: Send + Sync + 'static {
         batch_size: u32,
     ) -> Result<u64, StoreError>;
 
+    /// Moves up to `batch_size` `PENDING` tokens used at or before
+    /// `consumed_at_or_before` to `INSYNC` (as of `now`), oldest use first, in
+    /// one statement; returns how many it moved. Safe to run from several
+    /// processes at once: each token is moved exactly once, and a caller that
+    /// loses a race for some tokens simply moves fewer. A short count means no
+    /// more tokens were due when the statement ran.
+    async fn mark_change_tokens_in_sync_consumed_before(
+        &self,
+        consumed_at_or_before: Timestamp,
+        now: Timestamp,
+        batch_size: u32,
+    ) -> Result<u64, StoreError>;
+
     /// Stores the request with its first event in one transaction. When the
     /// account already has a request with the same client token, stores
     /// nothing and returns that request.
@@ -157,6 +170,20 @@ pub trait Store: Send + Sync + 'static {
         &self,
         query: &ListQuery,
     ) -> Result<Vec<ListedRequest>, StoreError>;
+
+    /// Up to `limit` requests of any account still waiting for a worker
+    /// (`PENDING`, `IN_PROGRESS` or `CANCEL_IN_PROGRESS`) whose latest event is
+    /// at or before `last_event_at_or_before`, created at or after
+    /// `visible_since`; oldest latest event first. A plain read that locks and
+    /// claims nothing: by the time the caller acts, another process may have
+    /// moved a request, so the caller must re-check its state inside
+    /// `update_resource_request`'s `decide`.
+    async fn list_unfinished_resource_requests(
+        &self,
+        last_event_at_or_before: Timestamp,
+        visible_since: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<StoredResourceRequest>, StoreError>;
 
     /// Locks the request, lets `decide` choose from its current state, and
     /// appends the chosen event (updating the current state) in the same

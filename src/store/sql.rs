@@ -46,6 +46,20 @@ pub const PURGE_CHANGE_TOKENS: &str = "\
       SELECT change_token FROM change_tokens \
       WHERE status = 'INSYNC' AND insync_at < $1 ORDER BY insync_at LIMIT $2)";
 
+/// Simulated propagation: `PENDING -> INSYNC` for up to `$3` tokens used at
+/// or before `$1`, oldest first, with `insync_at = $2`. The outer
+/// `status = 'PENDING'` is what makes concurrent runs safe: on Postgres a
+/// statement that waited for another one's row lock re-evaluates its WHERE
+/// clause against the committed row and skips tokens already `INSYNC`; SQLite
+/// runs one writer at a time. Two such statements lock their rows in the same
+/// (plan) order; were they ever to deadlock, Postgres aborts one with 40P01,
+/// which is `Unavailable` and retried by the caller's next tick.
+pub const MARK_DUE_CHANGE_TOKENS_IN_SYNC: &str = "\
+    UPDATE change_tokens SET status = 'INSYNC', insync_at = $2 \
+    WHERE status = 'PENDING' AND change_token IN ( \
+      SELECT change_token FROM change_tokens \
+      WHERE status = 'PENDING' AND consumed_at <= $1 ORDER BY consumed_at LIMIT $3)";
+
 /// Inserts a request in `PENDING`; on a taken client token inserts nothing.
 pub const INSERT_REQUEST: &str = concat!(
     "INSERT INTO resource_requests (request_token, account_id, client_token, created_at, \
@@ -68,6 +82,20 @@ pub const SELECT_REQUEST: &str = concat!(
     "SELECT ",
     request_columns!(),
     " FROM resource_requests WHERE request_token = $1 AND account_id = $2 AND created_at >= $3"
+);
+
+/// Requests not in a terminal status whose latest event is at or before
+/// `$1`, created at or after `$2`, oldest latest event first, at most `$3`.
+/// The status list is written exactly as in the partial index
+/// `resource_requests_unfinished_event_time`, which SQLite needs to use it.
+/// A plain read: it locks nothing (see `Store::list_unfinished_resource_requests`).
+pub const LIST_UNFINISHED_REQUESTS: &str = concat!(
+    "SELECT ",
+    request_columns!(),
+    " FROM resource_requests \
+     WHERE operation_status IN ('PENDING', 'IN_PROGRESS', 'CANCEL_IN_PROGRESS') \
+       AND event_time <= $1 AND created_at >= $2 \
+     ORDER BY event_time LIMIT $3"
 );
 
 pub const INSERT_EVENT: &str = "\
@@ -236,6 +264,23 @@ macro_rules! impl_store_with_shared_sql {
                 Ok(deleted)
             }
 
+            async fn mark_change_tokens_in_sync_consumed_before(
+                &self,
+                consumed_at_or_before: Timestamp,
+                now: Timestamp,
+                batch_size: u32,
+            ) -> Result<u64, StoreError> {
+                let marked = sqlx::query(sql::MARK_DUE_CHANGE_TOKENS_IN_SYNC)
+                    .bind(consumed_at_or_before.as_micros())
+                    .bind(now.as_micros())
+                    .bind(i64::from(batch_size))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(Self::classify)?
+                    .rows_affected();
+                Ok(marked)
+            }
+
             async fn create_resource_request(
                 &self,
                 request: &NewResourceRequest,
@@ -340,6 +385,22 @@ macro_rules! impl_store_with_shared_sql {
                         })
                     })
                     .collect()
+            }
+
+            async fn list_unfinished_resource_requests(
+                &self,
+                last_event_at_or_before: Timestamp,
+                visible_since: Timestamp,
+                limit: u32,
+            ) -> Result<Vec<StoredResourceRequest>, StoreError> {
+                let rows: Vec<RequestRow> = sqlx::query_as(sql::LIST_UNFINISHED_REQUESTS)
+                    .bind(last_event_at_or_before.as_micros())
+                    .bind(visible_since.as_micros())
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(Self::classify)?;
+                rows.into_iter().map(RequestRow::into_stored).collect()
             }
 
             async fn update_resource_request(
