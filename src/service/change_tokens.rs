@@ -127,6 +127,26 @@ impl ChangeTokenService {
         }
     }
 
+    /// Simulated propagation: marks `INSYNC` up to `batch_size` `PENDING`
+    /// tokens used at least `propagation_delay` ago, oldest first; returns how
+    /// many it marked (fewer than `batch_size`: none are left due). Safe to
+    /// call from several replicas at once.
+    pub async fn mark_propagated_in_sync(
+        &self,
+        propagation_delay: Duration,
+        batch_size: u32,
+    ) -> Result<u64, Error> {
+        let now = self.clock.now();
+        self.store
+            .mark_change_tokens_in_sync_consumed_before(
+                now.minus(propagation_delay),
+                now,
+                batch_size,
+            )
+            .await
+            .map_err(|error| unexpected(Api::Waf, "SimulatePropagation", error))
+    }
+
     /// Deletes one batch of INSYNC tokens past the retention.
     pub async fn purge_expired(&self, batch_size: u32) -> Result<u64, Error> {
         let cutoff = self.in_sync_visible_since(self.clock.now());

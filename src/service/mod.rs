@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use change_tokens::ChangeTokenService;
-pub use resource_requests::{ListPage, ListRequest, ResourceRequestService};
+pub use resource_requests::{ChooseReport, ListPage, ListRequest, ResourceRequestService};
 
 use crate::domain::{Api, Clock, Error};
 use crate::store::{Store, StoreError};
