@@ -7,4 +7,5 @@ mod grpc_change_tokens;
 mod grpc_resource_requests;
 mod grpc_support;
 mod races;
+mod simulation;
 mod store_conformance;

@@ -1,0 +1,655 @@
+//! Simulation mode: the store methods it relies on (checked on both
+//! backends), and the real application simulating propagation and
+//! provisioning, driven by a `ManualClock` so that "not before the delay" is
+//! deterministic. Only the polling is real time: each wait is bounded.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use statusgate::app::open_store;
+use statusgate::config::Config;
+use statusgate::domain::change_token::{ChangeTokenScope, ChangeTokenStatus};
+use statusgate::domain::resource_request::{
+    self, Decision, NewResourceRequest, Operation, OperationStatus, ResourceRequestInput,
+    StoredResourceRequest, decide_cancel,
+};
+use statusgate::domain::values::{
+    ChangeDescription, ChangeToken, JsonDocument, Region, RequestToken, TypeName,
+};
+use statusgate::domain::{AccountId, Clock, Error, Timestamp};
+use statusgate::grpc::proto::change_token_service_client::ChangeTokenServiceClient;
+use statusgate::grpc::proto::{
+    self, CreateResourceRequestRequest, GetChangeTokenStatusRequest, ProgressEvent,
+};
+use statusgate::store::{CreateOutcome, Store};
+use tonic::transport::Channel;
+
+use crate::backend_tests;
+use crate::common::clock::ManualClock;
+use crate::common::{Backend, TestApp, TestDatabase};
+use crate::grpc_change_tokens::{consume, get_token, global, regional};
+use crate::grpc_resource_requests::{
+    ACCOUNT, Client, cancel, create, create_request, history, status_of,
+};
+
+type TokenClient = ChangeTokenServiceClient<Channel>;
+
+/// The simulated delay, on the manual clock. The loops poll every quarter of
+/// it in real time.
+const DELAY: Duration = Duration::from_millis(100);
+/// How long a "nothing happens" check watches: longer than the delay, so a
+/// simulation that wrongly used the wall clock would be caught.
+const HOLD: Duration = Duration::from_millis(150);
+/// The most any expected change may take to show up.
+const WAIT_LIMIT: Duration = Duration::from_secs(5);
+
+// ---------------------------------------------------------------------------
+// The store methods, on both backends.
+
+const EPOCH: Timestamp = Timestamp::from_micros(1_700_000_000_000_000);
+
+fn at(seconds: i64) -> Timestamp {
+    Timestamp::from_micros(EPOCH.as_micros() + seconds * 1_000_000)
+}
+
+async fn open(backend: Backend) -> (Arc<dyn Store>, TestDatabase) {
+    let database = TestDatabase::new(backend).await;
+    let store = open_store(&Config::for_database(database.url()))
+        .await
+        .expect("open the store");
+    (store, database)
+}
+
+async fn create_at(store: &dyn Store, created_at: Timestamp) -> RequestToken {
+    let request = NewResourceRequest {
+        account: AccountId::parse(ACCOUNT).unwrap(),
+        request_token: RequestToken::parse(uuid::Uuid::new_v4().to_string()).unwrap(),
+        client_token: None,
+        input: ResourceRequestInput {
+            operation: Operation::Create,
+            type_name: TypeName::parse("AWS::Logs::LogGroup").unwrap(),
+            identifier: None,
+            desired_state: Some(JsonDocument::parse("DesiredState", "{}").unwrap()),
+            patch_document: None,
+            role_arn: None,
+            type_version_id: None,
+        },
+        created_at,
+    };
+    match store.create_resource_request(&request).await.unwrap() {
+        CreateOutcome::Created(stored) => {
+            RequestToken::parse(stored.current.request_token).unwrap()
+        }
+        CreateOutcome::ClientTokenTaken(_) => panic!("expected a new request"),
+    }
+}
+
+/// Appends an event in `status` at `now`, whatever the state machine says.
+async fn force_status(
+    store: &dyn Store,
+    token: &RequestToken,
+    status: OperationStatus,
+    now: Timestamp,
+) {
+    let decide = |request: &StoredResourceRequest| {
+        Ok::<_, Error>(Decision::Append(resource_request::ProgressEvent {
+            operation_status: status,
+            event_time: now,
+            ..request.current.clone()
+        }))
+    };
+    store
+        .update_resource_request(
+            &AccountId::parse(ACCOUNT).unwrap(),
+            token,
+            at(-100),
+            &decide,
+        )
+        .await
+        .unwrap();
+}
+
+async fn unfinished_requests_are_listed_once_due_oldest_first(backend: Backend) {
+    let (store, _database) = open(backend).await;
+    let expired = create_at(&*store, at(-50)).await;
+    let pending = create_at(&*store, at(0)).await;
+    let in_progress = create_at(&*store, at(1)).await;
+    force_status(&*store, &in_progress, OperationStatus::InProgress, at(3)).await;
+    let cancelling = create_at(&*store, at(2)).await;
+    force_status(&*store, &cancelling, OperationStatus::InProgress, at(2)).await;
+    force_status(
+        &*store,
+        &cancelling,
+        OperationStatus::CancelInProgress,
+        at(4),
+    )
+    .await;
+    let cancelled_untouched = create_at(&*store, at(2)).await;
+    let now = at(2);
+    let cancel = |request: &_| decide_cancel(request, now);
+    store
+        .update_resource_request(
+            &AccountId::parse(ACCOUNT).unwrap(),
+            &cancelled_untouched,
+            at(-100),
+            &cancel,
+        )
+        .await
+        .unwrap();
+    let succeeded = create_at(&*store, at(0)).await;
+    force_status(&*store, &succeeded, OperationStatus::Success, at(1)).await;
+    let failed = create_at(&*store, at(0)).await;
+    force_status(&*store, &failed, OperationStatus::Failed, at(1)).await;
+    let not_due_yet = create_at(&*store, at(9)).await;
+
+    let listed = |last_event_at_or_before, limit| {
+        let store = store.clone();
+        async move {
+            store
+                .list_unfinished_resource_requests(last_event_at_or_before, at(-10), limit)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|request| {
+                    (
+                        request.current.request_token,
+                        request.current.operation_status,
+                        request.event_count,
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let expected = vec![
+        (pending.to_string(), OperationStatus::Pending, 1),
+        (in_progress.to_string(), OperationStatus::InProgress, 2),
+        (cancelling.to_string(), OperationStatus::CancelInProgress, 3),
+    ];
+    // Terminal requests, requests created before the window and requests
+    // whose latest event is after the cutoff are left out.
+    assert_eq!(listed(at(5), 10).await, expected);
+    assert_eq!(listed(at(5), 2).await, expected[..2]);
+    // The cutoff is inclusive.
+    assert_eq!(listed(at(3), 10).await, expected[..2]);
+    assert_eq!(listed(at(-1), 10).await, []);
+    let everything: Vec<String> = listed(at(100), 10)
+        .await
+        .into_iter()
+        .map(|(token, _, _)| token)
+        .collect();
+    assert_eq!(everything.last(), Some(&not_due_yet.to_string()));
+    assert!(!everything.contains(&expired.to_string()));
+}
+
+async fn due_change_tokens_go_in_sync_in_batches(backend: Backend) {
+    let (store, _database) = open(backend).await;
+    let account = AccountId::parse(ACCOUNT).unwrap();
+    let description = ChangeDescription::parse("UpdateIPSet").unwrap();
+    // One used token per region, used at seconds 0..5.
+    let mut used = Vec::new();
+    for second in 0..5 {
+        let region = Region::parse(format!("region-{second}")).unwrap();
+        let scope = ChangeTokenScope::regional(account.clone(), region);
+        let issued = store
+            .provision_change_token(
+                &scope,
+                &ChangeToken::parse(format!("t-{second}")).unwrap(),
+                at(0),
+            )
+            .await
+            .unwrap();
+        store
+            .consume_change_token(&scope, &issued, &description, at(second), at(-10))
+            .await
+            .unwrap();
+        used.push((scope, issued));
+    }
+    let outstanding_scope = ChangeTokenScope::global(account.clone());
+    let outstanding = store
+        .provision_change_token(
+            &outstanding_scope,
+            &ChangeToken::parse("t-out").unwrap(),
+            at(0),
+        )
+        .await
+        .unwrap();
+    let status_of = |index: usize| {
+        let store = store.clone();
+        let (scope, token) = used[index].clone();
+        async move {
+            store
+                .change_token_status(&scope, &token, at(-10))
+                .await
+                .unwrap()
+        }
+    };
+
+    // Tokens used at seconds 0..=3 are due at 3; two per batch, oldest first.
+    assert_eq!(
+        store
+            .mark_change_tokens_in_sync_consumed_before(at(3), at(10), 2)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(status_of(0).await, ChangeTokenStatus::InSync);
+    assert_eq!(status_of(1).await, ChangeTokenStatus::InSync);
+    assert_eq!(status_of(2).await, ChangeTokenStatus::Pending);
+    assert_eq!(
+        store
+            .mark_change_tokens_in_sync_consumed_before(at(3), at(10), 10)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(status_of(3).await, ChangeTokenStatus::InSync);
+    assert_eq!(status_of(4).await, ChangeTokenStatus::Pending);
+    assert_eq!(
+        store
+            .mark_change_tokens_in_sync_consumed_before(at(3), at(10), 10)
+            .await
+            .unwrap(),
+        0,
+        "nothing is marked twice"
+    );
+    // They went INSYNC at `now`: visible from then, purged after.
+    let (scope, token) = &used[0];
+    assert!(
+        store
+            .change_token_status(scope, token, at(10))
+            .await
+            .is_ok()
+    );
+    assert!(
+        store
+            .change_token_status(scope, token, at(11))
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        store
+            .change_token_status(&outstanding_scope, &outstanding, at(-10))
+            .await
+            .unwrap(),
+        ChangeTokenStatus::Provisioned,
+        "an unused token has nothing to propagate"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// The application simulating.
+
+/// A server on a fresh database, simulating both, on a manual clock.
+async fn simulating_app(backend: Backend) -> (TestApp, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new());
+    let database = Arc::new(TestDatabase::new(backend).await);
+    let app = simulating_replica(database, clock.clone()).await;
+    (app, clock)
+}
+
+async fn simulating_replica(database: Arc<TestDatabase>, clock: Arc<ManualClock>) -> TestApp {
+    TestApp::spawn_with(database, clock as Arc<dyn Clock>, |config| {
+        config.simulate_provisioning = Some(DELAY);
+        config.simulate_propagation = Some(DELAY);
+    })
+    .await
+}
+
+/// Polls until the request is in `expected`, for at most [`WAIT_LIMIT`].
+async fn wait_for_status(
+    client: &mut Client,
+    request_token: &str,
+    expected: proto::OperationStatus,
+) -> ProgressEvent {
+    let deadline = Instant::now() + WAIT_LIMIT;
+    loop {
+        let event = status_of(client, ACCOUNT, request_token).await.unwrap();
+        if event.operation_status() == expected {
+            return event;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "request {request_token} is {:?} after {WAIT_LIMIT:?}, expected {expected:?}",
+            event.operation_status()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Asserts that the request stays in `expected` for [`HOLD`].
+async fn assert_stays(client: &mut Client, request_token: &str, expected: proto::OperationStatus) {
+    let until = Instant::now() + HOLD;
+    while Instant::now() < until {
+        let event = status_of(client, ACCOUNT, request_token).await.unwrap();
+        assert_eq!(
+            event.operation_status(),
+            expected,
+            "request {request_token}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn statuses(events: &[ProgressEvent]) -> Vec<proto::OperationStatus> {
+    events.iter().map(ProgressEvent::operation_status).collect()
+}
+
+fn event_micros(event: &ProgressEvent) -> i64 {
+    let time = event.event_time.expect("event time");
+    time.seconds * 1_000_000 + i64::from(time.nanos) / 1_000
+}
+
+fn create_with_state(desired_state: &str) -> CreateResourceRequestRequest {
+    CreateResourceRequestRequest {
+        desired_state: Some(desired_state.into()),
+        ..create_request(None)
+    }
+}
+
+async fn create_reaches_success_with_the_desired_state(backend: Backend) {
+    let (app, clock) = simulating_app(backend).await;
+    let mut client = app.resource_requests().await;
+    let desired_state = r#"{"LogGroupName":"app-logs","RetentionInDays":7}"#;
+    let created = create(&mut client, create_with_state(desired_state)).await;
+    let token = created.request_token.as_str();
+
+    assert_stays(&mut client, token, proto::OperationStatus::Pending).await;
+    clock.advance(DELAY - Duration::from_millis(1));
+    assert_stays(&mut client, token, proto::OperationStatus::Pending).await;
+    clock.advance(Duration::from_millis(1));
+    let in_progress = wait_for_status(&mut client, token, proto::OperationStatus::InProgress).await;
+    assert_eq!(in_progress.identifier, None);
+    assert_eq!(in_progress.resource_model, None);
+
+    assert_stays(&mut client, token, proto::OperationStatus::InProgress).await;
+    clock.advance(DELAY);
+    let success = wait_for_status(&mut client, token, proto::OperationStatus::Success).await;
+    assert_eq!(success.identifier.as_deref(), Some("app-logs"));
+    assert_eq!(success.resource_model.as_deref(), Some(desired_state));
+    assert_eq!(success.operation(), proto::Operation::Create);
+    assert_eq!(success.status_message, None);
+
+    let events = history(&mut client, token).await;
+    assert_eq!(
+        statuses(&events),
+        [
+            proto::OperationStatus::Pending,
+            proto::OperationStatus::InProgress,
+            proto::OperationStatus::Success
+        ]
+    );
+    // Each step is stamped when it became due, on the clock that drives it.
+    let delay_micros = DELAY.as_micros() as i64;
+    assert_eq!(
+        event_micros(&events[1]) - event_micros(&events[0]),
+        delay_micros
+    );
+    assert_eq!(
+        event_micros(&events[2]) - event_micros(&events[1]),
+        delay_micros
+    );
+    assert_eq!(events[2], success);
+
+    // Finished means finished.
+    clock.advance(DELAY * 10);
+    assert_stays(&mut client, token, proto::OperationStatus::Success).await;
+    assert_eq!(history(&mut client, token).await.len(), 3);
+}
+
+async fn create_without_a_key_gets_a_generated_identifier(backend: Backend) {
+    let (app, clock) = simulating_app(backend).await;
+    let mut client = app.resource_requests().await;
+    let desired_state = r#"{"RetentionInDays":7,"Tags":[{"Key":"Name","Value":"x"}]}"#;
+    let created = create(&mut client, create_with_state(desired_state)).await;
+    clock.advance(DELAY);
+    wait_for_status(
+        &mut client,
+        &created.request_token,
+        proto::OperationStatus::InProgress,
+    )
+    .await;
+    clock.advance(DELAY);
+    let success = wait_for_status(
+        &mut client,
+        &created.request_token,
+        proto::OperationStatus::Success,
+    )
+    .await;
+    let identifier = success.identifier.expect("an identifier");
+    assert!(
+        regex::Regex::new("^loggroup-[0-9a-f]{8}$")
+            .unwrap()
+            .is_match(&identifier),
+        "{identifier}"
+    );
+    assert_eq!(success.resource_model.as_deref(), Some(desired_state));
+}
+
+async fn update_and_delete_keep_the_identifier_without_a_model(backend: Backend) {
+    let (app, clock) = simulating_app(backend).await;
+    let mut client = app.resource_requests().await;
+    let update = create(
+        &mut client,
+        CreateResourceRequestRequest {
+            operation: proto::Operation::Update as i32,
+            identifier: Some("app-logs".into()),
+            desired_state: None,
+            patch_document: Some(
+                r#"[{"op":"replace","path":"/RetentionInDays","value":14}]"#.into(),
+            ),
+            ..create_request(None)
+        },
+    )
+    .await;
+    let delete = create(
+        &mut client,
+        CreateResourceRequestRequest {
+            operation: proto::Operation::Delete as i32,
+            identifier: Some("old-logs".into()),
+            desired_state: None,
+            ..create_request(None)
+        },
+    )
+    .await;
+    clock.advance(DELAY);
+    for request in [&update, &delete] {
+        wait_for_status(
+            &mut client,
+            &request.request_token,
+            proto::OperationStatus::InProgress,
+        )
+        .await;
+    }
+    clock.advance(DELAY);
+    for (request, identifier, operation) in [
+        (&update, "app-logs", proto::Operation::Update),
+        (&delete, "old-logs", proto::Operation::Delete),
+    ] {
+        let success = wait_for_status(
+            &mut client,
+            &request.request_token,
+            proto::OperationStatus::Success,
+        )
+        .await;
+        assert_eq!(success.operation(), operation);
+        assert_eq!(success.identifier.as_deref(), Some(identifier));
+        assert_eq!(success.resource_model, None);
+        assert_eq!(
+            statuses(&history(&mut client, &request.request_token).await),
+            [
+                proto::OperationStatus::Pending,
+                proto::OperationStatus::InProgress,
+                proto::OperationStatus::Success
+            ]
+        );
+    }
+}
+
+async fn cancelled_in_progress_request_ends_cancel_complete(backend: Backend) {
+    let (app, clock) = simulating_app(backend).await;
+    let mut client = app.resource_requests().await;
+    let created = create(&mut client, create_request(None)).await;
+    let token = created.request_token.as_str();
+    clock.advance(DELAY);
+    wait_for_status(&mut client, token, proto::OperationStatus::InProgress).await;
+
+    let cancelling = cancel(&mut client, token).await.unwrap();
+    assert_eq!(
+        cancelling.operation_status(),
+        proto::OperationStatus::CancelInProgress
+    );
+    // The delay runs from the cancellation, not from IN_PROGRESS.
+    assert_stays(&mut client, token, proto::OperationStatus::CancelInProgress).await;
+    clock.advance(DELAY);
+    wait_for_status(&mut client, token, proto::OperationStatus::CancelComplete).await;
+
+    clock.advance(DELAY * 10);
+    assert_stays(&mut client, token, proto::OperationStatus::CancelComplete).await;
+    assert_eq!(
+        statuses(&history(&mut client, token).await),
+        [
+            proto::OperationStatus::Pending,
+            proto::OperationStatus::InProgress,
+            proto::OperationStatus::CancelInProgress,
+            proto::OperationStatus::CancelComplete
+        ]
+    );
+}
+
+async fn request_cancelled_before_it_started_is_left_alone(backend: Backend) {
+    let (app, clock) = simulating_app(backend).await;
+    let mut client = app.resource_requests().await;
+    let created = create(&mut client, create_request(None)).await;
+    let token = created.request_token.as_str();
+    let cancelled = cancel(&mut client, token).await.unwrap();
+    assert_eq!(
+        cancelled.operation_status(),
+        proto::OperationStatus::CancelComplete
+    );
+    clock.advance(DELAY * 10);
+    assert_stays(&mut client, token, proto::OperationStatus::CancelComplete).await;
+    assert_eq!(
+        statuses(&history(&mut client, token).await),
+        [
+            proto::OperationStatus::Pending,
+            proto::OperationStatus::CancelComplete
+        ]
+    );
+}
+
+async fn token_status(
+    client: &mut TokenClient,
+    scope: Option<proto::ChangeTokenScope>,
+    change_token: &str,
+) -> proto::ChangeTokenStatus {
+    client
+        .get_change_token_status(GetChangeTokenStatusRequest {
+            scope,
+            change_token: change_token.to_owned(),
+        })
+        .await
+        .expect("GetChangeTokenStatus")
+        .into_inner()
+        .change_token_status()
+}
+
+/// Asserts that the global token stays in `expected` for [`HOLD`].
+async fn assert_token_stays(
+    client: &mut TokenClient,
+    change_token: &str,
+    expected: proto::ChangeTokenStatus,
+) {
+    let until = Instant::now() + HOLD;
+    while Instant::now() < until {
+        assert_eq!(
+            token_status(client, global(ACCOUNT), change_token).await,
+            expected
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn pending_change_token_goes_in_sync_after_the_delay(backend: Backend) {
+    let (app, clock) = simulating_app(backend).await;
+    let mut client = app.change_tokens().await;
+    let used = get_token(&mut client, global(ACCOUNT)).await;
+    consume(&mut client, global(ACCOUNT), &used).await.unwrap();
+    let outstanding = get_token(&mut client, regional(ACCOUNT, "eu-west-1")).await;
+
+    assert_token_stays(&mut client, &used, proto::ChangeTokenStatus::Pending).await;
+    clock.advance(DELAY - Duration::from_millis(1));
+    assert_token_stays(&mut client, &used, proto::ChangeTokenStatus::Pending).await;
+    clock.advance(Duration::from_millis(1));
+    let deadline = Instant::now() + WAIT_LIMIT;
+    while token_status(&mut client, global(ACCOUNT), &used).await
+        != proto::ChangeTokenStatus::Insync
+    {
+        assert!(
+            Instant::now() < deadline,
+            "still not INSYNC after {WAIT_LIMIT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        token_status(&mut client, regional(ACCOUNT, "eu-west-1"), &outstanding).await,
+        proto::ChangeTokenStatus::Provisioned,
+        "a token nobody used has nothing to propagate"
+    );
+}
+
+/// Two servers on one database, both simulating, racing for the same due
+/// requests: each request gets exactly one event per step.
+async fn two_simulating_replicas_never_duplicate_steps(backend: Backend) {
+    let clock = Arc::new(ManualClock::new());
+    let database = Arc::new(TestDatabase::new(backend).await);
+    let replicas = [
+        simulating_replica(database.clone(), clock.clone()).await,
+        simulating_replica(database, clock.clone()).await,
+    ];
+    let mut clients = [
+        replicas[0].resource_requests().await,
+        replicas[1].resource_requests().await,
+    ];
+    let mut tokens = Vec::new();
+    for index in 0..40 {
+        let client = &mut clients[index % 2];
+        tokens.push(create(client, create_request(None)).await.request_token);
+    }
+    let client = &mut clients[0];
+    clock.advance(DELAY);
+    for token in &tokens {
+        wait_for_status(client, token, proto::OperationStatus::InProgress).await;
+    }
+    clock.advance(DELAY);
+    for token in &tokens {
+        wait_for_status(client, token, proto::OperationStatus::Success).await;
+    }
+    // Give a late duplicate every chance to show up.
+    clock.advance(DELAY);
+    tokio::time::sleep(HOLD).await;
+    for token in &tokens {
+        let events = history(client, token).await;
+        assert_eq!(
+            statuses(&events),
+            [
+                proto::OperationStatus::Pending,
+                proto::OperationStatus::InProgress,
+                proto::OperationStatus::Success
+            ],
+            "request {token}"
+        );
+        assert_eq!(events[2].identifier.as_deref(), Some("app-logs"));
+    }
+}
+
+backend_tests!(
+    unfinished_requests_are_listed_once_due_oldest_first,
+    due_change_tokens_go_in_sync_in_batches,
+    create_reaches_success_with_the_desired_state,
+    create_without_a_key_gets_a_generated_identifier,
+    update_and_delete_keep_the_identifier_without_a_model,
+    cancelled_in_progress_request_ends_cancel_complete,
+    request_cancelled_before_it_started_is_left_alone,
+    pending_change_token_goes_in_sync_after_the_delay,
+    two_simulating_replicas_never_duplicate_steps,
+);
