@@ -3,6 +3,8 @@
 
 mod cli;
 mod common;
+mod facade_raw;
+mod facade_sdk;
 mod grpc_change_tokens;
 mod grpc_resource_requests;
 mod grpc_support;
