@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# Runs the AWS CLI and boto3 examples of the README (the fenced ```sh and
+# ```python blocks between the aws-clients markers) against a real statusgate
+# and checks each against the ```text block that follows it, so the README
+# cannot rot. In expected output, a lower-case `<name>` matches one word that
+# differs from run to run (a UUID, a time, a count); whitespace runs and blank
+# lines are not significant.
+#
+#   bash .ci/readme-examples.sh target/debug/statusgate
+#
+# Needs python3 with venv, curl, and PyPI (awscli and boto3 are installed into
+# a throwaway virtualenv). The server listens on 127.0.0.1:8080, the address
+# the examples use, with an SQLite file in a temporary directory; it is always
+# stopped, whatever happens.
+set -euo pipefail
+
+fail() {
+    printf 'readme-examples: FAILED: %s\n' "$*" >&2
+    exit 1
+}
+note() { printf '==> %s\n' "$*"; }
+
+[ $# -eq 1 ] || fail "usage: bash .ci/readme-examples.sh path/to/statusgate"
+[ -f "$1" ] && [ -x "$1" ] || fail "$1 is not an executable statusgate binary"
+binary="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
+readme="$(cd "$(dirname "$0")/.." && pwd)/README.md"
+[ -f "$readme" ] || fail "no README.md at $readme"
+command -v python3 >/dev/null || fail "python3 is required"
+command -v curl >/dev/null || fail "curl is required"
+
+work="$(mktemp -d)"
+server_pid=""
+
+stop_server() {
+    [ -n "$server_pid" ] || return 0
+    if kill -0 "$server_pid" 2>/dev/null; then
+        kill -TERM "$server_pid" 2>/dev/null || true
+        for _ in $(seq 1 100); do
+            kill -0 "$server_pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$server_pid" 2>/dev/null || true
+    fi
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=""
+}
+cleanup() {
+    stop_server
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+note "installing awscli and boto3 into a throwaway virtualenv"
+python3 -m venv "$work/venv" || fail "cannot create a virtualenv (is python3-venv installed?)"
+if ! "$work/venv/bin/pip" install --quiet --disable-pip-version-check awscli boto3 >"$work/pip.log" 2>&1; then
+    cat "$work/pip.log" >&2
+    fail "pip install awscli boto3"
+fi
+export PATH="$work/venv/bin:$PATH"
+"$work/venv/bin/aws" --version
+
+# Only the README's credentials count: not this machine's profiles, config
+# or instance metadata.
+unset AWS_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN \
+    AWS_DEFAULT_REGION AWS_REGION AWS_ENDPOINT_URL
+export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
+
+port_is_taken() {
+    python3 -c 'import socket, sys; s = socket.socket(); s.settimeout(1); sys.exit(0 if s.connect_ex(("127.0.0.1", int(sys.argv[1]))) == 0 else 1)' "$1"
+}
+port_is_taken 8080 && fail "127.0.0.1:8080 is in use; the README's examples need it"
+grpc_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+
+note "starting statusgate on 127.0.0.1:8080 (gRPC on $grpc_port)"
+"$binary" --database-url "sqlite://$work/statusgate.db" \
+    --http-listen 127.0.0.1:8080 --grpc-listen "127.0.0.1:$grpc_port" \
+    >"$work/server.log" 2>&1 &
+server_pid=$!
+ready=no
+for _ in $(seq 1 150); do
+    if ! kill -0 "$server_pid" 2>/dev/null; then
+        cat "$work/server.log" >&2
+        fail "statusgate exited during start-up"
+    fi
+    # Any HTTP answer will do (GET / without parameters is a 400).
+    if curl -s -o /dev/null --max-time 1 http://127.0.0.1:8080/; then
+        ready=yes
+        break
+    fi
+    sleep 0.2
+done
+if [ "$ready" != yes ]; then
+    cat "$work/server.log" >&2
+    fail "statusgate did not answer on 127.0.0.1:8080 within 30 s"
+fi
+
+note "running the README's examples"
+cat >"$work/examples.py" <<'PYTHON'
+"""Extracts the README's examples, runs them in one shell, checks their output."""
+
+import pathlib
+import re
+import subprocess
+import sys
+
+readme, work = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+BEGIN, END = "<!-- aws-clients:begin -->", "<!-- aws-clients:end -->"
+
+
+def die(message):
+    print(f"readme-examples: FAILED: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+text = readme.read_text()
+if BEGIN not in text or END not in text:
+    die(f"{readme} lacks the {BEGIN} / {END} markers")
+section = text.split(BEGIN, 1)[1].split(END, 1)[0]
+blocks = re.findall(r"^```(\w*)\n(.*?)^```[ \t]*$", section, re.M | re.S)
+
+# (language, code, expected output or None)
+examples = []
+for index, (language, body) in enumerate(blocks):
+    if language in ("sh", "python"):
+        following = blocks[index + 1] if index + 1 < len(blocks) else None
+        expected = following[1] if following and following[0] == "text" else None
+        examples.append((language, body, expected))
+    elif language == "text":
+        if index == 0 or blocks[index - 1][0] not in ("sh", "python"):
+            die("a ```text block must follow a ```sh or ```python block")
+    else:
+        die(f"unsupported block language {language!r} between the markers")
+if not examples:
+    die("no ```sh or ```python examples between the markers")
+
+# One shell for all of them, in README order, so variables carry over; each
+# example's output goes to its own file, and `current` says which one runs.
+runner = ["set -euo pipefail"]
+for number, (language, code, _) in enumerate(examples, 1):
+    runner.append(f'echo {number} > "{work}/current"')
+    runner.append(f'exec > "{work}/example-{number}.out" 2>&1')
+    if language == "sh":
+        runner.append(code)
+    else:
+        runner.append(f"python - <<'README_PYTHON_EXAMPLE'\n{code}README_PYTHON_EXAMPLE")
+runner.append(f'echo done > "{work}/current"')
+(work / "runner.sh").write_text("\n".join(runner) + "\n")
+
+try:
+    completed = subprocess.run(["bash", str(work / "runner.sh")], cwd=work, timeout=300)
+    failure = None if completed.returncode == 0 else f"exit status {completed.returncode}"
+except subprocess.TimeoutExpired:
+    failure = "no end within 300 s"
+if failure:
+    current = (work / "current").read_text().strip()
+    if current.isdigit():
+        number = int(current)
+        language, code, _ = examples[number - 1]
+        output_file = work / f"example-{number}.out"
+        output = output_file.read_text() if output_file.exists() else ""
+        die(f"example {number} ({language}) failed: {failure}\n--- example\n{code}--- output\n{output}")
+    die(f"the examples failed: {failure}")
+
+
+def normalised(text):
+    return [" ".join(line.split()) for line in text.splitlines() if line.strip()]
+
+
+def pattern(line):
+    literal_parts = re.split(r"<[a-z]+>", line)
+    return re.compile("".join(["^", r"\S+".join(map(re.escape, literal_parts)), "$"]))
+
+
+mismatches = 0
+checked = 0
+for number, (language, code, expected) in enumerate(examples, 1):
+    output = (work / f"example-{number}.out").read_text()
+    if expected is None:
+        continue
+    checked += 1
+    actual_lines, expected_lines = normalised(output), normalised(expected)
+    matches = len(actual_lines) == len(expected_lines) and all(
+        pattern(wanted).match(got) for wanted, got in zip(expected_lines, actual_lines)
+    )
+    if not matches:
+        mismatches += 1
+        print(
+            f"readme-examples: example {number} ({language}) printed something else\n"
+            f"--- example\n{code}--- expected\n{expected}--- actual\n{output}",
+            file=sys.stderr,
+        )
+if mismatches:
+    die(f"{mismatches} of {checked} checked examples printed something unexpected")
+print(f"{len(examples)} examples ran, {checked} outputs matched the README")
+PYTHON
+python3 "$work/examples.py" "$readme" "$work" || {
+    printf -- '--- server log\n' >&2
+    tail -n 50 "$work/server.log" >&2
+    fail "README examples"
+}
+
+stop_server
+note "README examples passed"
