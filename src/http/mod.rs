@@ -193,6 +193,110 @@ mod tests {
     use axum::http::header::CONTENT_TYPE;
     use tower::ServiceExt;
 
+    /// Log output captured in memory.
+    #[derive(Clone, Default)]
+    struct CapturedLogs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for CapturedLogs {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'writer> tracing_subscriber::fmt::MakeWriter<'writer> for CapturedLogs {
+        type Writer = Self;
+
+        fn make_writer(&'writer self) -> Self::Writer {
+            self.clone()
+        }
+    }
+
+    async fn services_on_sqlite(directory: &tempfile::TempDir) -> Services {
+        let url = format!("sqlite://{}", directory.path().join("logs.db").display());
+        let store = crate::store::SqliteStore::connect_and_migrate(&url, 1)
+            .await
+            .expect("an SQLite store");
+        Services::new(
+            std::sync::Arc::new(store),
+            std::sync::Arc::new(crate::domain::SystemClock),
+            crate::domain::AccountId::parse("000000000000").unwrap(),
+            std::time::Duration::from_secs(3600),
+        )
+    }
+
+    #[tokio::test]
+    async fn each_request_is_logged_in_its_operation_span_with_its_request_id() {
+        let directory = tempfile::tempdir().unwrap();
+        let app = router(services_on_sqlite(&directory).await);
+        let logs = CapturedLogs::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(logs.clone())
+            .with_ansi(false)
+            .finish();
+        // The request runs on this thread (current-thread runtime, oneshot).
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let request = Request::post("/")
+            .header("X-Amz-Target", "AWSWAF_20150824.GetChangeTokenStatus")
+            .header(
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=123456789012/20261123/us-east-1/waf/aws4_request, Signature=0",
+            )
+            .body(Body::from(r#"{"ChangeToken":"secret-token-value"}"#))
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let request_id = response.headers()[&REQUEST_ID_HEADER]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let rejected = app
+            .oneshot(Request::post("/").body(Body::from("{}")).unwrap())
+            .await
+            .unwrap();
+        let rejected_id = rejected.headers()[&REQUEST_ID_HEADER]
+            .to_str()
+            .unwrap()
+            .to_owned();
+
+        let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+        let line = text
+            .lines()
+            .find(|line| line.contains(&request_id))
+            .unwrap_or_else(|| panic!("no log line with {request_id}: {text}"));
+        assert!(
+            line.contains(&format!(
+                "GetChangeTokenStatus{{request_id={request_id} service=\"waf\" account=\"123456789012\"}}"
+            )),
+            "{line}"
+        );
+        assert!(line.contains("request failed"), "{line}");
+        assert!(
+            line.contains("error_type=\"WAFNonexistentItemException\""),
+            "{line}"
+        );
+        assert!(
+            !text.contains("secret-token-value"),
+            "tokens stay out of span names: {text}"
+        );
+        let rejected_line = text
+            .lines()
+            .find(|line| line.contains(&rejected_id))
+            .unwrap_or_else(|| panic!("no log line with {rejected_id}: {text}"));
+        assert!(
+            rejected_line.contains("request rejected"),
+            "{rejected_line}"
+        );
+        assert!(
+            rejected_line.contains("error_type=\"UnknownOperationException\""),
+            "{rejected_line}"
+        );
+    }
+
     #[tokio::test]
     async fn a_panicking_handler_is_an_aws_json_500_with_request_id_and_date() {
         async fn explode() -> Response {
