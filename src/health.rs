@@ -87,10 +87,7 @@ impl Health {
         stop: CancellationToken,
     ) {
         loop {
-            let reachable = matches!(
-                tokio::time::timeout(interval, store.ping()).await,
-                Ok(Ok(()))
-            );
+            let reachable = store.ping(interval).await.is_ok();
             self.set_database_reachable(reachable).await;
             tokio::select! {
                 () = stop.cancelled() => return,

@@ -28,7 +28,9 @@ impl ChangeTokenApi {
         &self,
         scope: Option<super::proto::ChangeTokenScope>,
     ) -> Result<ChangeTokenScope, Status> {
-        convert::scope(scope, self.service.default_account()).map_err(invalid)
+        let scope = convert::scope(scope, self.service.default_account()).map_err(invalid)?;
+        crate::telemetry::record_account(scope.account());
+        Ok(scope)
     }
 }
 

@@ -160,7 +160,15 @@ where
             if outcome == Outcome::ServerError {
                 span.record("otel.status_code", "ERROR");
             }
-            metrics.observe_request(Transport::Grpc, &operation, outcome, started.elapsed());
+            let elapsed = started.elapsed();
+            metrics.observe_request(Transport::Grpc, &operation, outcome, elapsed);
+            tracing::info!(
+                parent: &span,
+                grpc_status = code as i32,
+                outcome = outcome.as_str(),
+                elapsed_us = elapsed.as_micros() as u64,
+                "request answered"
+            );
             if let Ok(value) = http::HeaderValue::from_str(&request_id) {
                 response.headers_mut().insert("x-amzn-requestid", value);
             }

@@ -49,7 +49,9 @@ impl ResourceRequestApi {
     }
 
     fn account(&self, value: &str) -> Result<AccountId, Status> {
-        convert::account(value, self.service.default_account()).map_err(invalid)
+        let account = convert::account(value, self.service.default_account()).map_err(invalid)?;
+        crate::telemetry::record_account(&account);
+        Ok(account)
     }
 }
 

@@ -9,7 +9,7 @@ use sqlx::{Connection, PgConnection, PgPool, Postgres};
 
 use super::rows::{EventRow, RequestRow};
 use super::sql::{self, impl_store_with_shared_sql, request_columns};
-use super::{CreateOutcome, Decide, ListQuery, ListedRequest, StoreError};
+use super::{Availability, CreateOutcome, Decide, ListQuery, ListedRequest, StoreError};
 use crate::domain::change_token::{ChangeTokenScope, ChangeTokenStatus};
 use crate::domain::resource_request::{
     Decision, NewResourceRequest, Operation, OperationStatus, ProgressEvent, StoredResourceRequest,
@@ -23,9 +23,10 @@ type Backend = Postgres;
 /// as unavailable, rather than hanging while the database is away.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct PostgresStore {
     pool: PgPool,
+    availability: Availability,
 }
 
 impl PostgresStore {
@@ -54,7 +55,10 @@ impl PostgresStore {
             .run(&pool)
             .await
             .map_err(|error| StoreError::Internal(format!("migration failed: {error}")))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            availability: Availability::default(),
+        })
     }
 
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Postgres>, sqlx::Error> {
@@ -113,7 +117,7 @@ fn is_retryable_sqlstate(code: &str) -> bool {
         )
 }
 
-impl_store_with_shared_sql!(PostgresStore, "postgres");
+impl_store_with_shared_sql!(PostgresStore, "postgres", "postgresql");
 
 #[cfg(test)]
 mod tests {

@@ -128,31 +128,45 @@ pub const PURGE_REQUESTS: &str = "\
 /// version needs a wall of higher-ranked executor bounds that obscure the
 /// SQL, which is the part worth reading.
 macro_rules! impl_store_with_shared_sql {
-    ($store:ty, $backend:literal) => {
+    ($store:ty, $backend:literal, $db_system:literal) => {
         #[async_trait::async_trait]
         impl $crate::store::Store for $store {
             fn backend(&self) -> &'static str {
                 $backend
             }
 
-            async fn ping(&self) -> Result<(), StoreError> {
-                sqlx::query("SELECT 1")
-                    .execute(&self.pool)
-                    .await
-                    .map_err(Self::classify)?;
-                Ok(())
+            async fn ping(&self, within: std::time::Duration) -> Result<(), StoreError> {
+                let query = sqlx::query("SELECT 1").execute(&self.pool);
+                let answered = match tokio::time::timeout(within, query).await {
+                    Ok(executed) => executed.map(|_| ()).map_err(Self::classify),
+                    Err(_) => Err(StoreError::Unavailable(format!(
+                        "no answer within {within:?}"
+                    ))),
+                };
+                self.availability.record_ping(answered.is_ok());
+                answered
+            }
+
+            fn pool_connections(&self) -> $crate::store::PoolConnections {
+                let idle = u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX);
+                $crate::store::PoolConnections {
+                    in_use: self.pool.size().saturating_sub(idle),
+                    idle,
+                }
             }
 
             async fn close(&self) {
                 self.pool.close().await;
             }
 
+            #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = $db_system))]
             async fn provision_change_token(
                 &self,
                 scope: &ChangeTokenScope,
                 candidate: &ChangeToken,
                 now: Timestamp,
             ) -> Result<ChangeToken, StoreError> {
+                self.availability.check()?;
                 let token: String = sqlx::query_scalar(sql::PROVISION_CHANGE_TOKEN)
                     .bind(candidate.as_str())
                     .bind(scope.account().as_str())
@@ -167,12 +181,14 @@ macro_rules! impl_store_with_shared_sql {
                 })
             }
 
+            #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = $db_system))]
             async fn change_token_status(
                 &self,
                 scope: &ChangeTokenScope,
                 token: &ChangeToken,
                 in_sync_visible_since: Timestamp,
             ) -> Result<ChangeTokenStatus, StoreError> {
+                self.availability.check()?;
                 let status: Option<String> = sqlx::query_scalar(sql::CHANGE_TOKEN_STATUS)
                     .bind(token.as_str())
                     .bind(scope.account().as_str())
@@ -190,6 +206,7 @@ macro_rules! impl_store_with_shared_sql {
                 })
             }
 
+            #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = $db_system))]
             async fn consume_change_token(
                 &self,
                 scope: &ChangeTokenScope,
@@ -198,6 +215,7 @@ macro_rules! impl_store_with_shared_sql {
                 now: Timestamp,
                 in_sync_visible_since: Timestamp,
             ) -> Result<(), StoreError> {
+                self.availability.check()?;
                 let consumed = sqlx::query(sql::CONSUME_CHANGE_TOKEN)
                     .bind(token.as_str())
                     .bind(scope.account().as_str())
@@ -218,6 +236,7 @@ macro_rules! impl_store_with_shared_sql {
                 Err(StoreError::Conflict)
             }
 
+            #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = $db_system))]
             async fn mark_change_token_in_sync(
                 &self,
                 scope: &ChangeTokenScope,
@@ -225,6 +244,7 @@ macro_rules! impl_store_with_shared_sql {
                 now: Timestamp,
                 in_sync_visible_since: Timestamp,
             ) -> Result<(), StoreError> {
+                self.availability.check()?;
                 let marked = sqlx::query(sql::MARK_CHANGE_TOKEN_IN_SYNC)
                     .bind(token.as_str())
                     .bind(scope.account().as_str())
@@ -249,11 +269,13 @@ macro_rules! impl_store_with_shared_sql {
                 }
             }
 
+            #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = $db_system))]
             async fn purge_change_tokens(
                 &self,
                 cutoff: Timestamp,
                 batch_size: u32,
             ) -> Result<u64, StoreError> {
+                self.availability.check()?;
                 let deleted = sqlx::query(sql::PURGE_CHANGE_TOKENS)
                     .bind(cutoff.as_micros())
                     .bind(i64::from(batch_size))
@@ -264,12 +286,14 @@ macro_rules! impl_store_with_shared_sql {
                 Ok(deleted)
             }
 
+            #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = $db_system))]
             async fn mark_change_tokens_in_sync_consumed_before(
                 &self,
                 consumed_at_or_before: Timestamp,
                 now: Timestamp,
                 batch_size: u32,
             ) -> Result<u64, StoreError> {
+                self.availability.check()?;
                 let marked = sqlx::query(sql::MARK_DUE_CHANGE_TOKENS_IN_SYNC)
                     .bind(consumed_at_or_before.as_micros())
                     .bind(now.as_micros())
@@ -281,10 +305,12 @@ macro_rules! impl_store_with_shared_sql {
                 Ok(marked)
             }
 
+            #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = $db_system))]
             async fn create_resource_request(
                 &self,
                 request: &NewResourceRequest,
             ) -> Result<CreateOutcome, StoreError> {
+                self.availability.check()?;
                 let input = &request.input;
                 let first = request.first_event();
                 let mut transaction = self.begin_write().await.map_err(Self::classify)?;
@@ -323,12 +349,14 @@ macro_rules! impl_store_with_shared_sql {
                 Ok(CreateOutcome::Created(inserted.into_stored()?))
             }
 
+            #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = $db_system))]
             async fn get_resource_request(
                 &self,
                 account: &AccountId,
                 token: &RequestToken,
                 visible_since: Timestamp,
             ) -> Result<StoredResourceRequest, StoreError> {
+                self.availability.check()?;
                 let row: Option<RequestRow> = sqlx::query_as(sql::SELECT_REQUEST)
                     .bind(token.as_str())
                     .bind(account.as_str())
@@ -339,10 +367,12 @@ macro_rules! impl_store_with_shared_sql {
                 row.ok_or(StoreError::NotFound)?.into_stored()
             }
 
+            #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = $db_system))]
             async fn list_resource_requests(
                 &self,
                 query: &ListQuery,
             ) -> Result<Vec<ListedRequest>, StoreError> {
+                self.availability.check()?;
                 let operations: Vec<&'static str> = if query.operations.is_empty() {
                     Operation::ALL
                         .iter()
@@ -387,12 +417,14 @@ macro_rules! impl_store_with_shared_sql {
                     .collect()
             }
 
+            #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = $db_system))]
             async fn list_unfinished_resource_requests(
                 &self,
                 last_event_at_or_before: Timestamp,
                 visible_since: Timestamp,
                 limit: u32,
             ) -> Result<Vec<StoredResourceRequest>, StoreError> {
+                self.availability.check()?;
                 let rows: Vec<RequestRow> = sqlx::query_as(sql::LIST_UNFINISHED_REQUESTS)
                     .bind(last_event_at_or_before.as_micros())
                     .bind(visible_since.as_micros())
@@ -403,6 +435,7 @@ macro_rules! impl_store_with_shared_sql {
                 rows.into_iter().map(RequestRow::into_stored).collect()
             }
 
+            #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = $db_system))]
             async fn update_resource_request(
                 &self,
                 account: &AccountId,
@@ -410,6 +443,7 @@ macro_rules! impl_store_with_shared_sql {
                 visible_since: Timestamp,
                 decide: &Decide<'_>,
             ) -> Result<ProgressEvent, StoreError> {
+                self.availability.check()?;
                 let mut transaction = self.begin_write().await.map_err(Self::classify)?;
                 let row: Option<RequestRow> = sqlx::query_as(Self::SELECT_REQUEST_FOR_UPDATE)
                     .bind(token.as_str())
@@ -447,12 +481,14 @@ macro_rules! impl_store_with_shared_sql {
                 Ok(event)
             }
 
+            #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = $db_system))]
             async fn list_progress_events(
                 &self,
                 account: &AccountId,
                 token: &RequestToken,
                 visible_since: Timestamp,
             ) -> Result<Vec<ProgressEvent>, StoreError> {
+                self.availability.check()?;
                 let rows: Vec<EventRow> = sqlx::query_as(sql::LIST_PROGRESS_EVENTS)
                     .bind(token.as_str())
                     .bind(account.as_str())
@@ -467,11 +503,13 @@ macro_rules! impl_store_with_shared_sql {
                 rows.into_iter().map(EventRow::into_event).collect()
             }
 
+            #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = $db_system))]
             async fn purge_resource_requests(
                 &self,
                 cutoff: Timestamp,
                 batch_size: u32,
             ) -> Result<u64, StoreError> {
+                self.availability.check()?;
                 let deleted = sqlx::query(sql::PURGE_REQUESTS)
                     .bind(cutoff.as_micros())
                     .bind(i64::from(batch_size))

@@ -12,7 +12,7 @@ use sqlx::{Sqlite, SqlitePool};
 
 use super::rows::{EventRow, RequestRow};
 use super::sql::{self, impl_store_with_shared_sql, request_columns};
-use super::{CreateOutcome, Decide, ListQuery, ListedRequest, StoreError};
+use super::{Availability, CreateOutcome, Decide, ListQuery, ListedRequest, StoreError};
 use crate::domain::change_token::{ChangeTokenScope, ChangeTokenStatus};
 use crate::domain::resource_request::{
     Decision, NewResourceRequest, Operation, OperationStatus, ProgressEvent, StoredResourceRequest,
@@ -25,9 +25,10 @@ type Backend = Sqlite;
 /// How long a writer waits for the write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    availability: Availability,
 }
 
 impl SqliteStore {
@@ -50,7 +51,10 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(|error| StoreError::Internal(format!("migration failed: {error}")))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            availability: Availability::default(),
+        })
     }
 
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Sqlite>, sqlx::Error> {
@@ -97,4 +101,4 @@ impl SqliteStore {
     }
 }
 
-impl_store_with_shared_sql!(SqliteStore, "sqlite");
+impl_store_with_shared_sql!(SqliteStore, "sqlite", "sqlite");

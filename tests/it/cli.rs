@@ -84,7 +84,7 @@ async fn migrate_applies_the_schema_and_exits() {
         // The schema is there: the store opens without migrating anything new.
         let config = statusgate::config::Config::for_database(database.url());
         let store = statusgate::app::open_store(&config).await.unwrap();
-        store.ping().await.unwrap();
+        store.ping(std::time::Duration::from_secs(5)).await.unwrap();
         store.close().await;
     }
 }

@@ -8,6 +8,7 @@ mod facade_sdk;
 mod grpc_change_tokens;
 mod grpc_resource_requests;
 mod grpc_support;
+mod operations;
 mod races;
 mod simulation;
 mod store_conformance;

@@ -16,6 +16,7 @@ use statusgate::grpc::proto::resource_request_service_client::ResourceRequestSer
 use tonic::transport::Channel;
 
 pub mod clock;
+pub mod proxy;
 
 pub const DEFAULT_TEST_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 

@@ -1,0 +1,527 @@
+//! Running statusgate in production: traces reach an OTLP collector and
+//! continue the caller's trace, health follows the database, overload is shed,
+//! shutdown drains in-flight requests, and a database outage is survived
+//! without a restart.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use sqlx::Connection;
+use statusgate::grpc::proto::change_token_service_client::ChangeTokenServiceClient;
+use statusgate::grpc::proto::{GetChangeTokenRequest, GetChangeTokenStatusRequest};
+use tonic::Code;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+use crate::common::proxy::TcpProxy;
+use crate::common::{Backend, TestApp, TestDatabase};
+use crate::grpc_change_tokens::{get_token, global, regional};
+use crate::grpc_support::assert_error;
+
+/// An OTLP trace collector that keeps what it receives.
+#[derive(Clone, Default)]
+struct Collector {
+    received: Arc<Mutex<Vec<ExportTraceServiceRequest>>>,
+}
+
+#[tonic::async_trait]
+impl TraceService for Collector {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        self.received.lock().unwrap().push(request.into_inner());
+        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+fn string_attribute(
+    attributes: &[opentelemetry_proto::tonic::common::v1::KeyValue],
+    key: &str,
+) -> Option<String> {
+    attributes
+        .iter()
+        .find(|attribute| attribute.key == key)
+        .and_then(
+            |attribute| match attribute.value.as_ref()?.value.as_ref()? {
+                Value::StringValue(value) => Some(value.clone()),
+                other => Some(format!("{other:?}")),
+            },
+        )
+}
+
+/// Starts the binary with `env`, returns it and its gRPC address.
+fn spawn_binary(
+    directory: &std::path::Path,
+    env: &[(&str, String)],
+) -> (std::process::Child, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_statusgate"));
+    command
+        .current_dir(directory)
+        .args([
+            "--grpc-listen",
+            "127.0.0.1:0",
+            "--http-listen",
+            "127.0.0.1:0",
+        ])
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().expect("start statusgate");
+    let mut stderr = child.stderr.take().unwrap();
+    let mut seen = Vec::new();
+    let mut byte = [0u8; 1];
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let grpc_address = loop {
+        assert!(
+            Instant::now() < deadline,
+            "statusgate did not start: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        assert_eq!(
+            stderr.read(&mut byte).unwrap(),
+            1,
+            "statusgate exited: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.push(byte[0]);
+        if byte[0] != b'\n' {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&seen).into_owned();
+        let last_line = text.lines().last().unwrap_or_default().to_owned();
+        if let Some(rest) = last_line.split("grpc=").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    // Keep draining stderr so the child never blocks on a full pipe.
+    let log = Arc::new(Mutex::new(String::from_utf8_lossy(&seen).into_owned()));
+    std::thread::spawn({
+        let log = log.clone();
+        move || {
+            let mut rest = String::new();
+            let _ = stderr.read_to_string(&mut rest);
+            log.lock().unwrap().push_str(&rest);
+        }
+    });
+    LOGS.lock().unwrap().push(log);
+    (child, grpc_address)
+}
+
+static LOGS: Mutex<Vec<Arc<Mutex<String>>>> = Mutex::new(Vec::new());
+
+fn terminate(child: &mut std::process::Child) -> std::process::ExitStatus {
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "statusgate did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traces_reach_the_collector_and_continue_the_callers_trace() {
+    let collector = Collector::default();
+    let collector_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let collector_address = collector_listener.local_addr().unwrap();
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(TraceServiceServer::new(collector.clone()))
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(
+                collector_listener,
+            )),
+    );
+
+    let directory = tempfile::tempdir().unwrap();
+    let (mut child, grpc_address) = spawn_binary(
+        directory.path(),
+        &[
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                format!("http://{collector_address}"),
+            ),
+            ("OTEL_SERVICE_NAME", "statusgate-under-test".into()),
+        ],
+    );
+
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let caller_span_id = "00f067aa0ba902b7";
+    let mut client = ChangeTokenServiceClient::connect(format!("http://{grpc_address}"))
+        .await
+        .unwrap();
+    let token = get_token(&mut client, global("")).await;
+    let mut request = tonic::Request::new(GetChangeTokenStatusRequest {
+        scope: global(""),
+        change_token: token,
+    });
+    request.metadata_mut().insert(
+        "traceparent",
+        format!("00-{trace_id}-{caller_span_id}-01")
+            .parse()
+            .unwrap(),
+    );
+    let response = client.get_change_token_status(request).await.unwrap();
+    let request_id = response
+        .metadata()
+        .get("x-amzn-requestid")
+        .expect("request id")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    drop(client);
+
+    // Spans are flushed on shutdown.
+    let status = tokio::task::spawn_blocking(move || terminate(&mut child))
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+
+    let received = collector.received.lock().unwrap().clone();
+    let resource_spans: Vec<_> = received
+        .iter()
+        .flat_map(|export| export.resource_spans.iter())
+        .collect();
+    let service_name = resource_spans
+        .iter()
+        .find_map(|spans| string_attribute(&spans.resource.as_ref()?.attributes, "service.name"))
+        .expect("a service.name");
+    assert_eq!(service_name, "statusgate-under-test");
+    let spans: Vec<_> = resource_spans
+        .iter()
+        .flat_map(|resource| resource.scope_spans.iter())
+        .flat_map(|scope| scope.spans.iter())
+        .collect();
+    let server_span = spans
+        .iter()
+        .find(|span| span.name == "GetChangeTokenStatus")
+        .unwrap_or_else(|| {
+            panic!(
+                "no GetChangeTokenStatus span among {:?}",
+                spans.iter().map(|s| &s.name).collect::<Vec<_>>()
+            )
+        });
+    assert_eq!(
+        hex(&server_span.trace_id),
+        trace_id,
+        "the caller's trace continues"
+    );
+    assert_eq!(
+        hex(&server_span.parent_span_id),
+        caller_span_id,
+        "the caller's span is the parent"
+    );
+    assert_eq!(
+        server_span.kind,
+        opentelemetry_proto::tonic::trace::v1::span::SpanKind::Server as i32
+    );
+    assert_eq!(
+        string_attribute(&server_span.attributes, "rpc.system").as_deref(),
+        Some("grpc")
+    );
+    assert_eq!(
+        string_attribute(&server_span.attributes, "rpc.service").as_deref(),
+        Some("statusgate.v1.ChangeTokenService")
+    );
+    assert_eq!(
+        string_attribute(&server_span.attributes, "rpc.method").as_deref(),
+        Some("GetChangeTokenStatus")
+    );
+    assert_eq!(
+        string_attribute(&server_span.attributes, "aws.request_id"),
+        Some(request_id.clone())
+    );
+    assert_eq!(
+        string_attribute(&server_span.attributes, "aws.account_id").as_deref(),
+        Some("000000000000")
+    );
+
+    let database_span = spans
+        .iter()
+        .find(|span| span.name == "change_token_status")
+        .expect("a child span for the database call");
+    assert_eq!(database_span.trace_id, server_span.trace_id);
+    assert_eq!(
+        database_span.parent_span_id, server_span.span_id,
+        "the database call is a child of the request"
+    );
+    assert_eq!(
+        string_attribute(&database_span.attributes, "db.system").as_deref(),
+        Some("sqlite")
+    );
+
+    let logs = LOGS
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|log| log.lock().unwrap().clone())
+        .collect::<String>();
+    let answered = logs
+        .lines()
+        .find(|line| line.contains(&request_id))
+        .unwrap_or_else(|| panic!("no log line with the request id in {logs}"));
+    assert!(
+        answered.contains(&format!("trace_id={trace_id}")),
+        "log lines carry the trace id: {answered}"
+    );
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+async fn health_status(app: &TestApp) -> ServingStatus {
+    let mut client = HealthClient::new(app.channel().await);
+    let response = client
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .expect("health check");
+    response.into_inner().status()
+}
+
+async fn wait_for_health(app: &TestApp, wanted: ServingStatus) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if health_status(app).await == wanted {
+            return;
+        }
+        assert!(Instant::now() < deadline, "health never became {wanted:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The app on `database`, reached through a proxy the test controls.
+async fn spawn_behind_proxy(database: &Arc<TestDatabase>) -> (TestApp, TcpProxy) {
+    let mut url = url::Url::parse(database.url()).unwrap();
+    let target = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
+    let target = tokio::net::lookup_host(target)
+        .await
+        .unwrap()
+        .next()
+        .unwrap();
+    let proxy = TcpProxy::start(target).await;
+    url.set_port(Some(proxy.address().port())).unwrap();
+    let proxied = url.to_string();
+    let app = TestApp::spawn_with(
+        database.clone(),
+        Arc::new(statusgate::domain::SystemClock),
+        |config| {
+            config.database_url = proxied;
+            config.health_interval = Duration::from_millis(200);
+        },
+    )
+    .await;
+    (app, proxy)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_the_database_fails_fast_and_recovers_without_restart() {
+    let database = Arc::new(TestDatabase::new(Backend::Postgres).await);
+    let (app, proxy) = spawn_behind_proxy(&database).await;
+    let mut client = app.change_tokens().await;
+    wait_for_health(&app, ServingStatus::Serving).await;
+    get_token(&mut client, global("")).await;
+
+    proxy.cut();
+    wait_for_health(&app, ServingStatus::NotServing).await;
+    let started = Instant::now();
+    let failure = client
+        .get_change_token(GetChangeTokenRequest { scope: global("") })
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    assert_error(&failure, Code::Unavailable, "WAFInternalErrorException");
+    assert!(
+        took < Duration::from_secs(3),
+        "failed in {took:?}, not a hang"
+    );
+
+    proxy.restore().await;
+    wait_for_health(&app, ServingStatus::Serving).await;
+    let recovered = client
+        .get_change_token(GetChangeTokenRequest { scope: global("") })
+        .await;
+    assert!(
+        recovered.is_ok(),
+        "requests succeed again without a restart: {recovered:?}"
+    );
+}
+
+/// Holds an exclusive lock on `change_tokens` until dropped or released, so
+/// requests that touch it stay in flight.
+async fn lock_change_tokens(database: &TestDatabase) -> sqlx::Transaction<'static, sqlx::Postgres> {
+    let connection = sqlx::PgConnection::connect(database.url()).await.unwrap();
+    let mut transaction = sqlx::Transaction::begin(Box::leak(Box::new(connection)), None)
+        .await
+        .unwrap();
+    sqlx::query("LOCK TABLE change_tokens IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *transaction)
+        .await
+        .unwrap();
+    transaction
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_finishes_every_accepted_request() {
+    let database = Arc::new(TestDatabase::new(Backend::Postgres).await);
+    let mut app = TestApp::spawn_on(database.clone()).await;
+    let client = app.change_tokens().await;
+    let lock = lock_change_tokens(&database).await;
+
+    let mut in_flight = Vec::new();
+    for call in 0..20 {
+        let mut client = client.clone();
+        in_flight.push(tokio::spawn(async move {
+            client
+                .get_change_token(GetChangeTokenRequest {
+                    scope: regional("123456789012", &format!("region-{call}")),
+                })
+                .await
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let application = app.app.take().unwrap();
+    let health = application.health().clone();
+    let shutdown = tokio::spawn(application.shutdown());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !shutdown.is_finished(),
+        "shutdown waits for in-flight requests"
+    );
+    assert!(!health.is_ready(), "a stopping server is not ready");
+    lock.rollback().await.unwrap();
+
+    for call in in_flight {
+        let answered = call.await.unwrap();
+        assert!(
+            answered.is_ok(),
+            "an accepted request was dropped: {answered:?}"
+        );
+    }
+    tokio::time::timeout(Duration::from_secs(10), shutdown)
+        .await
+        .expect("shutdown completes")
+        .unwrap();
+    let mut admin = sqlx::PgConnection::connect(database.url()).await.unwrap();
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM change_tokens")
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+    assert_eq!(stored, 20, "every acknowledged token was committed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overload_is_shed_with_throttling() {
+    let database = Arc::new(TestDatabase::new(Backend::Postgres).await);
+    let app = TestApp::spawn_with(
+        database.clone(),
+        Arc::new(statusgate::domain::SystemClock),
+        |config| {
+            config.max_in_flight = 2;
+        },
+    )
+    .await;
+    let client = app.change_tokens().await;
+    let lock = lock_change_tokens(&database).await;
+    let mut held = Vec::new();
+    for call in 0..2 {
+        let mut client = client.clone();
+        held.push(tokio::spawn(async move {
+            client
+                .get_change_token(GetChangeTokenRequest {
+                    scope: regional("", &format!("held-{call}")),
+                })
+                .await
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    for call in 0..5 {
+        let shed = client
+            .clone()
+            .get_change_token(GetChangeTokenRequest {
+                scope: regional("", &format!("shed-{call}")),
+            })
+            .await
+            .unwrap_err();
+        assert_error(&shed, Code::ResourceExhausted, "ThrottlingException");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "shed at once, not queued"
+    );
+    lock.rollback().await.unwrap();
+    for call in held {
+        assert!(call.await.unwrap().is_ok());
+    }
+    let recovered = client
+        .clone()
+        .get_change_token(GetChangeTokenRequest { scope: global("") })
+        .await;
+    assert!(
+        recovered.is_ok(),
+        "served again once the load is gone: {recovered:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reflection_lists_the_services() {
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let mut client = ServerReflectionClient::new(app.channel().await);
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut responses = client
+        .server_reflection_info(futures::stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let response = responses.message().await.unwrap().expect("a response");
+    let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
+        panic!("unexpected reflection response {response:?}");
+    };
+    let names: Vec<String> = list
+        .service
+        .into_iter()
+        .map(|service| service.name)
+        .collect();
+    for expected in [
+        "statusgate.v1.ChangeTokenService",
+        "statusgate.v1.ResourceRequestService",
+        "grpc.health.v1.Health",
+    ] {
+        assert!(
+            names.iter().any(|name| name == expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+}
