@@ -2,7 +2,8 @@
 //! missing or unknown targets, bodies that are not JSON objects, members of
 //! the wrong type, oversized and deeply nested bodies, the query/XML form,
 //! and the headers of every answer. These test the protocol layer, so they
-//! run on SQLite only; the SDK tests cover both backends.
+//! run on SQLite only (but for the database outage, which needs Postgres);
+//! the SDK tests cover both backends.
 
 use std::time::{Duration, SystemTime};
 
@@ -11,7 +12,9 @@ use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, DATE, HeaderMap};
 use serde_json::{Value, json};
 
-use crate::common::{Backend, TestApp};
+use sqlx::Connection;
+
+use crate::common::{Backend, TestApp, postgres_admin_url};
 
 const WAF: &str = "AWSWAF_20150824";
 const WAF_REGIONAL: &str = "AWSWAF_Regional_20161128";
@@ -623,4 +626,73 @@ async fn the_query_form_answers_in_xml() {
         "the action &quot;DeleteResource&quot; is not served in the query form".to_owned(),
     )
     .await;
+}
+
+/// Runs one statement on the Postgres server that holds the test databases.
+async fn administer(statement: &str) {
+    let mut admin = sqlx::PgConnection::connect(&postgres_admin_url())
+        .await
+        .expect("the Postgres server");
+    sqlx::query(statement)
+        .execute(&mut admin)
+        .await
+        .unwrap_or_else(|error| panic!("{statement}: {error}"));
+    let _ = admin.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_is_an_aws_json_500_and_service_resumes() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let token = get_change_token(&app).await;
+    let database_url = url::Url::parse(app.database.url()).unwrap();
+    let database = database_url.path().trim_start_matches('/').to_owned();
+
+    // Take the database away from the running server: no new connections,
+    // and the open ones are closed.
+    administer(&format!(
+        "ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS false"
+    ))
+    .await;
+    administer(&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'"
+    ))
+    .await;
+    let response = post(
+        &app,
+        Some(&format!("{WAF}.GetChangeTokenStatus")),
+        JSON_1_1,
+        json!({"ChangeToken": token}).to_string(),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_common_headers(response.headers(), JSON_1_1);
+    assert_eq!(
+        response.headers()["x-amzn-ErrorType"],
+        "WAFInternalErrorException"
+    );
+    let body: Value = response.json().await.expect("a JSON body");
+    assert_eq!(body["__type"], "WAFInternalErrorException");
+    assert!(body["message"].is_string(), "{body}");
+    let response = post(
+        &app,
+        Some(&format!("{CLOUD_CONTROL}.ListResourceRequests")),
+        JSON_1_0,
+        "{}",
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_common_headers(response.headers(), JSON_1_0);
+    let body: Value = response.json().await.expect("a JSON body");
+    assert_eq!(
+        body["__type"],
+        "com.amazonaws.cloudcontrol#ServiceInternalErrorException"
+    );
+    assert!(body["Message"].is_string(), "{body}");
+
+    // Back again: the same token, served as before.
+    administer(&format!(
+        "ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS true"
+    ))
+    .await;
+    assert_eq!(get_change_token(&app).await, token);
 }
