@@ -9,7 +9,7 @@
 
 use axum::http::{HeaderName, HeaderValue, StatusCode, header::CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Map, Value};
+use serde::Serialize;
 
 use super::RequestId;
 use super::operation::{AWS_JSON_1_1, AwsService};
@@ -92,15 +92,6 @@ pub enum MessageMember {
     Upper,
 }
 
-impl MessageMember {
-    pub const fn key(self) -> &'static str {
-        match self {
-            Self::Lower => "message",
-            Self::Upper => "Message",
-        }
-    }
-}
-
 /// The HTTP status and message member of each domain error (PROTOCOL.md).
 pub const fn status_and_message_member(code: ErrorCode) -> (StatusCode, MessageMember) {
     use MessageMember::{Lower, Upper};
@@ -142,6 +133,23 @@ impl InvalidParameter {
             reason: "ILLEGAL_ARGUMENT",
         }
     }
+}
+
+/// The awsJson error body, `__type` first as AWS writes it.
+#[derive(Serialize)]
+struct JsonErrorBody<'a> {
+    #[serde(rename = "__type")]
+    type_name: &'a str,
+    #[serde(rename = "message", skip_serializing_if = "Option::is_none")]
+    lower_case_message: Option<&'a str>,
+    #[serde(rename = "Message", skip_serializing_if = "Option::is_none")]
+    upper_case_message: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parameter: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
 }
 
 /// An error in AWS terms, ready to be rendered.
@@ -262,27 +270,22 @@ impl AwsError {
             Some(namespace) => format!("{namespace}#{}", self.name),
             None => self.name.to_owned(),
         };
-        let mut body = Map::new();
-        body.insert("__type".to_owned(), Value::String(type_name.clone()));
-        body.insert(
-            self.message_member.key().to_owned(),
-            Value::String(self.message.clone()),
-        );
-        if let Some(invalid) = &self.invalid_parameter {
-            body.insert("field".to_owned(), Value::String(invalid.field.clone()));
-            body.insert(
-                "parameter".to_owned(),
-                Value::String(invalid.parameter.clone()),
-            );
-            body.insert(
-                "reason".to_owned(),
-                Value::String(invalid.reason.to_owned()),
-            );
-        }
+        let message = Some(self.message.as_str());
+        let invalid = self.invalid_parameter.as_ref();
+        let body = JsonErrorBody {
+            type_name: &type_name,
+            lower_case_message: message.filter(|_| self.message_member == MessageMember::Lower),
+            upper_case_message: message.filter(|_| self.message_member == MessageMember::Upper),
+            field: invalid.map(|invalid| invalid.field.as_str()),
+            parameter: invalid.map(|invalid| invalid.parameter.as_str()),
+            reason: invalid.map(|invalid| invalid.reason),
+        };
+        // Serialising borrowed strings into a Vec cannot fail.
+        let body = serde_json::to_vec(&body).unwrap_or_default();
         let mut response = (
             self.status,
             [(CONTENT_TYPE, HeaderValue::from_static(content_type))],
-            Value::Object(body).to_string(),
+            body,
         )
             .into_response();
         // Error names are ASCII identifiers; a failure here would be a bug in
@@ -367,6 +370,16 @@ mod tests {
         ErrorCode::ServiceUnavailable,
     ];
 
+    use serde_json::Value;
+
+    /// The JSON member name of a message member.
+    fn key(member: MessageMember) -> &'static str {
+        match member {
+            MessageMember::Lower => "message",
+            MessageMember::Upper => "Message",
+        }
+    }
+
     async fn body_of(response: Response) -> Value {
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
             .await
@@ -395,7 +408,7 @@ mod tests {
         for (code, status, member) in table {
             let (actual_status, actual_member) = status_and_message_member(code);
             assert_eq!(actual_status.as_u16(), status, "{code:?}");
-            assert_eq!(actual_member.key(), member, "{code:?}");
+            assert_eq!(key(actual_member), member, "{code:?}");
         }
     }
 
@@ -424,7 +437,7 @@ mod tests {
                 );
                 let body = body_of(response).await;
                 assert_eq!(body["__type"], expected_type.as_str(), "{code:?}");
-                assert_eq!(body[member.key()], "what happened", "{code:?}");
+                assert_eq!(body[key(member)], "what happened", "{code:?}");
                 assert!(body.get("code").is_none() && body.get("Code").is_none());
             }
         }
@@ -440,13 +453,14 @@ mod tests {
                 "Member must satisfy regular expression pattern: .*\\S.*",
             ),
         );
-        let body =
-            body_of(FacadeError::Domain(error.clone()).json_response(Some(AwsService::Waf))).await;
-        assert_eq!(body["__type"], "WAFInvalidParameterException");
-        assert_eq!(body["field"], "CHANGE_TOKEN");
-        assert_eq!(body["parameter"], "ChangeToken");
-        assert_eq!(body["reason"], "ILLEGAL_ARGUMENT");
-        assert_eq!(body["message"], error.message.as_str());
+        let response = FacadeError::Domain(error).json_response(Some(AwsService::Waf));
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(bytes.to_vec()).unwrap(),
+            r#"{"__type":"WAFInvalidParameterException","message":"1 validation error detected: Value '   ' at 'changeToken' failed to satisfy constraint: Member must satisfy regular expression pattern: .*\\S.*","field":"CHANGE_TOKEN","parameter":"ChangeToken","reason":"ILLEGAL_ARGUMENT"}"#
+        );
     }
 
     #[tokio::test]
