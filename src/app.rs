@@ -143,7 +143,11 @@ impl Application {
             config.default_account.clone(),
             config.request_retention,
         );
-        let metrics = Arc::new(Metrics::new());
+        let pool_store = store.clone();
+        let metrics = Arc::new(Metrics::new(Box::new(move || {
+            let connections = pool_store.pool_connections();
+            (connections.in_use, connections.idle)
+        })));
         let (health, health_service) = Health::new();
         let stop = CancellationToken::new();
         let mut servers = JoinSet::new();
@@ -177,7 +181,13 @@ impl Application {
                 })
         });
 
-        let http_router = http::router(services.clone());
+        let http_router = http::router(http::HttpState {
+            services: services.clone(),
+            metrics: metrics.clone(),
+            health: health.clone(),
+            request_timeout: config.request_timeout,
+            max_in_flight: config.max_in_flight,
+        });
         let http_stop = stop.clone();
         servers.spawn(async move {
             axum::serve(http_listener, http_router)

@@ -67,22 +67,20 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.000_25, 2.0, 15))
 }
 
+/// Reads the database pool's (in use, idle) connections at scrape time.
+pub type PoolGauge = Box<dyn Fn() -> (u32, u32) + Send + Sync>;
+
 pub struct Metrics {
     registry: Mutex<Registry>,
+    pool_gauge: PoolGauge,
     requests: Family<RequestLabels, Counter>,
     latency: LatencyFamily,
     pool_connections: Family<PoolLabels, Gauge>,
     purged: Family<PurgeLabels, Counter>,
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Metrics {
-    pub fn new() -> Self {
+    pub fn new(pool_gauge: PoolGauge) -> Self {
         let mut registry = Registry::with_prefix("statusgate");
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
@@ -110,6 +108,7 @@ impl Metrics {
         );
         Self {
             registry: Mutex::new(registry),
+            pool_gauge,
             requests,
             latency,
             pool_connections,
@@ -151,7 +150,8 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition, with the pool gauges read now.
-    pub fn render(&self, pool_in_use: u32, pool_idle: u32) -> String {
+    pub fn render(&self) -> String {
+        let (pool_in_use, pool_idle) = (self.pool_gauge)();
         self.pool_connections
             .get_or_create(&PoolLabels { state: "in_use" })
             .set(i64::from(pool_in_use));
@@ -175,7 +175,7 @@ mod tests {
 
     #[test]
     fn renders_counts_by_transport_operation_and_outcome() {
-        let metrics = Metrics::new();
+        let metrics = Metrics::new(Box::new(|| (2, 5)));
         metrics.observe_request(
             Transport::Grpc,
             "GetChangeToken",
@@ -195,7 +195,7 @@ mod tests {
             Duration::from_millis(1),
         );
         metrics.observe_purge(3, 1);
-        let text = metrics.render(2, 5);
+        let text = metrics.render();
         assert!(text.contains(r#"statusgate_requests_total{transport="grpc",operation="GetChangeToken",outcome="ok"} 2"#), "{text}");
         assert!(text.contains(r#"statusgate_requests_total{transport="http",operation="GetChangeToken",outcome="client_error"} 1"#), "{text}");
         assert!(text.contains(r#"statusgate_request_duration_seconds_count{transport="grpc",operation="GetChangeToken"} 2"#), "{text}");

@@ -127,35 +127,34 @@ impl Transport {
     }
 }
 
-/// The server span of one request: named by the operation
-/// (`GetChangeTokenStatus`), with `rpc.*` attributes and the AWS request id,
-/// continuing the caller's W3C trace from `traceparent` when present. The
-/// handler records `aws.account_id`; the transport records the outcome.
-pub fn server_span(
-    transport: Transport,
-    service: &str,
-    operation: &str,
-    request_id: &str,
-    headers: &http::HeaderMap,
-) -> Span {
-    let rpc_system = match transport {
-        Transport::Grpc => "grpc",
-        Transport::Http => "aws-api",
+/// The server span of one request, named by its operation
+/// (`GetChangeTokenStatus`; a literal, since span names are static), with the
+/// `rpc.*` attributes and the AWS request id. The handler records
+/// `aws.account_id`, the transport the outcome; [`continue_trace`] parents it
+/// on the caller's trace.
+#[macro_export]
+macro_rules! operation_span {
+    ($operation:expr, rpc_system = $rpc_system:expr, service = $service:expr, request_id = $request_id:expr $(,)?) => {
+        tracing::info_span!(
+            $operation,
+            otel.kind = "server",
+            otel.status_code = tracing::field::Empty,
+            rpc.system = $rpc_system,
+            rpc.service = $service,
+            rpc.method = $operation,
+            rpc.grpc.status_code = tracing::field::Empty,
+            http.response.status_code = tracing::field::Empty,
+            aws.request_id = %$request_id,
+            aws.account_id = tracing::field::Empty,
+            trace_id = tracing::field::Empty,
+        )
     };
-    let span = tracing::info_span!(
-        "request",
-        otel.name = operation,
-        otel.kind = "server",
-        otel.status_code = tracing::field::Empty,
-        rpc.system = rpc_system,
-        rpc.service = service,
-        rpc.method = operation,
-        rpc.grpc.status_code = tracing::field::Empty,
-        http.response.status_code = tracing::field::Empty,
-        aws.request_id = request_id,
-        aws.account_id = tracing::field::Empty,
-        trace_id = tracing::field::Empty,
-    );
+}
+
+/// Makes `span` continue the caller's W3C trace (`traceparent` in HTTP
+/// headers or gRPC metadata) and records the trace id, so that every log line
+/// of the request carries it.
+pub fn continue_trace(span: &Span, headers: &http::HeaderMap) {
     let parent =
         TraceContextPropagator::new().extract(&opentelemetry_http::HeaderExtractor(headers));
     let _ = span.set_parent(parent);
@@ -163,7 +162,11 @@ pub fn server_span(
     if trace_id != opentelemetry::trace::TraceId::INVALID {
         span.record("trace_id", tracing::field::display(trace_id));
     }
-    span
+}
+
+/// Marks the request span as failed on our side (a 5xx or its gRPC peers).
+pub fn record_server_error(span: &Span) {
+    span.record("otel.status_code", "ERROR");
 }
 
 /// Records the caller's account on the current request span.

@@ -24,7 +24,7 @@ use tracing::Instrument;
 use super::status_from_error;
 use crate::domain::{Error, ErrorCode, ErrorKind};
 use crate::metrics::{Metrics, Outcome};
-use crate::telemetry::{Transport, server_span};
+use crate::telemetry::{Transport, continue_trace, record_server_error};
 
 /// Observe, then shed, then limit (outermost first).
 pub type GrpcLayer =
@@ -76,6 +76,34 @@ fn status_code(response: &http::Response<tonic::body::Body>) -> Code {
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<i32>().ok())
         .map_or(Code::Ok, Code::from_i32)
+}
+
+/// The span of one call, named by its method (span names are static, hence
+/// one arm per method statusgate serves).
+fn method_span(service: &str, method: &str, request_id: &str) -> tracing::Span {
+    macro_rules! span_for {
+        ($($name:literal),+ $(,)?) => {
+            match method {
+                $($name => crate::operation_span!($name, rpc_system = "grpc", service = service, request_id = request_id),)+
+                _ => crate::operation_span!("grpc", rpc_system = "grpc", service = service, request_id = request_id),
+            }
+        };
+    }
+    span_for!(
+        "GetChangeToken",
+        "GetChangeTokenStatus",
+        "ConsumeChangeToken",
+        "MarkChangeTokenInSync",
+        "CreateResourceRequest",
+        "GetResourceRequestStatus",
+        "ListResourceRequests",
+        "CancelResourceRequest",
+        "RecordProgressEvent",
+        "ListProgressEvents",
+        "Check",
+        "Watch",
+        "ServerReflectionInfo",
+    )
 }
 
 fn outcome_of(code: Code) -> Outcome {
@@ -132,13 +160,8 @@ where
         let (service, method) = service_and_method(request.uri().path());
         let operation = method.to_owned();
         let request_id = uuid::Uuid::new_v4().to_string();
-        let span = server_span(
-            Transport::Grpc,
-            service,
-            method,
-            &request_id,
-            request.headers(),
-        );
+        let span = method_span(service, method, &request_id);
+        continue_trace(&span, request.headers());
         // The clone is the one `poll_ready` did not prepare; swap it in.
         let clone = self.inner.clone();
         let mut ready = std::mem::replace(&mut self.inner, clone);
@@ -158,7 +181,7 @@ where
             span.record("rpc.grpc.status_code", code as i32);
             let outcome = outcome_of(code);
             if outcome == Outcome::ServerError {
-                span.record("otel.status_code", "ERROR");
+                record_server_error(&span);
             }
             let elapsed = started.elapsed();
             metrics.observe_request(Transport::Grpc, &operation, outcome, elapsed);

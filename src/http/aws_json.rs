@@ -41,7 +41,9 @@ pub async fn handle(services: &Services, request_id: &RequestId, request: Reques
         }
     };
     let caller = Caller::from_headers(request.headers());
-    let span = target.operation.span(target.service, request_id);
+    let span = target
+        .operation
+        .span(target.service, request_id, request.headers());
     async move {
         let outcome = match read_body(request)
             .await
@@ -51,7 +53,7 @@ pub async fn handle(services: &Services, request_id: &RequestId, request: Reques
             Err(rejection) => Err(rejection.into()),
         };
         log_outcome(&outcome);
-        match outcome {
+        let mut response = match outcome {
             Ok(body) => (
                 [(
                     CONTENT_TYPE,
@@ -61,7 +63,10 @@ pub async fn handle(services: &Services, request_id: &RequestId, request: Reques
             )
                 .into_response(),
             Err(error) => error.json_response(Some(target.service)),
-        }
+        };
+        // For the metrics layer.
+        response.extensions_mut().insert(target.operation);
+        response
     }
     .instrument(span)
     .await

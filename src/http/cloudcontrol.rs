@@ -44,7 +44,7 @@ fn required<T>(
 
 fn account(service: &ResourceRequestService, caller: &Caller) -> AccountId {
     let account = caller.account(service.default_account());
-    tracing::Span::current().record("account", account.as_str());
+    crate::telemetry::record_account(&account);
     account
 }
 

@@ -40,8 +40,22 @@ use axum::response::Response;
 use axum::routing::any;
 use tower_http::catch_panic::CatchPanicLayer;
 
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tokio::sync::Semaphore;
+
+use crate::domain::{Error, ErrorCode, ErrorKind};
+use crate::health::Health;
+use crate::metrics::{Metrics, Outcome};
 use crate::service::Services;
-use error::{FacadeError, MAX_BODY_BYTES, Rejection};
+use crate::telemetry::Transport;
+use error::{ERROR_TYPE_HEADER, FacadeError, MAX_BODY_BYTES, Rejection};
+use operation::Operation;
 
 static REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-amzn-requestid");
 
@@ -68,13 +82,127 @@ impl fmt::Display for RequestId {
     }
 }
 
-/// Every HTTP route statusgate serves.
-pub fn router(services: Services) -> Router {
-    let routes = Router::new()
+/// What the HTTP listener serves from.
+#[derive(Clone)]
+pub struct HttpState {
+    pub services: Services,
+    pub metrics: Arc<Metrics>,
+    pub health: Arc<Health>,
+    /// Longest time a facade request may take before it is answered
+    /// `ServiceUnavailable`.
+    pub request_timeout: Duration,
+    /// Facade requests served at once; beyond it `ThrottlingException`.
+    pub max_in_flight: usize,
+}
+
+/// Every HTTP route statusgate serves: the facade on `/`, and `/metrics`,
+/// `/healthz` and `/readyz`, which are exempt from load shedding so that an
+/// overloaded server still answers its orchestrator.
+pub fn router(state: HttpState) -> Router {
+    let admission = Arc::new(Admission {
+        in_flight: Arc::new(Semaphore::new(state.max_in_flight)),
+        request_timeout: state.request_timeout,
+    });
+    let facade = Router::new()
         .route("/", any(serve_root))
         .fallback(no_route)
-        .with_state(services);
-    with_layers(routes)
+        .with_state(state.services.clone())
+        .layer(middleware::from_fn_with_state(admission, admit))
+        .layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            observe,
+        ));
+    let operations = Router::new()
+        .route("/metrics", get(serve_metrics))
+        .route("/healthz", get(serve_liveness))
+        .route("/readyz", get(serve_readiness))
+        .with_state(state);
+    with_layers(operations.merge(facade))
+}
+
+/// Load shedding and the request timeout of the facade.
+struct Admission {
+    in_flight: Arc<Semaphore>,
+    request_timeout: Duration,
+}
+
+/// Sheds a request beyond `max_in_flight` at once (rather than queueing it)
+/// and answers one that outlives the timeout; both as AWS JSON errors that
+/// every SDK retries.
+async fn admit(State(admission): State<Arc<Admission>>, request: Request, next: Next) -> Response {
+    let Ok(_permit) = admission.in_flight.clone().try_acquire_owned() else {
+        let error = FacadeError::from(Error::new(
+            ErrorCode::Throttling,
+            ErrorKind::ResourceExhausted,
+            "Rate exceeded: too many concurrent requests; retry with backoff",
+        ));
+        return error.json_response(None);
+    };
+    match tokio::time::timeout(admission.request_timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(timeout = ?admission.request_timeout, "request timed out");
+            FacadeError::from(Error::new(
+                ErrorCode::ServiceUnavailable,
+                ErrorKind::Unavailable,
+                "The request did not complete in time; retry the request",
+            ))
+            .json_response(None)
+        }
+    }
+}
+
+/// Counts each facade request by operation (from the response's
+/// [`Operation`] extension; `unknown` for requests refused before routing)
+/// and outcome.
+async fn observe(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let operation = response
+        .extensions()
+        .get::<Operation>()
+        .map_or("unknown", |operation| operation.name());
+    let throttled = response
+        .headers()
+        .get(&ERROR_TYPE_HEADER)
+        .is_some_and(|value| value.as_bytes().ends_with(b"ThrottlingException"));
+    let status = response.status();
+    let outcome = if status.is_success() {
+        Outcome::Ok
+    } else if throttled {
+        Outcome::Throttled
+    } else if status.is_server_error() {
+        Outcome::ServerError
+    } else {
+        Outcome::ClientError
+    };
+    metrics.observe_request(Transport::Http, operation, outcome, started.elapsed());
+    response
+}
+
+async fn serve_metrics(State(state): State<HttpState>) -> Response {
+    (
+        [(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+/// The process is alive and serving HTTP.
+async fn serve_liveness() -> &'static str {
+    "ok\n"
+}
+
+/// The database answered the last health check and we are not shutting down.
+async fn serve_readiness(State(state): State<HttpState>) -> Response {
+    if state.health.is_ready() {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n").into_response()
+    }
 }
 
 /// The layers around every route, outermost last: the body limit the
@@ -159,14 +287,20 @@ async fn request_metadata(mut request: Request, next: Next) -> Response {
 /// carries the request id). Server-side failures were logged with their
 /// cause by the service; this line says what the caller got.
 fn log_outcome<Output>(outcome: &Result<Output, FacadeError>) {
+    let span = tracing::Span::current();
     let error = match outcome {
         Ok(_) => {
+            span.record("http.response.status_code", 200);
             tracing::info!(status = 200, "request served");
             return;
         }
         Err(error) => error,
     };
     let (error_type, status) = error.summary();
+    span.record("http.response.status_code", status.as_u16());
+    if status.is_server_error() {
+        crate::telemetry::record_server_error(&span);
+    }
     if status.is_server_error() {
         tracing::warn!(status = status.as_u16(), error_type, "request failed");
     } else {
@@ -232,7 +366,14 @@ mod tests {
     #[tokio::test]
     async fn each_request_is_logged_in_its_operation_span_with_its_request_id() {
         let directory = tempfile::tempdir().unwrap();
-        let app = router(services_on_sqlite(&directory).await);
+        let (health, _) = Health::new();
+        let app = router(HttpState {
+            services: services_on_sqlite(&directory).await,
+            metrics: Arc::new(Metrics::new(Box::new(|| (0, 0)))),
+            health,
+            request_timeout: Duration::from_secs(5),
+            max_in_flight: 8,
+        });
         let logs = CapturedLogs::default();
         let subscriber = tracing_subscriber::fmt()
             .with_writer(logs.clone())
@@ -268,12 +409,14 @@ mod tests {
             .lines()
             .find(|line| line.contains(&request_id))
             .unwrap_or_else(|| panic!("no log line with {request_id}: {text}"));
-        assert!(
-            line.contains(&format!(
-                "GetChangeTokenStatus{{request_id={request_id} service=\"waf\" account=\"123456789012\"}}"
-            )),
-            "{line}"
-        );
+        for expected in [
+            "GetChangeTokenStatus{".to_owned(),
+            "rpc.service=\"waf\"".to_owned(),
+            format!("aws.request_id={request_id}"),
+            "aws.account_id=\"123456789012\"".to_owned(),
+        ] {
+            assert!(line.contains(&expected), "{expected} missing from {line}");
+        }
         assert!(line.contains("request failed"), "{line}");
         assert!(
             line.contains("error_type=\"WAFNonexistentItemException\""),

@@ -5,6 +5,7 @@
 
 use std::fmt;
 
+use axum::http::HeaderMap;
 use tracing::Span;
 
 use super::RequestId;
@@ -113,23 +114,23 @@ impl Operation {
         }
     }
 
-    /// The span a request for this operation runs in. Span names must be
-    /// static, hence one `info_span!` per operation; the account is recorded
-    /// once the handler knows it.
-    pub fn span(self, service: AwsService, request_id: &RequestId) -> Span {
+    /// The span a request for this operation runs in, continuing the
+    /// caller's trace. Span names must be static, hence one arm per
+    /// operation; the account is recorded once the handler knows it.
+    pub fn span(self, service: AwsService, request_id: &RequestId, headers: &HeaderMap) -> Span {
         macro_rules! operation_span {
             ($($variant:ident),+ $(,)?) => {
                 match self {
-                    $(Self::$variant => tracing::info_span!(
+                    $(Self::$variant => crate::operation_span!(
                         stringify!($variant),
-                        request_id = %request_id,
+                        rpc_system = "aws-api",
                         service = service.signing_name(),
-                        account = tracing::field::Empty,
+                        request_id = request_id,
                     ),)+
                 }
             };
         }
-        operation_span!(
+        let span = operation_span!(
             GetChangeToken,
             GetChangeTokenStatus,
             GetResourceRequestStatus,
@@ -138,7 +139,9 @@ impl Operation {
             CreateResource,
             UpdateResource,
             DeleteResource,
-        )
+        );
+        crate::telemetry::continue_trace(&span, headers);
+        span
     }
 }
 

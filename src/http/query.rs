@@ -100,7 +100,8 @@ async fn answer(
             .and_then(CredentialScope::parse)
     });
     let caller = Caller::new(scope);
-    let span = Operation::GetResourceRequestStatus.span(AwsService::CloudControl, request_id);
+    let span =
+        Operation::GetResourceRequestStatus.span(AwsService::CloudControl, request_id, headers);
     async move {
         let input = RequestTokenInput {
             request_token: parameters.request_token,
@@ -109,10 +110,15 @@ async fn answer(
             cloudcontrol::get_resource_request_status(&services.resource_requests, &caller, input)
                 .await;
         log_outcome(&outcome);
-        match outcome {
+        let mut response = match outcome {
             Ok(output) => xml::response(StatusCode::OK, document(&output, request_id)),
             Err(error) => error.xml_response(request_id),
-        }
+        };
+        // For the metrics layer.
+        response
+            .extensions_mut()
+            .insert(Operation::GetResourceRequestStatus);
+        response
     }
     .instrument(span)
     .await

@@ -32,7 +32,7 @@ fn scope(
     endpoint: WafEndpoint,
 ) -> Result<ChangeTokenScope, FacadeError> {
     let account = caller.account(service.default_account());
-    tracing::Span::current().record("account", account.as_str());
+    crate::telemetry::record_account(&account);
     match endpoint {
         WafEndpoint::Global => Ok(ChangeTokenScope::global(account)),
         WafEndpoint::Regional => {

@@ -64,7 +64,7 @@ fn string_attribute(
 fn spawn_binary(
     directory: &std::path::Path,
     env: &[(&str, String)],
-) -> (std::process::Child, String) {
+) -> (std::process::Child, String, String) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_statusgate"));
     command
         .current_dir(directory)
@@ -85,7 +85,7 @@ fn spawn_binary(
     let mut seen = Vec::new();
     let mut byte = [0u8; 1];
     let deadline = Instant::now() + Duration::from_secs(20);
-    let grpc_address = loop {
+    let (grpc_address, http_address) = loop {
         assert!(
             Instant::now() < deadline,
             "statusgate did not start: {}",
@@ -103,8 +103,15 @@ fn spawn_binary(
         }
         let text = String::from_utf8_lossy(&seen).into_owned();
         let last_line = text.lines().last().unwrap_or_default().to_owned();
-        if let Some(rest) = last_line.split("grpc=").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_owned();
+        let address_of = |key: &str| {
+            last_line
+                .split(key)
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next())
+                .map(str::to_owned)
+        };
+        if let (Some(grpc), Some(http)) = (address_of("grpc="), address_of("http=")) {
+            break (grpc, http);
         }
     };
     // Keep draining stderr so the child never blocks on a full pipe.
@@ -118,7 +125,7 @@ fn spawn_binary(
         }
     });
     LOGS.lock().unwrap().push(log);
-    (child, grpc_address)
+    (child, grpc_address, http_address)
 }
 
 static LOGS: Mutex<Vec<Arc<Mutex<String>>>> = Mutex::new(Vec::new());
@@ -155,7 +162,7 @@ async fn traces_reach_the_collector_and_continue_the_callers_trace() {
     );
 
     let directory = tempfile::tempdir().unwrap();
-    let (mut child, grpc_address) = spawn_binary(
+    let (mut child, grpc_address, http_address) = spawn_binary(
         directory.path(),
         &[
             (
@@ -191,6 +198,21 @@ async fn traces_reach_the_collector_and_continue_the_callers_trace() {
         .unwrap()
         .to_owned();
     drop(client);
+    let facade_trace_id = "0af7651916cd43dd8448eb211c80319c";
+    let facade_caller_span = "b7ad6b7169203331";
+    let facade = reqwest::Client::new()
+        .post(format!("http://{http_address}/"))
+        .header("X-Amz-Target", "AWSWAF_20150824.GetChangeToken")
+        .header("Content-Type", "application/x-amz-json-1.1")
+        .header(
+            "traceparent",
+            format!("00-{facade_trace_id}-{facade_caller_span}-01"),
+        )
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(facade.status(), 200);
 
     // Spans are flushed on shutdown.
     let status = tokio::task::spawn_blocking(move || terminate(&mut child))
@@ -255,6 +277,20 @@ async fn traces_reach_the_collector_and_continue_the_callers_trace() {
     assert_eq!(
         string_attribute(&server_span.attributes, "aws.account_id").as_deref(),
         Some("000000000000")
+    );
+
+    let facade_span = spans
+        .iter()
+        .find(|span| span.name == "GetChangeToken" && hex(&span.trace_id) == facade_trace_id)
+        .expect("a GetChangeToken span from the facade in the caller's trace");
+    assert_eq!(hex(&facade_span.parent_span_id), facade_caller_span);
+    assert_eq!(
+        string_attribute(&facade_span.attributes, "rpc.system").as_deref(),
+        Some("aws-api")
+    );
+    assert_eq!(
+        string_attribute(&facade_span.attributes, "rpc.service").as_deref(),
+        Some("waf")
     );
 
     let database_span = spans
@@ -345,8 +381,22 @@ async fn losing_the_database_fails_fast_and_recovers_without_restart() {
     wait_for_health(&app, ServingStatus::Serving).await;
     get_token(&mut client, global("")).await;
 
+    let http = reqwest::Client::new();
+    let probe = |path: &'static str| {
+        let http = http.clone();
+        let url = format!("{}{path}", app.http_endpoint());
+        async move { http.get(url).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(probe("/readyz").await, 200);
+
     proxy.cut();
     wait_for_health(&app, ServingStatus::NotServing).await;
+    assert_eq!(
+        probe("/readyz").await,
+        503,
+        "not ready while the database is away"
+    );
+    assert_eq!(probe("/healthz").await, 200, "but alive");
     let started = Instant::now();
     let failure = client
         .get_change_token(GetChangeTokenRequest { scope: global("") })
@@ -361,6 +411,7 @@ async fn losing_the_database_fails_fast_and_recovers_without_restart() {
 
     proxy.restore().await;
     wait_for_health(&app, ServingStatus::Serving).await;
+    assert_eq!(probe("/readyz").await, 200);
     let recovered = client
         .get_change_token(GetChangeTokenRequest { scope: global("") })
         .await;
@@ -473,7 +524,38 @@ async fn overload_is_shed_with_throttling() {
         started.elapsed() < Duration::from_secs(2),
         "shed at once, not queued"
     );
+
+    // The facade has its own limit of 2.
+    let http = reqwest::Client::new();
+    let facade_call = |region: String| {
+        let http = http.clone();
+        let url = app.http_endpoint();
+        async move {
+            http.post(url)
+                .header("X-Amz-Target", "AWSWAF_Regional_20161128.GetChangeToken")
+                .header(
+                    "Authorization",
+                    format!("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261125/{region}/waf-regional/aws4_request, Signature=0"),
+                )
+                .body("{}")
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let mut held_on_facade = Vec::new();
+    for call in 0..2 {
+        held_on_facade.push(tokio::spawn(facade_call(format!("held-{call}"))));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let shed = facade_call("shed".into()).await;
+    assert_eq!(shed.status(), 400);
+    let body: serde_json::Value = shed.json().await.unwrap();
+    assert_eq!(body["__type"], "ThrottlingException", "{body}");
     lock.rollback().await.unwrap();
+    for call in held_on_facade {
+        assert_eq!(call.await.unwrap().status(), 200);
+    }
     for call in held {
         assert!(call.await.unwrap().is_ok());
     }
@@ -523,5 +605,52 @@ async fn reflection_lists_the_services() {
             names.iter().any(|name| name == expected),
             "{expected} missing from {names:?}"
         );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_calls_on_both_transports() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let mut client = app.change_tokens().await;
+    get_token(&mut client, global("")).await;
+    let missing = client
+        .get_change_token_status(GetChangeTokenStatusRequest {
+            scope: global(""),
+            change_token: "nope".into(),
+        })
+        .await;
+    assert!(missing.is_err());
+    let http = reqwest::Client::new();
+    let facade = http
+        .post(app.http_endpoint())
+        .header("X-Amz-Target", "AWSWAF_20150824.GetChangeToken")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(facade.status(), 200);
+
+    let metrics = http
+        .get(format!("{}/metrics", app.http_endpoint()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 200);
+    assert!(
+        metrics.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = metrics.text().await.unwrap();
+    for expected in [
+        r#"statusgate_requests_total{transport="grpc",operation="GetChangeToken",outcome="ok"} 1"#,
+        r#"statusgate_requests_total{transport="grpc",operation="GetChangeTokenStatus",outcome="client_error"} 1"#,
+        r#"statusgate_requests_total{transport="http",operation="GetChangeToken",outcome="ok"} 1"#,
+        r#"statusgate_request_duration_seconds_count{transport="grpc",operation="GetChangeToken"} 1"#,
+        r#"statusgate_database_pool_connections{state="idle"}"#,
+        r#"statusgate_purged_records_total{record="requests"}"#,
+    ] {
+        assert!(text.contains(expected), "{expected} missing from\n{text}");
     }
 }
