@@ -458,6 +458,7 @@ mod tests {
             },
             input,
             event_count,
+            created_at: Timestamp::from_micros(1_000_000),
         }
     }
 

@@ -230,6 +230,8 @@ pub struct StoredResourceRequest {
     pub current: ProgressEvent,
     /// How many events the history holds; 1 means no worker has touched it.
     pub event_count: i64,
+    /// When the request was recorded; it expires a retention period later.
+    pub created_at: Timestamp,
 }
 
 /// What a worker reports.
@@ -388,6 +390,7 @@ mod tests {
             },
             input,
             event_count,
+            created_at: Timestamp::from_micros(1),
         }
     }
 

@@ -19,8 +19,41 @@ use crate::domain::{
 };
 use crate::store::{CreateOutcome, ListQuery, Store, StoreError};
 
+/// A request in a terminal status, which can never change again.
+#[derive(Debug, Clone)]
+struct FinishedRequest {
+    event: ProgressEvent,
+    created_at: Timestamp,
+}
+
+/// Weighs cache entries by their approximate size in bytes.
+#[derive(Debug, Clone, Copy)]
+struct ApproximateBytes;
+
+impl quick_cache::Weighter<(AccountId, RequestToken), FinishedRequest> for ApproximateBytes {
+    fn weight(&self, key: &(AccountId, RequestToken), finished: &FinishedRequest) -> u64 {
+        let event = &finished.event;
+        let strings = [
+            Some(event.type_name.as_str()),
+            event.identifier.as_deref(),
+            Some(event.request_token.as_str()),
+            event.resource_model.as_deref(),
+            event.status_message.as_deref(),
+        ];
+        let text: usize = strings.iter().flatten().map(|text| text.len()).sum();
+        (key.1.as_str().len() + 12 + text + 160) as u64
+    }
+}
+
+/// Bytes of finished requests kept in memory per process.
+const FINISHED_CACHE_BYTES: u64 = 8 * 1024 * 1024;
+
+type FinishedCache =
+    quick_cache::sync::Cache<(AccountId, RequestToken), FinishedRequest, ApproximateBytes>;
+
 #[derive(Clone)]
 pub struct ResourceRequestService {
+    finished: Arc<FinishedCache>,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     default_account: AccountId,
@@ -133,6 +166,11 @@ impl ResourceRequestService {
         retention: Duration,
     ) -> Self {
         Self {
+            finished: Arc::new(FinishedCache::with_weighter(
+                16_384,
+                FINISHED_CACHE_BYTES,
+                ApproximateBytes,
+            )),
             store,
             clock,
             default_account,
@@ -201,17 +239,37 @@ impl ResourceRequestService {
         }
     }
 
+    /// The request's current state. Terminal states never change, so they are
+    /// answered from a cache (until the request expires); anything else is
+    /// read from the store, as fresh as a direct read.
     pub async fn get_status(
         &self,
         account: &AccountId,
         token: &RequestToken,
     ) -> Result<ProgressEvent, Error> {
         let visible_since = self.visible_since(self.clock.now());
-        self.store
+        let key = (account.clone(), token.clone());
+        if let Some(finished) = self.finished.get(&key) {
+            if finished.created_at >= visible_since {
+                return Ok(finished.event);
+            }
+            self.finished.remove(&key);
+        }
+        let request = self
+            .store
             .get_resource_request(account, token, visible_since)
             .await
-            .map(|request| request.current)
-            .map_err(|error| Self::map_lookup_error(token, "GetResourceRequestStatus", error))
+            .map_err(|error| Self::map_lookup_error(token, "GetResourceRequestStatus", error))?;
+        if request.current.operation_status.is_terminal() {
+            self.finished.insert(
+                key,
+                FinishedRequest {
+                    event: request.current.clone(),
+                    created_at: request.created_at,
+                },
+            );
+        }
+        Ok(request.current)
     }
 
     pub async fn list(

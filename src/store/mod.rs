@@ -9,6 +9,7 @@
 //! (`SELECT ... FOR UPDATE` on Postgres, `BEGIN IMMEDIATE` on SQLite). No sqlx
 //! type crosses this trait.
 
+mod coalesce;
 mod postgres;
 mod rows;
 mod sql;

@@ -7,8 +7,9 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool, Postgres};
 
-use super::rows::{EventRow, RequestRow};
-use super::sql::{self, impl_store_with_shared_sql, request_columns};
+use super::coalesce::Coalescer;
+use super::rows::{ChangeTokenRow, EventRow, RequestRow};
+use super::sql::{self, change_token_columns, impl_store_with_shared_sql, request_columns};
 use super::{Availability, CreateOutcome, Decide, ListQuery, ListedRequest, StoreError};
 use crate::domain::change_token::{ChangeTokenScope, ChangeTokenStatus};
 use crate::domain::resource_request::{
@@ -19,14 +20,40 @@ use crate::domain::{AccountId, Timestamp};
 
 type Backend = Postgres;
 
+const SELECT_REQUESTS_BY_TOKENS: &str = concat!(
+    "SELECT ",
+    request_columns!(),
+    " FROM resource_requests WHERE request_token = ANY($1)"
+);
+
+const SELECT_CHANGE_TOKENS_BY_TOKENS: &str = concat!(
+    "SELECT ",
+    change_token_columns!(),
+    " FROM change_tokens WHERE change_token = ANY($1)"
+);
+
 /// How long a caller waits for a pooled connection before the request fails
 /// as unavailable, rather than hanging while the database is away.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
-#[derive(Debug)]
+/// Most distinct keys one coalesced lookup asks for.
+const MAX_LOOKUP_GROUP: usize = 256;
+
 pub struct PostgresStore {
     pool: PgPool,
     availability: Availability,
+    /// Status reads, coalesced into `= ANY($1)` queries under load.
+    request_lookups: Coalescer<String, RequestRow>,
+    change_token_lookups: Coalescer<String, ChangeTokenRow>,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("PostgresStore")
+            .field("pool", &self.pool)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PostgresStore {
@@ -55,10 +82,65 @@ impl PostgresStore {
             .run(&pool)
             .await
             .map_err(|error| StoreError::Internal(format!("migration failed: {error}")))?;
+        // Half the pool may serve coalesced reads; the rest stays for writes.
+        let groups_in_flight = (max_connections / 2).max(1) as usize;
+        let request_pool = pool.clone();
+        let request_lookups = Coalescer::new(
+            MAX_LOOKUP_GROUP,
+            groups_in_flight,
+            move |tokens: Vec<String>| {
+                let pool = request_pool.clone();
+                async move {
+                    let rows: Vec<RequestRow> = sqlx::query_as(SELECT_REQUESTS_BY_TOKENS)
+                        .bind(tokens)
+                        .fetch_all(&pool)
+                        .await
+                        .map_err(Self::classify)?;
+                    Ok(rows
+                        .into_iter()
+                        .map(|row| (row.request_token.clone(), row))
+                        .collect())
+                }
+            },
+        );
+        let token_pool = pool.clone();
+        let change_token_lookups = Coalescer::new(
+            MAX_LOOKUP_GROUP,
+            groups_in_flight,
+            move |tokens: Vec<String>| {
+                let pool = token_pool.clone();
+                async move {
+                    let rows: Vec<ChangeTokenRow> = sqlx::query_as(SELECT_CHANGE_TOKENS_BY_TOKENS)
+                        .bind(tokens)
+                        .fetch_all(&pool)
+                        .await
+                        .map_err(Self::classify)?;
+                    Ok(rows
+                        .into_iter()
+                        .map(|row| (row.change_token.clone(), row))
+                        .collect())
+                }
+            },
+        );
         Ok(Self {
             pool,
             availability: Availability::default(),
+            request_lookups,
+            change_token_lookups,
         })
+    }
+
+    async fn find_change_token(
+        &self,
+        token: &ChangeToken,
+    ) -> Result<Option<ChangeTokenRow>, StoreError> {
+        self.change_token_lookups
+            .get(token.as_str().to_owned())
+            .await
+    }
+
+    async fn find_request(&self, token: &RequestToken) -> Result<Option<RequestRow>, StoreError> {
+        self.request_lookups.get(token.as_str().to_owned()).await
     }
 
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Postgres>, sqlx::Error> {

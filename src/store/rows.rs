@@ -2,6 +2,7 @@
 //! A stored value that no longer parses is reported as `Internal`: it means
 //! the database was written by something other than statusgate.
 
+use crate::domain::change_token::{ChangeTokenScope, ChangeTokenStatus};
 use crate::domain::resource_request::{
     HandlerErrorCode, Operation, OperationStatus, ProgressEvent, ResourceRequestInput,
     StoredResourceRequest,
@@ -36,7 +37,7 @@ fn parse_error_code(value: Option<&str>) -> Result<Option<HandlerErrorCode>, Sto
 }
 
 /// Every column of `resource_requests`.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub(super) struct RequestRow {
     pub seq: i64,
     pub request_token: String,
@@ -57,9 +58,16 @@ pub(super) struct RequestRow {
     pub retry_after: Option<i64>,
     pub event_time: i64,
     pub event_count: i64,
+    pub created_at: i64,
 }
 
 impl RequestRow {
+    /// Whether `account` may see this request at a time when requests
+    /// created before `visible_since` have expired.
+    pub fn is_visible_to(&self, account: &AccountId, visible_since: Timestamp) -> bool {
+        self.account_id == account.as_str() && self.created_at >= visible_since.as_micros()
+    }
+
     pub fn current_event(&self) -> Result<ProgressEvent, StoreError> {
         Ok(ProgressEvent {
             type_name: self.type_name.clone(),
@@ -137,6 +145,7 @@ impl RequestRow {
             input,
             current,
             event_count: self.event_count,
+            created_at: Timestamp::from_micros(self.created_at),
         })
     }
 }
@@ -171,5 +180,40 @@ impl EventRow {
             status_message: self.status_message,
             retry_after: self.retry_after.map(Timestamp::from_micros),
         })
+    }
+}
+
+/// The columns of `change_tokens` a status lookup needs.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(super) struct ChangeTokenRow {
+    pub change_token: String,
+    pub account_id: String,
+    pub endpoint: String,
+    pub region: String,
+    pub status: String,
+    pub insync_at: Option<i64>,
+}
+
+impl ChangeTokenRow {
+    /// The token's status as a caller in `scope` sees it: `None` for a token
+    /// of another scope, or one that went INSYNC before `in_sync_visible_since`.
+    pub fn status_seen_from(
+        &self,
+        scope: &ChangeTokenScope,
+        in_sync_visible_since: Timestamp,
+    ) -> Result<Option<ChangeTokenStatus>, StoreError> {
+        let same_scope = self.account_id == scope.account().as_str()
+            && self.endpoint == scope.endpoint().as_str()
+            && self.region == scope.region_key();
+        if !same_scope {
+            return Ok(None);
+        }
+        let status = ChangeTokenStatus::from_stored(&self.status)
+            .ok_or_else(|| corrupt("change token status", &self.status))?;
+        let expired = status == ChangeTokenStatus::InSync
+            && self
+                .insync_at
+                .is_some_and(|at| at < in_sync_visible_since.as_micros());
+        Ok((!expired).then_some(status))
     }
 }

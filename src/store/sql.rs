@@ -11,7 +11,7 @@ macro_rules! request_columns {
         "seq, request_token, account_id, client_token, operation, type_name, \
          requested_identifier, desired_state, patch_document, role_arn, type_version_id, \
          operation_status, identifier, resource_model, status_message, error_code, \
-         retry_after, event_time, event_count"
+         retry_after, event_time, event_count, created_at"
     };
 }
 pub(super) use request_columns;
@@ -25,11 +25,27 @@ pub const PROVISION_CHANGE_TOKEN: &str = "\
     DO UPDATE SET status = change_tokens.status \
     RETURNING change_token";
 
-/// `$5`: INSYNC tokens are visible from this time on.
-pub const CHANGE_TOKEN_STATUS: &str = "\
-    SELECT status FROM change_tokens \
-    WHERE change_token = $1 AND account_id = $2 AND endpoint = $3 AND region = $4 \
-      AND (status <> 'INSYNC' OR insync_at >= $5)";
+/// The columns of [`ChangeTokenRow`](super::rows::ChangeTokenRow).
+macro_rules! change_token_columns {
+    () => {
+        "change_token, account_id, endpoint, region, status, insync_at"
+    };
+}
+pub(super) use change_token_columns;
+
+/// One token by key; the caller checks its scope and visibility.
+pub const SELECT_CHANGE_TOKEN: &str = concat!(
+    "SELECT ",
+    change_token_columns!(),
+    " FROM change_tokens WHERE change_token = $1"
+);
+
+/// One request by key; the caller checks its account and visibility.
+pub const SELECT_REQUEST_BY_TOKEN: &str = concat!(
+    "SELECT ",
+    request_columns!(),
+    " FROM resource_requests WHERE request_token = $1"
+);
 
 pub const CONSUME_CHANGE_TOKEN: &str = "\
     UPDATE change_tokens SET status = 'PENDING', change_description = $5, consumed_at = $6 \
@@ -189,21 +205,12 @@ macro_rules! impl_store_with_shared_sql {
                 in_sync_visible_since: Timestamp,
             ) -> Result<ChangeTokenStatus, StoreError> {
                 self.availability.check()?;
-                let status: Option<String> = sqlx::query_scalar(sql::CHANGE_TOKEN_STATUS)
-                    .bind(token.as_str())
-                    .bind(scope.account().as_str())
-                    .bind(scope.endpoint().as_str())
-                    .bind(scope.region_key())
-                    .bind(in_sync_visible_since.as_micros())
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(Self::classify)?;
-                let status = status.ok_or(StoreError::NotFound)?;
-                ChangeTokenStatus::from_stored(&status).ok_or_else(|| {
-                    StoreError::Internal(format!(
-                        "stored change token status {status:?} is not valid"
-                    ))
-                })
+                let row = self
+                    .find_change_token(token)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                row.status_seen_from(scope, in_sync_visible_since)?
+                    .ok_or(StoreError::NotFound)
             }
 
             #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = $db_system))]
@@ -357,14 +364,10 @@ macro_rules! impl_store_with_shared_sql {
                 visible_since: Timestamp,
             ) -> Result<StoredResourceRequest, StoreError> {
                 self.availability.check()?;
-                let row: Option<RequestRow> = sqlx::query_as(sql::SELECT_REQUEST)
-                    .bind(token.as_str())
-                    .bind(account.as_str())
-                    .bind(visible_since.as_micros())
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(Self::classify)?;
-                row.ok_or(StoreError::NotFound)?.into_stored()
+                match self.find_request(token).await? {
+                    Some(row) if row.is_visible_to(account, visible_since) => row.into_stored(),
+                    Some(_) | None => Err(StoreError::NotFound),
+                }
             }
 
             #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = $db_system))]

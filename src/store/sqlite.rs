@@ -10,7 +10,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool};
 
-use super::rows::{EventRow, RequestRow};
+use super::rows::{ChangeTokenRow, EventRow, RequestRow};
 use super::sql::{self, impl_store_with_shared_sql, request_columns};
 use super::{Availability, CreateOutcome, Decide, ListQuery, ListedRequest, StoreError};
 use crate::domain::change_token::{ChangeTokenScope, ChangeTokenStatus};
@@ -55,6 +55,25 @@ impl SqliteStore {
             pool,
             availability: Availability::default(),
         })
+    }
+
+    async fn find_change_token(
+        &self,
+        token: &ChangeToken,
+    ) -> Result<Option<ChangeTokenRow>, StoreError> {
+        sqlx::query_as(sql::SELECT_CHANGE_TOKEN)
+            .bind(token.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(Self::classify)
+    }
+
+    async fn find_request(&self, token: &RequestToken) -> Result<Option<RequestRow>, StoreError> {
+        sqlx::query_as(sql::SELECT_REQUEST_BY_TOKEN)
+            .bind(token.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(Self::classify)
     }
 
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Sqlite>, sqlx::Error> {

@@ -2,6 +2,7 @@
 //! Postgres database, driven over real sockets.
 
 mod cli;
+mod coalescing;
 mod common;
 mod facade_raw;
 mod facade_sdk;
