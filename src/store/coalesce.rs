@@ -1,17 +1,18 @@
-//! Coalescing of concurrent point lookups: requests for rows by key queue up
-//! while earlier lookups are in flight, and each queued group is fetched with
-//! one `= ANY($1)` query. Under load one round trip answers many callers;
-//! unloaded, a lookup goes out alone and at once (no timer, no added wait).
+//! Coalescing of concurrent keyed operations: calls queue up while earlier
+//! groups are in flight, and each queued group is handled by one statement
+//! (`= ANY($1)` lookups, multi-row upserts). Under load one round trip answers
+//! many callers; unloaded, a call goes out alone and at once (no timer, no
+//! added wait).
 //!
-//! Freshness is that of a direct read: a group's query is sent only after
-//! every lookup in it arrived, so no caller gets a row older than its own
-//! request. Rows are returned by key only; the caller checks ownership
-//! (account, scope) itself, so coalescing never leaks across accounts.
+//! Freshness is that of a direct call: a group's statement is sent only after
+//! every call in it arrived, so no caller gets a row older than its own
+//! request. Results are handed out by key only; callers check ownership
+//! (account, scope) themselves, so coalescing never leaks across accounts.
 //!
 //! Hand-written: the batching crates on crates.io either batch on a timer
-//! (which adds latency to every unloaded call) or are built for a single
-//! in-flight batch; this needs "as many concurrent groups as the pool can
-//! use, each as large as what queued meanwhile".
+//! (which adds latency to every unloaded call) or allow a single batch in
+//! flight; this needs "as many concurrent groups as the pool can use, each as
+//! large as what queued meanwhile".
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -24,86 +25,109 @@ use super::StoreError;
 
 type Reply<V> = oneshot::Sender<Result<Option<V>, StoreError>>;
 
-/// Looks rows up by key, coalescing concurrent lookups.
-pub(super) struct Coalescer<K, V> {
-    queue: mpsc::UnboundedSender<(K, Reply<V>)>,
+/// Runs keyed operations, coalescing concurrent ones into one `handle` call
+/// per group. Calls with equal keys share one result; `P` is what a call
+/// brings besides its key (the first payload of a key is the one used).
+pub(super) struct Coalescer<K, V, P = ()> {
+    queue: mpsc::UnboundedSender<(K, P, Reply<V>)>,
 }
 
-impl<K, V> Coalescer<K, V>
+impl<K, V, P> Coalescer<K, V, P>
 where
     K: Eq + Hash + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
+    P: Send + 'static,
 {
-    /// `fetch` loads the rows of up to `max_group` distinct keys; at most
-    /// `max_groups_in_flight` fetches run at once. Must be called inside a
-    /// Tokio runtime; the dispatcher stops when the coalescer is dropped.
-    pub fn new<Fetch, Fetched>(max_group: usize, max_groups_in_flight: usize, fetch: Fetch) -> Self
+    /// `handle` serves up to `max_group` distinct keys at once; at most
+    /// `max_groups_in_flight` run at a time. Must be called inside a Tokio
+    /// runtime; the dispatcher stops when the coalescer is dropped.
+    pub fn new<Handle, Handled>(
+        max_group: usize,
+        max_groups_in_flight: usize,
+        handle: Handle,
+    ) -> Self
     where
-        Fetch: Fn(Vec<K>) -> Fetched + Send + Sync + 'static,
-        Fetched: Future<Output = Result<Vec<(K, V)>, StoreError>> + Send + 'static,
+        Handle: Fn(Vec<(K, P)>) -> Handled + Send + Sync + 'static,
+        Handled: Future<Output = Result<Vec<(K, V)>, StoreError>> + Send + 'static,
     {
         let (queue, receiver) = mpsc::unbounded_channel();
         tokio::spawn(dispatch(
             receiver,
-            Arc::new(fetch),
+            Arc::new(handle),
             max_group.max(1),
             max_groups_in_flight.max(1),
         ));
         Self { queue }
     }
 
-    /// The row with `key`, if any.
-    pub async fn get(&self, key: K) -> Result<Option<V>, StoreError> {
+    /// The result for `key` (`None` when the group's statement returned
+    /// nothing for it).
+    pub async fn call(&self, key: K, payload: P) -> Result<Option<V>, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.queue
-            .send((key, reply))
+            .send((key, payload, reply))
             .map_err(|_| StoreError::Unavailable("the store is closed".into()))?;
         answer
             .await
-            .map_err(|_| StoreError::Internal("a coalesced lookup was abandoned".into()))?
+            .map_err(|_| StoreError::Internal("a coalesced call was abandoned".into()))?
     }
 }
 
-async fn dispatch<K, V, Fetch, Fetched>(
-    mut receiver: mpsc::UnboundedReceiver<(K, Reply<V>)>,
-    fetch: Arc<Fetch>,
+impl<K, V> Coalescer<K, V, ()>
+where
+    K: Eq + Hash + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// The row with `key`, if any.
+    pub async fn get(&self, key: K) -> Result<Option<V>, StoreError> {
+        self.call(key, ()).await
+    }
+}
+
+async fn dispatch<K, V, P, Handle, Handled>(
+    mut receiver: mpsc::UnboundedReceiver<(K, P, Reply<V>)>,
+    handle: Arc<Handle>,
     max_group: usize,
     max_groups_in_flight: usize,
 ) where
     K: Eq + Hash + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
-    Fetch: Fn(Vec<K>) -> Fetched + Send + Sync + 'static,
-    Fetched: Future<Output = Result<Vec<(K, V)>, StoreError>> + Send + 'static,
+    P: Send + 'static,
+    Handle: Fn(Vec<(K, P)>) -> Handled + Send + Sync + 'static,
+    Handled: Future<Output = Result<Vec<(K, V)>, StoreError>> + Send + 'static,
 {
     let slots = Arc::new(Semaphore::new(max_groups_in_flight));
     while let Some(first) = receiver.recv().await {
-        // Waiting for a free slot is what lets later lookups join this group.
+        // Waiting for a free slot is what lets later calls join this group.
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;
         };
         let mut group = vec![first];
         while group.len() < max_group {
             match receiver.try_recv() {
-                Ok(lookup) => group.push(lookup),
+                Ok(call) => group.push(call),
                 Err(_) => break,
             }
         }
-        let fetch = fetch.clone();
+        let handle = handle.clone();
         tokio::spawn(async move {
-            let mut keys: Vec<K> = group.iter().map(|(key, _)| key.clone()).collect();
-            let mut seen = std::collections::HashSet::with_capacity(keys.len());
-            keys.retain(|key| seen.insert(key.clone()));
-            match fetch(keys).await {
-                Ok(rows) => {
-                    let rows: HashMap<K, V> = rows.into_iter().collect();
-                    for (key, reply) in group {
-                        let _ = reply.send(Ok(rows.get(&key).cloned()));
+            let mut replies = Vec::with_capacity(group.len());
+            let mut distinct = HashMap::with_capacity(group.len());
+            for (key, payload, reply) in group {
+                distinct.entry(key.clone()).or_insert(payload);
+                replies.push((key, reply));
+            }
+            match handle(distinct.into_iter().collect()).await {
+                Ok(results) => {
+                    let results: HashMap<K, V> = results.into_iter().collect();
+                    for (key, reply) in replies {
+                        let _ = reply.send(Ok(results.get(&key).cloned()));
                     }
                 }
                 Err(error) => {
                     let message = error.to_string();
                     let unavailable = matches!(error, StoreError::Unavailable(_));
-                    for (_, reply) in group {
+                    for (_, reply) in replies {
                         let copy = if unavailable {
                             StoreError::Unavailable(message.clone())
                         } else {
@@ -125,10 +149,11 @@ mod tests {
     use std::time::Duration;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn concurrent_lookups_share_queries_and_each_gets_its_own_row() {
+    async fn concurrent_calls_share_statements_and_each_gets_its_own_result() {
         let groups = Arc::new(Mutex::new(Vec::<Vec<u32>>::new()));
         let recorded = groups.clone();
-        let coalescer = Arc::new(Coalescer::new(64, 1, move |keys: Vec<u32>| {
+        let coalescer = Arc::new(Coalescer::new(64, 1, move |calls: Vec<(u32, ())>| {
+            let keys: Vec<u32> = calls.into_iter().map(|(key, ())| key).collect();
             recorded.lock().unwrap().push(keys.clone());
             async move {
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -139,41 +164,49 @@ mod tests {
                     .collect())
             }
         }));
-        let mut lookups = Vec::new();
-        for key in 1..=100u32 {
+        let mut calls = Vec::new();
+        for key in (1..=100u32).chain(1..=20) {
             let coalescer = coalescer.clone();
-            lookups.push(tokio::spawn(async move {
+            calls.push(tokio::spawn(async move {
                 (key, coalescer.get(key).await.unwrap())
             }));
         }
-        for lookup in lookups {
-            let (key, value) = lookup.await.unwrap();
+        for call in calls {
+            let (key, value) = call.await.unwrap();
             let expected = if key % 7 == 0 { None } else { Some(key * 10) };
             assert_eq!(value, expected, "key {key}");
         }
         let groups = groups.lock().unwrap();
         assert!(
-            groups.len() < 100,
-            "lookups were coalesced: {} queries",
+            groups.len() < 120,
+            "calls were coalesced: {} statements",
             groups.len()
         );
-        assert!(groups.iter().all(|group| group.len() <= 64));
+        for group in groups.iter() {
+            assert!(group.len() <= 64);
+            let distinct: std::collections::HashSet<_> = group.iter().collect();
+            assert_eq!(
+                distinct.len(),
+                group.len(),
+                "keys are distinct within a group"
+            );
+        }
     }
 
     #[tokio::test]
-    async fn a_lone_lookup_goes_out_at_once_and_errors_reach_every_caller() {
-        let coalescer = Coalescer::new(8, 2, |keys: Vec<u32>| async move {
-            if keys.contains(&13) {
+    async fn a_lone_call_goes_out_at_once_and_errors_reach_every_caller() {
+        let coalescer = Coalescer::new(8, 2, |calls: Vec<(u32, &'static str)>| async move {
+            if calls.iter().any(|(key, _)| *key == 13) {
                 Err(StoreError::Unavailable("down".into()))
             } else {
-                Ok(keys.into_iter().map(|key| (key, ())).collect())
+                Ok(calls)
             }
         });
         let started = std::time::Instant::now();
-        assert_eq!(coalescer.get(1).await.unwrap(), Some(()));
+        assert_eq!(coalescer.call(1, "first").await.unwrap(), Some("first"));
         assert!(started.elapsed() < Duration::from_millis(100));
         assert!(matches!(
-            coalescer.get(13).await,
+            coalescer.call(13, "x").await,
             Err(StoreError::Unavailable(_))
         ));
     }

@@ -11,7 +11,7 @@ use super::coalesce::Coalescer;
 use super::rows::{ChangeTokenRow, EventRow, RequestRow};
 use super::sql::{self, change_token_columns, impl_store_with_shared_sql, request_columns};
 use super::{Availability, CreateOutcome, Decide, ListQuery, ListedRequest, StoreError};
-use crate::domain::change_token::{ChangeTokenScope, ChangeTokenStatus};
+use crate::domain::change_token::{ChangeTokenScope, ChangeTokenStatus, WafEndpoint};
 use crate::domain::resource_request::{
     Decision, NewResourceRequest, Operation, OperationStatus, ProgressEvent, StoredResourceRequest,
 };
@@ -45,7 +45,30 @@ pub struct PostgresStore {
     /// Status reads, coalesced into `= ANY($1)` queries under load.
     request_lookups: Coalescer<String, RequestRow>,
     change_token_lookups: Coalescer<String, ChangeTokenRow>,
+    /// GetChangeToken, coalesced into multi-row upserts under load: calls
+    /// for the same scope share one row (they would get the same token
+    /// anyway), other scopes share the statement.
+    provisions: Coalescer<ScopeKey, String, ProvisionCandidate>,
 }
+
+/// (account, endpoint, region): what makes a change token scope.
+type ScopeKey = (String, &'static str, String);
+
+/// The token to store if the scope has none, and when.
+type ProvisionCandidate = (String, i64);
+
+/// Provisions the tokens of several scopes in one statement. Rows go in
+/// scope order so that concurrent statements (from several replicas) lock
+/// conflicting rows in the same order and cannot deadlock.
+const PROVISION_CHANGE_TOKENS: &str = "\
+    INSERT INTO change_tokens (change_token, account_id, endpoint, region, status, created_at) \
+    SELECT token, account_id, endpoint, region, 'PROVISIONED', created_at \
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) \
+      AS batch (token, account_id, endpoint, region, created_at) \
+    ORDER BY account_id, endpoint, region \
+    ON CONFLICT (account_id, endpoint, region) WHERE status = 'PROVISIONED' \
+    DO UPDATE SET status = change_tokens.status \
+    RETURNING change_token, account_id, endpoint, region";
 
 impl std::fmt::Debug for PostgresStore {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -88,8 +111,9 @@ impl PostgresStore {
         let request_lookups = Coalescer::new(
             MAX_LOOKUP_GROUP,
             groups_in_flight,
-            move |tokens: Vec<String>| {
+            move |calls: Vec<(String, ())>| {
                 let pool = request_pool.clone();
+                let tokens: Vec<String> = calls.into_iter().map(|(token, ())| token).collect();
                 async move {
                     let rows: Vec<RequestRow> = sqlx::query_as(SELECT_REQUESTS_BY_TOKENS)
                         .bind(tokens)
@@ -107,8 +131,9 @@ impl PostgresStore {
         let change_token_lookups = Coalescer::new(
             MAX_LOOKUP_GROUP,
             groups_in_flight,
-            move |tokens: Vec<String>| {
+            move |calls: Vec<(String, ())>| {
                 let pool = token_pool.clone();
+                let tokens: Vec<String> = calls.into_iter().map(|(token, ())| token).collect();
                 async move {
                     let rows: Vec<ChangeTokenRow> = sqlx::query_as(SELECT_CHANGE_TOKENS_BY_TOKENS)
                         .bind(tokens)
@@ -122,12 +147,40 @@ impl PostgresStore {
                 }
             },
         );
+        let provision_pool = pool.clone();
+        let provisions = Coalescer::new(
+            MAX_LOOKUP_GROUP,
+            groups_in_flight,
+            move |calls: Vec<(ScopeKey, ProvisionCandidate)>| {
+                let pool = provision_pool.clone();
+                async move { provision_scopes(&pool, calls).await }
+            },
+        );
         Ok(Self {
             pool,
             availability: Availability::default(),
             request_lookups,
             change_token_lookups,
+            provisions,
         })
+    }
+
+    async fn provision(
+        &self,
+        scope: &ChangeTokenScope,
+        candidate: &ChangeToken,
+        now: Timestamp,
+    ) -> Result<String, StoreError> {
+        let key = (
+            scope.account().as_str().to_owned(),
+            scope.endpoint().as_str(),
+            scope.region_key().to_owned(),
+        );
+        let candidate = (candidate.as_str().to_owned(), now.as_micros());
+        self.provisions
+            .call(key, candidate)
+            .await?
+            .ok_or_else(|| StoreError::Internal("the upsert returned no row for a scope".into()))
     }
 
     async fn find_change_token(
@@ -187,6 +240,41 @@ impl PostgresStore {
             _ => StoreError::Internal(error.to_string()),
         }
     }
+}
+
+async fn provision_scopes(
+    pool: &PgPool,
+    calls: Vec<(ScopeKey, ProvisionCandidate)>,
+) -> Result<Vec<(ScopeKey, String)>, StoreError> {
+    let mut tokens = Vec::with_capacity(calls.len());
+    let mut accounts = Vec::with_capacity(calls.len());
+    let mut endpoints = Vec::with_capacity(calls.len());
+    let mut regions = Vec::with_capacity(calls.len());
+    let mut created_ats = Vec::with_capacity(calls.len());
+    for ((account, endpoint, region), (token, created_at)) in calls {
+        tokens.push(token);
+        accounts.push(account);
+        endpoints.push(endpoint);
+        regions.push(region);
+        created_ats.push(created_at);
+    }
+    let rows: Vec<(String, String, String, String)> = sqlx::query_as(PROVISION_CHANGE_TOKENS)
+        .bind(tokens)
+        .bind(accounts)
+        .bind(endpoints)
+        .bind(regions)
+        .bind(created_ats)
+        .fetch_all(pool)
+        .await
+        .map_err(PostgresStore::classify)?;
+    rows.into_iter()
+        .map(|(token, account, endpoint, region)| {
+            let endpoint = WafEndpoint::from_stored(&endpoint).ok_or_else(|| {
+                StoreError::Internal(format!("stored endpoint {endpoint:?} is not valid"))
+            })?;
+            Ok(((account, endpoint.as_str(), region), token))
+        })
+        .collect()
 }
 
 fn is_retryable_sqlstate(code: &str) -> bool {

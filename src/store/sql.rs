@@ -183,15 +183,7 @@ macro_rules! impl_store_with_shared_sql {
                 now: Timestamp,
             ) -> Result<ChangeToken, StoreError> {
                 self.availability.check()?;
-                let token: String = sqlx::query_scalar(sql::PROVISION_CHANGE_TOKEN)
-                    .bind(candidate.as_str())
-                    .bind(scope.account().as_str())
-                    .bind(scope.endpoint().as_str())
-                    .bind(scope.region_key())
-                    .bind(now.as_micros())
-                    .fetch_one(&self.pool)
-                    .await
-                    .map_err(Self::classify)?;
+                let token = self.provision(scope, candidate, now).await?;
                 ChangeToken::parse(token.as_str()).map_err(|_| {
                     StoreError::Internal(format!("stored change token {token:?} is not valid"))
                 })

@@ -57,6 +57,23 @@ impl SqliteStore {
         })
     }
 
+    async fn provision(
+        &self,
+        scope: &ChangeTokenScope,
+        candidate: &ChangeToken,
+        now: Timestamp,
+    ) -> Result<String, StoreError> {
+        sqlx::query_scalar(sql::PROVISION_CHANGE_TOKEN)
+            .bind(candidate.as_str())
+            .bind(scope.account().as_str())
+            .bind(scope.endpoint().as_str())
+            .bind(scope.region_key())
+            .bind(now.as_micros())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(Self::classify)
+    }
+
     async fn find_change_token(
         &self,
         token: &ChangeToken,
