@@ -49,7 +49,7 @@ pub enum StoreError {
 pub type Decide<'a> = dyn Fn(&StoredResourceRequest) -> Result<Decision, Error> + Send + Sync + 'a;
 
 /// The result of recording a request.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum CreateOutcome {
     Created(StoredResourceRequest),
     /// The client token was already used in the account; nothing was written.

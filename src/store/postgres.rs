@@ -49,7 +49,44 @@ pub struct PostgresStore {
     /// for the same scope share one row (they would get the same token
     /// anyway), other scopes share the statement.
     provisions: Coalescer<ScopeKey, String, ProvisionCandidate>,
+    /// Creates, coalesced into one transaction of two multi-row statements
+    /// per group: one commit (and one WAL flush) for many requests.
+    creations: Coalescer<String, CreateOutcome, NewResourceRequest>,
 }
+
+/// Inserts several requests in `PENDING`; rows whose client token is taken
+/// in their account are skipped. Rows go in client-token order so that
+/// concurrent statements wait on each other in one order (no deadlock).
+const INSERT_REQUESTS: &str = concat!(
+    "INSERT INTO resource_requests (request_token, account_id, client_token, created_at, \
+       operation, type_name, requested_identifier, desired_state, patch_document, role_arn, \
+       type_version_id, operation_status, identifier, event_time, event_count) \
+     SELECT request_token, account_id, client_token, created_at, operation, type_name, \
+       requested_identifier, desired_state, patch_document, role_arn, type_version_id, \
+       'PENDING', requested_identifier, created_at, 1 \
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], \
+       $7::text[], $8::text[], $9::text[], $10::text[], $11::text[]) \
+       AS batch (request_token, account_id, client_token, created_at, operation, type_name, \
+         requested_identifier, desired_state, patch_document, role_arn, type_version_id) \
+     ORDER BY account_id, client_token \
+     ON CONFLICT (account_id, client_token) WHERE client_token IS NOT NULL DO NOTHING \
+     RETURNING ",
+    request_columns!()
+);
+
+/// The first (`PENDING`) event of each inserted request.
+const INSERT_FIRST_EVENTS: &str = "\
+    INSERT INTO progress_events (request_token, seq, operation_status, identifier, event_time) \
+    SELECT request_token, 1, 'PENDING', identifier, event_time \
+    FROM unnest($1::text[], $2::text[], $3::bigint[]) AS batch (request_token, identifier, event_time)";
+
+/// The requests holding some (account, client token) pairs.
+const SELECT_REQUESTS_BY_CLIENT_TOKENS: &str = concat!(
+    "SELECT ",
+    request_columns!(),
+    " FROM resource_requests WHERE (account_id, client_token) IN \
+       (SELECT * FROM unnest($1::text[], $2::text[]))"
+);
 
 /// (account, endpoint, region): what makes a change token scope.
 type ScopeKey = (String, &'static str, String);
@@ -156,13 +193,30 @@ impl PostgresStore {
                 async move { provision_scopes(&pool, calls).await }
             },
         );
+        let creation_pool = pool.clone();
+        let creations = Coalescer::new(
+            MAX_LOOKUP_GROUP,
+            groups_in_flight,
+            move |calls: Vec<(String, NewResourceRequest)>| {
+                let pool = creation_pool.clone();
+                async move { create_requests(&pool, calls).await }
+            },
+        );
         Ok(Self {
             pool,
             availability: Availability::default(),
             request_lookups,
             change_token_lookups,
             provisions,
+            creations,
         })
+    }
+
+    async fn create(&self, request: &NewResourceRequest) -> Result<CreateOutcome, StoreError> {
+        self.creations
+            .call(request.request_token.as_str().to_owned(), request.clone())
+            .await?
+            .ok_or_else(|| StoreError::Internal("a create got no outcome".into()))
     }
 
     async fn provision(
@@ -240,6 +294,158 @@ impl PostgresStore {
             _ => StoreError::Internal(error.to_string()),
         }
     }
+}
+
+/// Records several requests in one transaction; each call gets `Created` or,
+/// when its client token was taken, `ClientTokenTaken` with the holder.
+async fn create_requests(
+    pool: &PgPool,
+    calls: Vec<(String, NewResourceRequest)>,
+) -> Result<Vec<(String, CreateOutcome)>, StoreError> {
+    let mut columns: [Vec<Option<String>>; 10] = Default::default();
+    let mut created_ats = Vec::with_capacity(calls.len());
+    for (_, request) in &calls {
+        let input = &request.input;
+        let row = [
+            Some(request.request_token.as_str().to_owned()),
+            Some(request.account.as_str().to_owned()),
+            request
+                .client_token
+                .as_ref()
+                .map(|token| token.as_str().to_owned()),
+            Some(input.operation.as_str().to_owned()),
+            Some(input.type_name.as_str().to_owned()),
+            input
+                .identifier
+                .as_ref()
+                .map(|value| value.as_str().to_owned()),
+            input
+                .desired_state
+                .as_ref()
+                .map(|value| value.as_str().to_owned()),
+            input
+                .patch_document
+                .as_ref()
+                .map(|value| value.as_str().to_owned()),
+            input
+                .role_arn
+                .as_ref()
+                .map(|value| value.as_str().to_owned()),
+            input
+                .type_version_id
+                .as_ref()
+                .map(|value| value.as_str().to_owned()),
+        ];
+        for (column, value) in columns.iter_mut().zip(row) {
+            column.push(value);
+        }
+        created_ats.push(request.created_at.as_micros());
+    }
+    let [
+        tokens,
+        accounts,
+        client_tokens,
+        operations,
+        type_names,
+        identifiers,
+        desired_states,
+        patches,
+        role_arns,
+        type_versions,
+    ] = columns;
+
+    let mut transaction = pool.begin().await.map_err(PostgresStore::classify)?;
+    let inserted: Vec<RequestRow> = sqlx::query_as(INSERT_REQUESTS)
+        .bind(&tokens)
+        .bind(&accounts)
+        .bind(&client_tokens)
+        .bind(&created_ats)
+        .bind(&operations)
+        .bind(&type_names)
+        .bind(&identifiers)
+        .bind(desired_states)
+        .bind(patches)
+        .bind(role_arns)
+        .bind(type_versions)
+        .fetch_all(&mut *transaction)
+        .await
+        .map_err(PostgresStore::classify)?;
+    let event_tokens: Vec<&str> = inserted
+        .iter()
+        .map(|row| row.request_token.as_str())
+        .collect();
+    let event_identifiers: Vec<Option<&str>> = inserted
+        .iter()
+        .map(|row| row.identifier.as_deref())
+        .collect();
+    let event_times: Vec<i64> = inserted.iter().map(|row| row.event_time).collect();
+    sqlx::query(INSERT_FIRST_EVENTS)
+        .bind(event_tokens)
+        .bind(event_identifiers)
+        .bind(event_times)
+        .execute(&mut *transaction)
+        .await
+        .map_err(PostgresStore::classify)?;
+    transaction
+        .commit()
+        .await
+        .map_err(PostgresStore::classify)?;
+
+    let mut outcomes = Vec::with_capacity(calls.len());
+    let mut inserted_tokens = std::collections::HashSet::with_capacity(inserted.len());
+    for row in inserted {
+        inserted_tokens.insert(row.request_token.clone());
+        outcomes.push((
+            row.request_token.clone(),
+            CreateOutcome::Created(row.into_stored()?),
+        ));
+    }
+    let taken: Vec<&NewResourceRequest> = calls
+        .iter()
+        .map(|(_, request)| request)
+        .filter(|request| !inserted_tokens.contains(request.request_token.as_str()))
+        .collect();
+    if taken.is_empty() {
+        return Ok(outcomes);
+    }
+    // Committed holders of the taken client tokens (the insert waited for them).
+    let holder_accounts: Vec<&str> = taken
+        .iter()
+        .map(|request| request.account.as_str())
+        .collect();
+    let holder_tokens: Vec<Option<&str>> = taken
+        .iter()
+        .map(|request| request.client_token.as_ref().map(|token| token.as_str()))
+        .collect();
+    let holders: Vec<RequestRow> = sqlx::query_as(SELECT_REQUESTS_BY_CLIENT_TOKENS)
+        .bind(holder_accounts)
+        .bind(holder_tokens)
+        .fetch_all(pool)
+        .await
+        .map_err(PostgresStore::classify)?;
+    let mut by_client_token = std::collections::HashMap::with_capacity(holders.len());
+    for holder in holders {
+        let key = (holder.account_id.clone(), holder.client_token.clone());
+        by_client_token.insert(key, holder.into_stored()?);
+    }
+    for request in taken {
+        let key = (
+            request.account.as_str().to_owned(),
+            request
+                .client_token
+                .as_ref()
+                .map(|token| token.as_str().to_owned()),
+        );
+        let holder = by_client_token
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| StoreError::Unavailable("client token owner vanished; retry".into()))?;
+        outcomes.push((
+            request.request_token.as_str().to_owned(),
+            CreateOutcome::ClientTokenTaken(holder),
+        ));
+    }
+    Ok(outcomes)
 }
 
 async fn provision_scopes(

@@ -310,42 +310,7 @@ macro_rules! impl_store_with_shared_sql {
                 request: &NewResourceRequest,
             ) -> Result<CreateOutcome, StoreError> {
                 self.availability.check()?;
-                let input = &request.input;
-                let first = request.first_event();
-                let mut transaction = self.begin_write().await.map_err(Self::classify)?;
-                let inserted: Option<RequestRow> = sqlx::query_as(sql::INSERT_REQUEST)
-                    .bind(request.request_token.as_str())
-                    .bind(request.account.as_str())
-                    .bind(request.client_token.as_ref().map(|token| token.as_str()))
-                    .bind(request.created_at.as_micros())
-                    .bind(input.operation.as_str())
-                    .bind(input.type_name.as_str())
-                    .bind(input.identifier.as_ref().map(|value| value.as_str()))
-                    .bind(input.desired_state.as_ref().map(|value| value.as_str()))
-                    .bind(input.patch_document.as_ref().map(|value| value.as_str()))
-                    .bind(input.role_arn.as_ref().map(|value| value.as_str()))
-                    .bind(input.type_version_id.as_ref().map(|value| value.as_str()))
-                    .fetch_optional(&mut *transaction)
-                    .await
-                    .map_err(Self::classify)?;
-                let Some(inserted) = inserted else {
-                    transaction.rollback().await.map_err(Self::classify)?;
-                    let existing: RequestRow = sqlx::query_as(sql::SELECT_REQUEST_BY_CLIENT_TOKEN)
-                        .bind(request.account.as_str())
-                        .bind(request.client_token.as_ref().map(|token| token.as_str()))
-                        .fetch_optional(&self.pool)
-                        .await
-                        .map_err(Self::classify)?
-                        .ok_or_else(|| {
-                            StoreError::Unavailable("client token owner vanished; retry".into())
-                        })?;
-                    return Ok(CreateOutcome::ClientTokenTaken(existing.into_stored()?));
-                };
-                insert_event(&mut transaction, &first, 1)
-                    .await
-                    .map_err(Self::classify)?;
-                transaction.commit().await.map_err(Self::classify)?;
-                Ok(CreateOutcome::Created(inserted.into_stored()?))
+                self.create(request).await
             }
 
             #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = $db_system))]

@@ -201,7 +201,73 @@ async fn concurrent_writers_keep_a_valid_history(backend: Backend) {
     }
 }
 
+async fn concurrent_creates_with_one_client_token_make_one_request(backend: Backend) {
+    let servers = replicas(backend).await;
+    let mut clients = Vec::new();
+    for server in &servers {
+        clients.push(server.resource_requests().await);
+    }
+    let mut creates = Vec::new();
+    for call in 0..60usize {
+        let mut client = clients[call % clients.len()].clone();
+        creates.push(tokio::spawn(async move {
+            // Every third call has its own client token; the rest share one,
+            // half of those with a different desired state.
+            let (client_token, conflicting) = match call % 3 {
+                0 => (format!("own-{call}"), false),
+                1 => ("shared".to_owned(), false),
+                _ => ("shared".to_owned(), true),
+            };
+            let mut request = create_request(Some(&client_token));
+            if conflicting {
+                request.desired_state = Some(r#"{"LogGroupName":"other"}"#.into());
+            }
+            let answer = client.create_resource_request(request).await;
+            (client_token, conflicting, answer)
+        }));
+    }
+    let mut shared_tokens = HashSet::new();
+    let mut own_tokens = HashSet::new();
+    let mut shared_input_of_winner = None;
+    let mut conflicts = 0;
+    for create in creates {
+        let (client_token, conflicting, answer) = create.await.unwrap();
+        match answer {
+            Ok(response) => {
+                let event = response.into_inner().progress_event.unwrap();
+                if client_token == "shared" {
+                    shared_tokens.insert(event.request_token);
+                    assert!(
+                        shared_input_of_winner.is_none_or(|winner| winner == conflicting),
+                        "both inputs won"
+                    );
+                    shared_input_of_winner = Some(conflicting);
+                } else {
+                    own_tokens.insert(event.request_token);
+                }
+            }
+            Err(status) => {
+                assert_eq!(client_token, "shared", "{status:?}");
+                assert_error(&status, Code::AlreadyExists, "ClientTokenConflictException");
+                conflicts += 1;
+            }
+        }
+    }
+    assert_eq!(
+        shared_tokens.len(),
+        1,
+        "one request per client token: {shared_tokens:?}"
+    );
+    assert_eq!(
+        own_tokens.len(),
+        20,
+        "every distinct client token made its request"
+    );
+    assert_eq!(conflicts, 20, "every call with the other input conflicted");
+}
+
 backend_tests!(
+    concurrent_creates_with_one_client_token_make_one_request,
     concurrent_get_change_token_yields_one_token,
     concurrent_consumers_have_one_winner,
     concurrent_writers_keep_a_valid_history,
