@@ -60,7 +60,9 @@ fn tracer_provider() -> Result<SdkTracerProvider, String> {
 
 /// Installs logging and tracing. Call once, inside the Tokio runtime. A
 /// second call (tests start many servers in one process) keeps the first
-/// subscriber and returns a handle that flushes nothing.
+/// subscriber and returns a handle that flushes nothing. Without an exporter
+/// no OpenTelemetry layer is installed at all: spans then cost only what the
+/// log lines need, and a caller's trace id still reaches the logs.
 pub fn init() -> Telemetry {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
@@ -68,13 +70,19 @@ pub fn init() -> Telemetry {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .with_filter(filter());
-    let (tracer_provider, exporter_error) = match tracer_provider() {
-        Ok(provider) => (provider, None),
-        Err(error) => (SdkTracerProvider::builder().build(), Some(error)),
+    let (tracer_provider, exporter_error) = if otlp_requested() {
+        match tracer_provider() {
+            Ok(provider) => (Some(provider), None),
+            Err(error) => (None, Some(error)),
+        }
+    } else {
+        (None, None)
     };
-    let traces = tracing_opentelemetry::layer()
-        .with_tracer(tracer_provider.tracer("statusgate"))
-        .with_filter(filter());
+    let traces = tracer_provider.as_ref().map(|provider| {
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer("statusgate"))
+            .with_filter(filter())
+    });
     let installed = tracing_subscriber::registry()
         .with(logs)
         .with(traces)
@@ -88,12 +96,10 @@ pub fn init() -> Telemetry {
             tracer_provider: None,
         };
     }
-    if otlp_requested() {
+    if tracer_provider.is_some() {
         tracing::info!("exporting traces over OTLP");
     }
-    Telemetry {
-        tracer_provider: Some(tracer_provider),
-    }
+    Telemetry { tracer_provider }
 }
 
 impl Telemetry {
@@ -157,8 +163,14 @@ macro_rules! operation_span {
 pub fn continue_trace(span: &Span, headers: &http::HeaderMap) {
     let parent =
         TraceContextPropagator::new().extract(&opentelemetry_http::HeaderExtractor(headers));
+    let callers_trace_id = parent.span().span_context().trace_id();
     let _ = span.set_parent(parent);
-    let trace_id = span.context().span().span_context().trace_id();
+    // With the OpenTelemetry layer the span has a trace id of its own (the
+    // caller's, or a new root); without it, the caller's is all there is.
+    let trace_id = match span.context().span().span_context().trace_id() {
+        opentelemetry::trace::TraceId::INVALID => callers_trace_id,
+        own => own,
+    };
     if trace_id != opentelemetry::trace::TraceId::INVALID {
         span.record("trace_id", tracing::field::display(trace_id));
     }

@@ -64,7 +64,12 @@ fn string_attribute(
 fn spawn_binary(
     directory: &std::path::Path,
     env: &[(&str, String)],
-) -> (std::process::Child, String, String) {
+) -> (
+    std::process::Child,
+    String,
+    String,
+    std::thread::JoinHandle<String>,
+) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_statusgate"));
     command
         .current_dir(directory)
@@ -114,21 +119,16 @@ fn spawn_binary(
             break (grpc, http);
         }
     };
-    // Keep draining stderr so the child never blocks on a full pipe.
-    let log = Arc::new(Mutex::new(String::from_utf8_lossy(&seen).into_owned()));
-    std::thread::spawn({
-        let log = log.clone();
-        move || {
-            let mut rest = String::new();
-            let _ = stderr.read_to_string(&mut rest);
-            log.lock().unwrap().push_str(&rest);
-        }
+    // Keep draining stderr so the child never blocks on a full pipe; the
+    // whole log is the thread's result once the child has exited.
+    let start_of_log = String::from_utf8_lossy(&seen).into_owned();
+    let log = std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = stderr.read_to_string(&mut rest);
+        start_of_log + &rest
     });
-    LOGS.lock().unwrap().push(log);
-    (child, grpc_address, http_address)
+    (child, grpc_address, http_address, log)
 }
-
-static LOGS: Mutex<Vec<Arc<Mutex<String>>>> = Mutex::new(Vec::new());
 
 fn terminate(child: &mut std::process::Child) -> std::process::ExitStatus {
     Command::new("kill")
@@ -162,7 +162,7 @@ async fn traces_reach_the_collector_and_continue_the_callers_trace() {
     );
 
     let directory = tempfile::tempdir().unwrap();
-    let (mut child, grpc_address, http_address) = spawn_binary(
+    let (mut child, grpc_address, http_address, log) = spawn_binary(
         directory.path(),
         &[
             (
@@ -307,12 +307,7 @@ async fn traces_reach_the_collector_and_continue_the_callers_trace() {
         Some("sqlite")
     );
 
-    let logs = LOGS
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|log| log.lock().unwrap().clone())
-        .collect::<String>();
+    let logs = log.join().unwrap();
     let answered = logs
         .lines()
         .find(|line| line.contains(&request_id))
@@ -653,4 +648,47 @@ async fn metrics_count_calls_on_both_transports() {
     ] {
         assert!(text.contains(expected), "{expected} missing from\n{text}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_carry_the_callers_trace_id_without_an_exporter() {
+    let directory = tempfile::tempdir().unwrap();
+    let (mut child, grpc_address, _, log) = spawn_binary(directory.path(), &[]);
+    let trace_id = "5b8efff798038103d269b633813fc60c";
+    let mut client = ChangeTokenServiceClient::connect(format!("http://{grpc_address}"))
+        .await
+        .unwrap();
+    let mut request = tonic::Request::new(GetChangeTokenRequest { scope: global("") });
+    request.metadata_mut().insert(
+        "traceparent",
+        format!("00-{trace_id}-eee19b7ec3c1b174-01")
+            .parse()
+            .unwrap(),
+    );
+    let response = client.get_change_token(request).await.unwrap();
+    let request_id = response
+        .metadata()
+        .get("x-amzn-requestid")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    drop(client);
+    let status = tokio::task::spawn_blocking(move || terminate(&mut child))
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    let logs = log.join().unwrap();
+    let answered = logs
+        .lines()
+        .find(|line| line.contains(&request_id))
+        .unwrap_or_else(|| panic!("no log line with the request id in {logs}"));
+    assert!(
+        answered.contains(&format!("trace_id={trace_id}")),
+        "{answered}"
+    );
+    assert!(
+        !logs.contains("exporting traces"),
+        "no exporter without OTEL_EXPORTER_OTLP_ENDPOINT"
+    );
 }
