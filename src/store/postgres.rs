@@ -250,6 +250,11 @@ impl PostgresStore {
         self.request_lookups.get(token.as_str().to_owned()).await
     }
 
+    /// Writers share the pool with readers.
+    fn writer(&self) -> &PgPool {
+        &self.pool
+    }
+
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Postgres>, sqlx::Error> {
         self.pool.begin().await
     }

@@ -137,7 +137,7 @@ pub const PURGE_REQUESTS: &str = "\
       ORDER BY created_at LIMIT $2)";
 
 /// Writes `impl Store for $store` from the shared SQL. The backend type
-/// provides `pool`, `begin_write`, `SELECT_REQUEST_FOR_UPDATE`,
+/// provides `pool` (reads), `writer` (single-statement writes), `begin_write`, `SELECT_REQUEST_FOR_UPDATE`,
 /// `LIST_REQUESTS`, `filter_param` and `classify`.
 ///
 /// A macro rather than a function generic over `sqlx::Database`: the generic
@@ -173,6 +173,7 @@ macro_rules! impl_store_with_shared_sql {
 
             async fn close(&self) {
                 self.pool.close().await;
+                self.writer().close().await;
             }
 
             #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = $db_system))]
@@ -222,7 +223,7 @@ macro_rules! impl_store_with_shared_sql {
                     .bind(scope.region_key())
                     .bind(description.as_str())
                     .bind(now.as_micros())
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await
                     .map_err(Self::classify)?
                     .rows_affected();
@@ -250,7 +251,7 @@ macro_rules! impl_store_with_shared_sql {
                     .bind(scope.endpoint().as_str())
                     .bind(scope.region_key())
                     .bind(now.as_micros())
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await
                     .map_err(Self::classify)?
                     .rows_affected();
@@ -278,7 +279,7 @@ macro_rules! impl_store_with_shared_sql {
                 let deleted = sqlx::query(sql::PURGE_CHANGE_TOKENS)
                     .bind(cutoff.as_micros())
                     .bind(i64::from(batch_size))
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await
                     .map_err(Self::classify)?
                     .rows_affected();
@@ -297,7 +298,7 @@ macro_rules! impl_store_with_shared_sql {
                     .bind(consumed_at_or_before.as_micros())
                     .bind(now.as_micros())
                     .bind(i64::from(batch_size))
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await
                     .map_err(Self::classify)?
                     .rows_affected();
@@ -473,7 +474,7 @@ macro_rules! impl_store_with_shared_sql {
                 let deleted = sqlx::query(sql::PURGE_REQUESTS)
                     .bind(cutoff.as_micros())
                     .bind(i64::from(batch_size))
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await
                     .map_err(Self::classify)?
                     .rows_affected();

@@ -1,8 +1,12 @@
 //! The SQLite store: the embedded default, so that `cargo run` works with
 //! nothing else installed. One file, WAL journal, `synchronous = FULL` (an
-//! acknowledged write survives power loss), and write transactions that take
-//! the write lock up front (`BEGIN IMMEDIATE`) so concurrent writers queue on
-//! the busy timeout instead of failing with `database is locked`.
+//! acknowledged write survives power loss). SQLite admits one writer at a
+//! time, so every write goes through a pool of exactly one connection:
+//! concurrent writers queue in-process (fairly, bounded by the acquire
+//! timeout) instead of sleeping in SQLite's busy handler or failing with
+//! `database is locked`, while reads run in parallel on the other pool.
+//! Write transactions still say `BEGIN IMMEDIATE`, so that another process
+//! on the same file (`statusgate migrate`) cannot upgrade-deadlock them.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -27,7 +31,10 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug)]
 pub struct SqliteStore {
+    /// Readers.
     pool: SqlitePool,
+    /// The one writer connection.
+    writer: SqlitePool,
     availability: Availability,
 }
 
@@ -44,6 +51,12 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(BUSY_TIMEOUT)
+            .connect_with(options.clone())
+            .await
+            .map_err(Self::classify)?;
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(BUSY_TIMEOUT)
             .connect_with(options)
             .await
             .map_err(Self::classify)?;
@@ -53,6 +66,7 @@ impl SqliteStore {
             .map_err(|error| StoreError::Internal(format!("migration failed: {error}")))?;
         Ok(Self {
             pool,
+            writer,
             availability: Availability::default(),
         })
     }
@@ -109,7 +123,7 @@ impl SqliteStore {
             .bind(scope.endpoint().as_str())
             .bind(scope.region_key())
             .bind(now.as_micros())
-            .fetch_one(&self.pool)
+            .fetch_one(&self.writer)
             .await
             .map_err(Self::classify)
     }
@@ -133,8 +147,12 @@ impl SqliteStore {
             .map_err(Self::classify)
     }
 
+    fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Sqlite>, sqlx::Error> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await
+        self.writer.begin_with("BEGIN IMMEDIATE").await
     }
 
     /// `BEGIN IMMEDIATE` already holds the write lock; no row lock needed.
