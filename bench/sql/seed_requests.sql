@@ -1,0 +1,28 @@
+-- Seeds requests number :first .. :last of account :account exactly as
+-- statusgate's CreateResourceRequest writes a CREATE request: one
+-- resource_requests row in PENDING (event_count 1, event_time = created_at)
+-- and its first progress_events row (seq 1, PENDING). Times are microseconds
+-- since the epoch; request i was created (:last - i) ms before :now_us, so
+-- every row is well inside the default 7-day retention.
+--
+-- The request token of number i is a UUID-shaped string whose first group is
+-- a multiplicative hash of i (keys land all over the index, like random
+-- UUIDs) and whose last group is i, so a load generator can name any seeded
+-- request at random (bench/facade.lua computes the same token).
+INSERT INTO resource_requests (request_token, account_id, created_at, operation, type_name,
+                               desired_state, operation_status, event_time, event_count)
+SELECT token, :'account', t, 'CREATE', 'AWS::Logs::LogGroup',
+       '{"LogGroupName":"seed-' || i || '"}', 'PENDING', t, 1
+FROM (SELECT i,
+             lpad(to_hex((i * 1000003) % 4294967296), 8, '0') || '-0000-4000-8000-'
+               || lpad(to_hex(i), 12, '0') AS token,
+             :now_us::bigint - (:last::bigint - i) * 1000 AS t
+      FROM generate_series(:first::bigint, :last::bigint) AS i) AS seed
+ORDER BY i;
+
+INSERT INTO progress_events (request_token, seq, operation_status, event_time)
+SELECT lpad(to_hex((i * 1000003) % 4294967296), 8, '0') || '-0000-4000-8000-'
+         || lpad(to_hex(i), 12, '0'),
+       1, 'PENDING', :now_us::bigint - (:last::bigint - i) * 1000
+FROM generate_series(:first::bigint, :last::bigint) AS i
+ORDER BY i;
