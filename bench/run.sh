@@ -452,7 +452,8 @@ h2_run() {
     begin_window
     local pids=()
     for k in $(seq 0 $((n - 1))); do
-        tool run "$dir/cpu.$k" h2load -c "$per" -m "$streams" -t "$BENCH_LOADGEN_THREADS" \
+        # python3 directly, not the tool function: $! must be the process that forwards signals
+        python3 "$BENCH_DIR/tool.py" run "$dir/cpu.$k" h2load -c "$per" -m "$streams" -t "$BENCH_LOADGEN_THREADS" \
             -D "$DURATION_S" --warm-up-time "$WARMUP_S" --log-file "$dir/log.$k" \
             -d "${bodies[$k]}" -H 'content-type: application/grpc' -H 'te: trailers' \
             "http://127.0.0.1:$GRPC_PORT/$path" >"$dir/out.$k" 2>&1 &
@@ -460,7 +461,9 @@ h2_run() {
         BG_PIDS+=($!)
     done
     # The counter one second before h2load stops: everything up to here is strict.
-    sleep "$((WARMUP_S + DURATION_S - 1))" 2>/dev/null || true
+    # (in the background: a signal's trap runs at once during `wait`, not during `sleep`)
+    sleep "$((WARMUP_S + DURATION_S - 1))" &
+    wait $! || true
     scrape "$dir/metrics.mid"
     local failed=0
     for k in "${!pids[@]}"; do

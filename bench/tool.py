@@ -25,6 +25,7 @@ import json
 import os
 import re
 import resource
+import signal
 import subprocess
 import sys
 
@@ -202,7 +203,14 @@ def cmd_metrics(before, after, transport, operation):
 
 
 def cmd_run(cpu_file, command):
-    status = subprocess.call(command)
+    child = subprocess.Popen(command)
+
+    def forward(signum, _frame):
+        child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    status = child.wait()
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(cpu_file, "w") as handle:
         handle.write(f"{usage.ru_utime + usage.ru_stime:.3f}\n")
