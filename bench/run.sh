@@ -481,13 +481,15 @@ h2_run() {
     read -r _ok tail_bad < <(tool metrics "$dir/metrics.mid" "$dir/metrics.after" grpc "$method")
     [[ -n "$rps" && -n "$p50" && -n "$mok" && -n "$tail_bad" ]] || die "$id: cannot read the h2load results in $dir"
     mok=$((mok + _ok))
-    local client_errors=$((hfailed + herrored + htimeout + non2xx + bad))
+    local client_errors=$((hfailed + herrored + htimeout + non2xx))
     local errors=$((client_errors + mbad)) notes=()
-    if ((tail_bad > 0)); then
-        if ((client_errors == 0 && tail_bad <= per * n * streams)); then
-            notes+=("$tail_bad streams reset by h2load at its stop, counted by statusgate as errors")
+    # Streams cut by h2load's own stop: logged with status -1 by h2load (not
+    # counted as failed) and as errors by statusgate, at most what was in flight.
+    if ((tail_bad > 0 || bad > 0)); then
+        if ((client_errors == 0 && tail_bad <= per * n * streams && bad <= per * n * streams)); then
+            notes+=("at h2load's stop: $bad streams cut, $tail_bad counted by statusgate as errors")
         else
-            errors=$((errors + tail_bad))
+            errors=$((errors + tail_bad + bad))
         fi
     fi
     if ((mok == 0 && mbad == 0 && tail_bad == 0)); then
@@ -502,7 +504,7 @@ h2_run() {
         notes+=("statusgate counted $mok OK calls, h2load $ok")
     fi
     if ((errors > 0)); then
-        notes+=("ERRORS: h2load failed $hfailed, errored $herrored, timeout $htimeout, non-2xx $non2xx; statusgate non-OK $mbad (+$tail_bad at the end); log: $(server_complaint "$log_mark")")
+        notes+=("ERRORS: h2load failed $hfailed, errored $herrored, timeout $htimeout, non-2xx $non2xx, cut $bad; statusgate non-OK $mbad (+$tail_bad at the end); log: $(server_complaint "$log_mark")")
     fi
     [[ -z "$RUN_NOTE" ]] || notes+=("$RUN_NOTE")
     RUN_NOTE=""
