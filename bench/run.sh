@@ -276,7 +276,8 @@ server_complaint() {
 
 server_log_lines() { if [[ -n "$SERVER_LOG" && -f "$SERVER_LOG" ]]; then wc -l <"$SERVER_LOG"; else echo 0; fi; }
 
-note() { echo "$*" >>"$WORK/notes.md"; }
+note() { echo "$*" >>"$WORK/notes.md"; }     # a line of the Setup section
+section() { echo "$*" >>"$WORK/sections.md"; } # a line of the sections after it
 
 # ---- 1. tools and build ---------------------------------------------------------
 
@@ -554,7 +555,9 @@ wrk_run() {
     local operation=${target##*.} mok mbad
     read -r mok mbad < <(tool metrics "$dir/metrics.before" "$dir/metrics.after" http "$operation")
     [[ -n "$requests" && -n "$mok" ]] || die "$id: cannot read the wrk results in $dir"
-    local errors=$((econnect + eread + ewrite + estatus + etimeout + mbad)) notes=()
+    # A failed call is both a non-2xx for wrk and a non-OK outcome for
+    # statusgate (which also saw the warm-up): count it once.
+    local errors=$((econnect + eread + ewrite + etimeout + (estatus > mbad ? estatus : mbad))) notes=()
     ((mok > 0 || mbad > 0)) || notes+=("statusgate_requests_total has no $operation: HTTP status only")
     if ((errors > 0)); then
         notes+=("ERRORS: wrk connect $econnect, read $eread, write $ewrite, non-2xx $estatus, timeout $etimeout; statusgate non-OK $mbad (warm-up included); log: $(server_complaint "$log_mark")")
@@ -810,13 +813,13 @@ phase_postgres() {
     local sampled_mib verdict
     sampled_mib=$(awk -v k="${peak:-0}" 'BEGIN{printf "%.1f", k/1024}')
     verdict=$(awk -v m="$PEAK_RSS_MIB" 'BEGIN{print (m <= 64) ? "met" : "MISSED"}')
-    note ""
-    note "## Peak RSS"
-    note ""
-    note "| measure | MiB | goal | verdict |"
-    note "|---|---:|---|---|"
-    note "| statusgate VmHWM after $BENCH_RSS_CONNS gRPC connections then $BENCH_RSS_CONNS HTTP/1.1 connections (peak since start, every earlier run included) | $PEAK_RSS_MIB | <= 64 MiB | $verdict |"
-    note "| highest VmRSS sampled every 0.2 s during those two runs | $sampled_mib | | |"
+    section ""
+    section "## Peak RSS"
+    section ""
+    section "| measure | MiB | goal | verdict |"
+    section "|---|---:|---|---|"
+    section "| statusgate VmHWM after $BENCH_RSS_CONNS gRPC connections then $BENCH_RSS_CONNS HTTP/1.1 connections (peak since start, every earlier run included) | $PEAK_RSS_MIB | <= 64 MiB | $verdict |"
+    section "| highest VmRSS sampled every 0.2 s during those two runs | $sampled_mib | | |"
 
     # Writes.
     h2_run grpc_gct "GetChangeToken ($BENCH_SCOPES scopes)" postgres "$G_C" "$G_S" \
@@ -875,16 +878,16 @@ phase_sqlite() {
         CloudApiService.CreateResource application/x-amz-json-1.0 "$ACCOUNT" fixed "$J_CR"
     local locked
     locked=$(grep -ci 'database is locked' "$SERVER_LOG" || true)
-    note ""
-    note "## SQLite"
-    note ""
-    note "- \`database is locked\` in the server log (RUST_LOG=$BENCH_RUST_LOG) over all SQLite runs: **$locked** (goal: 0)"
+    section ""
+    section "## SQLite"
+    section ""
+    section "- \`database is locked\` in the server log (RUST_LOG=$BENCH_RUST_LOG) over all SQLite runs: **$locked** (goal: 0)"
     if ((locked > 0)); then
         ERRORS_SEEN+=("sqlite: $locked 'database is locked' log lines")
-        note ""
-        note '```'
-        grep -i 'database is locked' "$SERVER_LOG" | head -5 >>"$WORK/notes.md"
-        note '```'
+        section ""
+        section '```'
+        grep -i 'database is locked' "$SERVER_LOG" | head -5 >>"$WORK/sections.md"
+        section '```'
     fi
     stop_server
 }
@@ -905,6 +908,7 @@ build_server
 raise_fd_limit
 
 : >"$WORK/notes.md"
+: >"$WORK/sections.md"
 note ""
 note "## Setup"
 note ""
@@ -924,6 +928,7 @@ phase sqlite && phase_sqlite
 
 mkdir -p "$(dirname "$BENCH_OUT")"
 note "- wall-clock time of the whole benchmark: $(($(date +%s) - STARTED_AT))s"
+cat "$WORK/sections.md" >>"$WORK/notes.md"
 tool render "$WORK/results.tsv" "$BENCH_OUT" "statusgate benchmark" "$WORK/notes.md"
 log "written to $BENCH_OUT"
 

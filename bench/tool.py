@@ -286,7 +286,7 @@ GOALS = [
     ("grpc_rrs_c1", ["pg_sel_c1"], "p50", 2.0,
      "unloaded status read p50 <= 2.0x pgbench -S 1-client p50"),
     ("large_grpc_rrs", ["grpc_rrs"], "rps", 1 / 1.2,
-     "GetResourceRequestStatus (gRPC, one key) at large >= small / 1.2"),
+     "GetResourceRequestStatus (gRPC, PENDING keys) at large >= small / 1.2"),
     ("large_http_rrs_rand", ["http_rrs_rand"], "rps", 1 / 1.2,
      "GetResourceRequestStatus (facade, random keys) at large >= small / 1.2"),
     ("large_grpc_list", ["grpc_list"], "rps", 1 / 1.2,
