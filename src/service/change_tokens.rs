@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::unexpected;
+use super::{run_to_completion, unexpected};
 use crate::domain::change_token::{ChangeTokenScope, ChangeTokenStatus};
 use crate::domain::values::{ChangeDescription, ChangeToken};
 use crate::domain::{AccountId, Api, Clock, Error, ErrorCode, ErrorKind, Timestamp};
@@ -54,10 +54,12 @@ impl ChangeTokenService {
     pub async fn get_change_token(&self, scope: &ChangeTokenScope) -> Result<ChangeToken, Error> {
         let candidate = ChangeToken::parse(uuid::Uuid::new_v4().to_string())
             .expect("a UUID is a valid change token");
-        self.store
-            .provision_change_token(scope, &candidate, self.clock.now())
-            .await
-            .map_err(|error| unexpected(Api::Waf, "GetChangeToken", error))
+        let (store, scope, now) = (self.store.clone(), scope.clone(), self.clock.now());
+        run_to_completion(
+            async move { store.provision_change_token(&scope, &candidate, now).await },
+        )
+        .await
+        .map_err(|error| unexpected(Api::Waf, "GetChangeToken", error))
     }
 
     pub async fn get_change_token_status(
@@ -86,11 +88,18 @@ impl ChangeTokenService {
     ) -> Result<ChangeTokenStatus, Error> {
         let now = self.clock.now();
         let visible_since = self.in_sync_visible_since(now);
-        match self
-            .store
-            .consume_change_token(scope, token, description, now, visible_since)
-            .await
-        {
+        let (store, owned_scope, owned_token, description) = (
+            self.store.clone(),
+            scope.clone(),
+            token.clone(),
+            description.clone(),
+        );
+        let consumed = run_to_completion(async move {
+            store
+                .consume_change_token(&owned_scope, &owned_token, &description, now, visible_since)
+                .await
+        });
+        match consumed.await {
             Ok(()) => Ok(ChangeTokenStatus::Pending),
             Err(StoreError::NotFound) => Err(nonexistent(token)),
             Err(StoreError::Conflict) => Err(Error::new(
@@ -111,11 +120,13 @@ impl ChangeTokenService {
     ) -> Result<ChangeTokenStatus, Error> {
         let now = self.clock.now();
         let visible_since = self.in_sync_visible_since(now);
-        match self
-            .store
-            .mark_change_token_in_sync(scope, token, now, visible_since)
-            .await
-        {
+        let (store, owned_scope, owned_token) = (self.store.clone(), scope.clone(), token.clone());
+        let marked = run_to_completion(async move {
+            store
+                .mark_change_token_in_sync(&owned_scope, &owned_token, now, visible_since)
+                .await
+        });
+        match marked.await {
             Ok(()) => Ok(ChangeTokenStatus::InSync),
             Err(StoreError::NotFound) => Err(nonexistent(token)),
             Err(StoreError::Conflict) => Err(Error::new(

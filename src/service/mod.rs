@@ -32,6 +32,26 @@ fn unexpected(api: Api, operation: &'static str, error: StoreError) -> Error {
     }
 }
 
+/// Runs a store write to completion on its own task. A caller that goes
+/// away (a client disconnecting drops its request future) must not abandon a
+/// transaction half-way on a pooled connection, and its retry should find the
+/// write either done or not started.
+async fn run_to_completion<T, Write>(write: Write) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    Write: std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
+{
+    match tokio::spawn(write).await {
+        Ok(outcome) => outcome,
+        Err(join_error) if join_error.is_panic() => {
+            std::panic::resume_unwind(join_error.into_panic())
+        }
+        Err(_) => Err(StoreError::Unavailable(
+            "the server is shutting down".into(),
+        )),
+    }
+}
+
 /// Everything the transports need, cheap to clone.
 #[derive(Clone)]
 pub struct Services {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
-use super::unexpected;
+use super::{run_to_completion, unexpected};
 use crate::domain::resource_request::{
     Decision, NewResourceRequest, Operation, OperationStatus, ProgressEvent, ProgressReport,
     ResourceRequestInput, StoredResourceRequest, decide_cancel, decide_progress,
@@ -214,11 +214,12 @@ impl ResourceRequestService {
             input,
             created_at: self.clock.now(),
         };
-        let outcome = self
-            .store
-            .create_resource_request(&request)
-            .await
-            .map_err(|error| unexpected(Api::CloudControl, "CreateResourceRequest", error))?;
+        let store = self.store.clone();
+        let stored = request.clone();
+        let outcome =
+            run_to_completion(async move { store.create_resource_request(&stored).await })
+                .await
+                .map_err(|error| unexpected(Api::CloudControl, "CreateResourceRequest", error))?;
         match outcome {
             CreateOutcome::Created(created) => Ok(created.current),
             CreateOutcome::ClientTokenTaken(existing) if existing.input == request.input => {
@@ -311,11 +312,17 @@ impl ResourceRequestService {
         token: &RequestToken,
     ) -> Result<ProgressEvent, Error> {
         let now = self.clock.now();
-        let decide = |request: &_| decide_cancel(request, now);
-        self.store
-            .update_resource_request(account, token, self.visible_since(now), &decide)
-            .await
-            .map_err(|error| Self::map_lookup_error(token, "CancelResourceRequest", error))
+        let (store, owned_account, owned_token) =
+            (self.store.clone(), account.clone(), token.clone());
+        let visible_since = self.visible_since(now);
+        run_to_completion(async move {
+            let decide = |request: &_| decide_cancel(request, now);
+            store
+                .update_resource_request(&owned_account, &owned_token, visible_since, &decide)
+                .await
+        })
+        .await
+        .map_err(|error| Self::map_lookup_error(token, "CancelResourceRequest", error))
     }
 
     /// Appends a worker's progress report, enforcing the state machine.
@@ -326,11 +333,17 @@ impl ResourceRequestService {
         report: &ProgressReport,
     ) -> Result<ProgressEvent, Error> {
         let now = self.clock.now();
-        let decide = |request: &_| decide_progress(request, report, now);
-        self.store
-            .update_resource_request(account, token, self.visible_since(now), &decide)
-            .await
-            .map_err(|error| Self::map_lookup_error(token, "RecordProgressEvent", error))
+        let (store, owned_account, owned_token) =
+            (self.store.clone(), account.clone(), token.clone());
+        let (report, visible_since) = (report.clone(), self.visible_since(now));
+        run_to_completion(async move {
+            let decide = |request: &_| decide_progress(request, &report, now);
+            store
+                .update_resource_request(&owned_account, &owned_token, visible_since, &decide)
+                .await
+        })
+        .await
+        .map_err(|error| Self::map_lookup_error(token, "RecordProgressEvent", error))
     }
 
     /// Like [`record_progress`](Self::record_progress), for a worker that

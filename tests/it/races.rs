@@ -266,7 +266,52 @@ async fn concurrent_creates_with_one_client_token_make_one_request(backend: Back
     assert_eq!(conflicts, 20, "every call with the other input conflicted");
 }
 
+async fn writes_cut_off_by_their_callers_leave_the_store_usable(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.resource_requests().await;
+    let token = create(&mut client.clone(), create_request(None))
+        .await
+        .request_token;
+    let mut cut = Vec::new();
+    for call in 0..600u64 {
+        let mut client = client.clone();
+        let token = token.clone();
+        cut.push(tokio::spawn(async move {
+            // Deadlines of 0..3 ms: many calls are abandoned mid-write.
+            let deadline = std::time::Duration::from_micros(call % 3000);
+            if call % 2 == 0 {
+                let mut request = tonic::Request::new(create_request(None));
+                request.set_timeout(deadline);
+                let _ = client.create_resource_request(request).await;
+            } else {
+                let mut request = tonic::Request::new(report(&token, OperationStatus::InProgress));
+                request.set_timeout(deadline);
+                let _ = client.record_progress_event(request).await;
+            }
+        }));
+    }
+    for call in cut {
+        call.await.unwrap();
+    }
+    // A fresh connection: the server may have closed the one that reset so
+    // many streams (HTTP/2 rapid-reset protection).
+    let mut client = app.resource_requests().await;
+    for _ in 0..20 {
+        let created = client.create_resource_request(create_request(None)).await;
+        assert!(
+            created.is_ok(),
+            "a write after abandoned ones failed: {created:?}"
+        );
+        let recorded = record(&mut client, report(&token, OperationStatus::InProgress)).await;
+        assert!(
+            recorded.is_ok(),
+            "a write after abandoned ones failed: {recorded:?}"
+        );
+    }
+}
+
 backend_tests!(
+    writes_cut_off_by_their_callers_leave_the_store_usable,
     concurrent_creates_with_one_client_token_make_one_request,
     concurrent_get_change_token_yields_one_token,
     concurrent_consumers_have_one_winner,
