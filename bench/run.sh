@@ -42,6 +42,8 @@
 #   BENCH_OUT=bench/results/latest.md   where the table is written
 #   BENCH_SKIP_INSTALL=0       1: never apt-get, fail if a tool is missing
 #   BENCH_SKIP_BUILD=0         1: use target/release/statusgate as it is
+#   BENCH_BIN=                 benchmark this binary instead (no build), e.g.
+#                              an older release to compare against
 #   BENCH_ALLOW_ERRORS=0       1: exit 0 even if a load run saw errors
 #   BENCH_KEEP_WORKDIR=0       1: keep logs and the work dir (cluster stopped)
 set -euo pipefail
@@ -325,8 +327,8 @@ ensure_tools() {
 }
 
 build_server() {
-    BIN="$ROOT/target/release/statusgate"
-    if [[ "$BENCH_SKIP_BUILD" != 1 ]]; then
+    BIN="${BENCH_BIN:-$ROOT/target/release/statusgate}"
+    if [[ -z "${BENCH_BIN:-}" && "$BENCH_SKIP_BUILD" != 1 ]]; then
         command -v cargo >/dev/null || die "cargo is required to build statusgate"
         log "cargo build --release"
         (cd "$ROOT" && cargo build --release --quiet) >"$WORK/build.log" 2>&1 ||

@@ -1,8 +1,8 @@
 //! Coalescing of concurrent keyed operations: calls queue up while earlier
 //! groups are in flight, and each queued group is handled by one statement
 //! (`= ANY($1)` lookups, multi-row upserts). Under load one round trip answers
-//! many callers; unloaded, a call goes out alone and at once (no timer, no
-//! added wait).
+//! many callers; unloaded (nothing in flight), a call runs directly on the
+//! caller's task, with no timer, queue or added wait.
 //!
 //! Freshness is that of a direct call: a group's statement is sent only after
 //! every call in it arrived, so no caller gets a row older than its own
@@ -19,6 +19,9 @@ use std::future::Future;
 use std::hash::Hash;
 use std::sync::Arc;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use futures::future::BoxFuture;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::StoreError;
@@ -30,6 +33,25 @@ type Reply<V> = oneshot::Sender<Result<Option<V>, StoreError>>;
 /// brings besides its key (the first payload of a key is the one used).
 pub(super) struct Coalescer<K, V, P = ()> {
     queue: mpsc::UnboundedSender<(K, P, Reply<V>)>,
+    /// Groups running now (direct calls included).
+    in_flight: Arc<AtomicUsize>,
+    handle: Handler<K, V, P>,
+}
+
+/// Counts a group as running until dropped (also when its caller goes away).
+struct Running(Arc<AtomicUsize>);
+
+impl Running {
+    fn start(in_flight: &Arc<AtomicUsize>) -> Self {
+        in_flight.fetch_add(1, Ordering::AcqRel);
+        Self(in_flight.clone())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl<K, V, P> Coalescer<K, V, P>
@@ -50,19 +72,41 @@ where
         Handle: Fn(Vec<(K, P)>) -> Handled + Send + Sync + 'static,
         Handled: Future<Output = Result<Vec<(K, V)>, StoreError>> + Send + 'static,
     {
+        let handle: Handler<K, V, P> =
+            Arc::new(move |calls| Box::pin(handle(calls)) as BoxFuture<'static, _>);
+        let in_flight = Arc::new(AtomicUsize::new(0));
         let (queue, receiver) = mpsc::unbounded_channel();
         tokio::spawn(dispatch(
             receiver,
-            Arc::new(handle),
+            handle.clone(),
+            in_flight.clone(),
             max_group.max(1),
             max_groups_in_flight.max(1),
         ));
-        Self { queue }
+        Self {
+            queue,
+            in_flight,
+            handle,
+        }
     }
 
     /// The result for `key` (`None` when the group's statement returned
     /// nothing for it).
     pub async fn call(&self, key: K, payload: P) -> Result<Option<V>, StoreError> {
+        // Nothing running, nothing to join: go straight to the database on
+        // this task rather than through the queue and a spawned group.
+        if self
+            .in_flight
+            .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            let _running = Running(self.in_flight.clone());
+            let results = (self.handle)(vec![(key.clone(), payload)]).await?;
+            return Ok(results
+                .into_iter()
+                .find(|(found, _)| *found == key)
+                .map(|(_, value)| value));
+        }
         let (reply, answer) = oneshot::channel();
         self.queue
             .send((key, payload, reply))
@@ -84,17 +128,19 @@ where
     }
 }
 
-async fn dispatch<K, V, P, Handle, Handled>(
+type Handler<K, V, P> =
+    Arc<dyn Fn(Vec<(K, P)>) -> BoxFuture<'static, Result<Vec<(K, V)>, StoreError>> + Send + Sync>;
+
+async fn dispatch<K, V, P>(
     mut receiver: mpsc::UnboundedReceiver<(K, P, Reply<V>)>,
-    handle: Arc<Handle>,
+    handle: Handler<K, V, P>,
+    in_flight: Arc<AtomicUsize>,
     max_group: usize,
     max_groups_in_flight: usize,
 ) where
     K: Eq + Hash + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
     P: Send + 'static,
-    Handle: Fn(Vec<(K, P)>) -> Handled + Send + Sync + 'static,
-    Handled: Future<Output = Result<Vec<(K, V)>, StoreError>> + Send + 'static,
 {
     let slots = Arc::new(Semaphore::new(max_groups_in_flight));
     while let Some(first) = receiver.recv().await {
@@ -110,7 +156,9 @@ async fn dispatch<K, V, P, Handle, Handled>(
             }
         }
         let handle = handle.clone();
+        let running = Running::start(&in_flight);
         tokio::spawn(async move {
+            let _running = running;
             let mut replies = Vec::with_capacity(group.len());
             let mut distinct = HashMap::with_capacity(group.len());
             for (key, payload, reply) in group {
