@@ -35,7 +35,8 @@ impl Health {
         let (reporter, service) = tonic_health::server::health_reporter();
         let health = Arc::new(Self {
             reporter,
-            ready: AtomicBool::new(false),
+            // Start-up has just connected to and migrated the database.
+            ready: AtomicBool::new(true),
             shutting_down: AtomicBool::new(false),
         });
         (health, service)
