@@ -144,45 +144,17 @@ impl PostgresStore {
             .map_err(|error| StoreError::Internal(format!("migration failed: {error}")))?;
         // Half the pool may serve coalesced reads; the rest stays for writes.
         let groups_in_flight = (max_connections / 2).max(1) as usize;
-        let request_pool = pool.clone();
-        let request_lookups = Coalescer::new(
-            MAX_LOOKUP_GROUP,
+        let request_lookups = lookup_by_key(
+            &pool,
+            SELECT_REQUESTS_BY_TOKENS,
             groups_in_flight,
-            move |calls: Vec<(String, ())>| {
-                let pool = request_pool.clone();
-                let tokens: Vec<String> = calls.into_iter().map(|(token, ())| token).collect();
-                async move {
-                    let rows: Vec<RequestRow> = sqlx::query_as(SELECT_REQUESTS_BY_TOKENS)
-                        .bind(tokens)
-                        .fetch_all(&pool)
-                        .await
-                        .map_err(Self::classify)?;
-                    Ok(rows
-                        .into_iter()
-                        .map(|row| (row.request_token.clone(), row))
-                        .collect())
-                }
-            },
+            |row: &RequestRow| &row.request_token,
         );
-        let token_pool = pool.clone();
-        let change_token_lookups = Coalescer::new(
-            MAX_LOOKUP_GROUP,
+        let change_token_lookups = lookup_by_key(
+            &pool,
+            SELECT_CHANGE_TOKENS_BY_TOKENS,
             groups_in_flight,
-            move |calls: Vec<(String, ())>| {
-                let pool = token_pool.clone();
-                let tokens: Vec<String> = calls.into_iter().map(|(token, ())| token).collect();
-                async move {
-                    let rows: Vec<ChangeTokenRow> = sqlx::query_as(SELECT_CHANGE_TOKENS_BY_TOKENS)
-                        .bind(tokens)
-                        .fetch_all(&pool)
-                        .await
-                        .map_err(Self::classify)?;
-                    Ok(rows
-                        .into_iter()
-                        .map(|row| (row.change_token.clone(), row))
-                        .collect())
-                }
-            },
+            |row: &ChangeTokenRow| &row.change_token,
         );
         let provision_pool = pool.clone();
         let provisions = Coalescer::new(
@@ -486,6 +458,44 @@ async fn provision_scopes(
             Ok(((account, endpoint.as_str(), region), token))
         })
         .collect()
+}
+
+/// Loads rows by their text key with `sql` (`... WHERE key = ANY($1)`),
+/// coalescing concurrent lookups.
+fn lookup_by_key<Row>(
+    pool: &PgPool,
+    sql: &'static str,
+    groups_in_flight: usize,
+    key_of: fn(&Row) -> &String,
+) -> Coalescer<String, Row>
+where
+    Row: for<'row> sqlx::FromRow<'row, sqlx::postgres::PgRow>
+        + Clone
+        + Send
+        + Sync
+        + Unpin
+        + 'static,
+{
+    let pool = pool.clone();
+    Coalescer::new(
+        MAX_LOOKUP_GROUP,
+        groups_in_flight,
+        move |calls: Vec<(String, ())>| {
+            let pool = pool.clone();
+            let keys: Vec<String> = calls.into_iter().map(|(key, ())| key).collect();
+            async move {
+                let rows: Vec<Row> = sqlx::query_as(sql)
+                    .bind(keys)
+                    .fetch_all(&pool)
+                    .await
+                    .map_err(PostgresStore::classify)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|row| (key_of(&row).clone(), row))
+                    .collect())
+            }
+        },
+    )
 }
 
 fn is_retryable_sqlstate(code: &str) -> bool {
