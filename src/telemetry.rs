@@ -37,25 +37,27 @@ fn otlp_requested() -> bool {
             || env_is_set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
 }
 
-fn tracer_provider() -> Result<SdkTracerProvider, String> {
+/// The tracer provider that exports over OTLP (called only when the
+/// environment asks for an exporter).
+fn exporting_tracer_provider() -> Result<SdkTracerProvider, String> {
     let mut resource = opentelemetry_sdk::Resource::builder();
     if !env_is_set("OTEL_SERVICE_NAME") {
         resource = resource.with_service_name("statusgate");
     }
-    let mut builder = SdkTracerProvider::builder().with_resource(resource.build());
-    if otlp_requested() {
-        let exporter = opentelemetry_otlp::SpanExporter::builder()
-            .with_tonic()
-            .build()
-            .map_err(|error| format!("cannot build the OTLP exporter: {error}"))?;
-        let processor = opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor::builder(
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_tonic()
+        .build()
+        .map_err(|error| format!("cannot build the OTLP exporter: {error}"))?;
+    let processor =
+        opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor::builder(
             exporter,
             opentelemetry_sdk::runtime::Tokio,
         )
         .build();
-        builder = builder.with_span_processor(processor);
-    }
-    Ok(builder.build())
+    Ok(SdkTracerProvider::builder()
+        .with_resource(resource.build())
+        .with_span_processor(processor)
+        .build())
 }
 
 /// Installs logging and tracing. Call once, inside the Tokio runtime. A
@@ -71,7 +73,7 @@ pub fn init() -> Telemetry {
         .with_ansi(std::io::stderr().is_terminal())
         .with_filter(filter());
     let (tracer_provider, exporter_error) = if otlp_requested() {
-        match tracer_provider() {
+        match exporting_tracer_provider() {
             Ok(provider) => (Some(provider), None),
             Err(error) => (None, Some(error)),
         }

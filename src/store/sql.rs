@@ -137,8 +137,11 @@ pub const PURGE_REQUESTS: &str = "\
       ORDER BY created_at LIMIT $2)";
 
 /// Writes `impl Store for $store` from the shared SQL. The backend type
-/// provides `pool` (reads), `writer` (single-statement writes), `begin_write`, `SELECT_REQUEST_FOR_UPDATE`,
-/// `LIST_REQUESTS`, `filter_param` and `classify`.
+/// provides what differs between the dialects: `pool` (reads), `writer`
+/// (single-statement writes), `begin_write`, `provision` and `create` (the
+/// Postgres ones coalesce), `find_change_token` and `find_request` (lookups
+/// by key), `SELECT_REQUEST_FOR_UPDATE`, `LIST_REQUESTS`, `filter_param`
+/// and `classify`.
 ///
 /// A macro rather than a function generic over `sqlx::Database`: the generic
 /// version needs a wall of higher-ranked executor bounds that obscure the
