@@ -12,6 +12,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use crate::domain::ErrorCode;
 use crate::telemetry::Transport;
 
 /// How a request ended, in one vocabulary for both transports.
@@ -27,6 +28,23 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// How a call that failed with `code` is counted.
+    pub const fn of(code: ErrorCode) -> Self {
+        match code {
+            ErrorCode::InvalidParameter
+            | ErrorCode::InvalidRequestState
+            | ErrorCode::ChangeTokenNotFound
+            | ErrorCode::ChangeTokenAlreadyUsed
+            | ErrorCode::ChangeTokenNotUsed
+            | ErrorCode::RequestTokenNotFound
+            | ErrorCode::ClientTokenConflict => Self::ClientError,
+            ErrorCode::Throttling => Self::Throttled,
+            ErrorCode::DatabaseUnavailable
+            | ErrorCode::ServiceUnavailable
+            | ErrorCode::Internal => Self::ServerError,
+        }
+    }
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Ok => "ok",

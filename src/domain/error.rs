@@ -1,73 +1,93 @@
 //! The one error vocabulary of statusgate. Every failure a caller can see is an
-//! [`Error`]: an AWS error name ([`ErrorCode`]), a transport-neutral category
-//! ([`ErrorKind`], which the gRPC layer maps to a status code) and a message.
-//! Each transport maps this type once (`grpc::status`, `http::error`).
+//! [`Error`]: an [`ErrorCode`] that says what went wrong, a message, and for
+//! invalid input the member at fault. The code alone decides everything a
+//! transport sends: the AWS error name ([`ErrorCode::aws_name`], given the API
+//! family the caller spoke to), the gRPC code (`grpc::status`), the HTTP
+//! status and message member (`http::render`) and the metrics outcome
+//! (`metrics::Outcome::of`). Each of those is a total `match` over the code,
+//! so a new code cannot be forgotten by one transport.
+//!
+//! The services return errors without knowing which API family asked; the
+//! transports name the family when they render (WAF for change tokens,
+//! Cloud Control for resource requests).
 
 use std::fmt;
 
-/// Which AWS API family an operation belongs to; it decides the names of the
-/// generic errors (invalid input, internal failure).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Api {
+/// The AWS API families statusgate speaks for. Generic failures (invalid
+/// input, internal errors) have a different name in each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ApiFamily {
     /// WAF Classic and WAF Regional: `WAF*Exception` names.
     Waf,
     /// Cloud Control: `ValidationException`, `ServiceInternalErrorException`, ...
     CloudControl,
 }
 
-/// The AWS error names statusgate answers with.
+/// What went wrong, independent of any transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
-    WafNonexistentItem,
-    WafStaleData,
-    WafInvalidParameter,
-    WafInvalidOperation,
-    WafInternalError,
+    /// A member violates the model (length, pattern, enum, a missing member).
+    InvalidParameter,
+    /// The request is well formed but its target is in a status that forbids
+    /// it ("Request X is already in status SUCCESS").
+    InvalidRequestState,
+    /// No change token with this value in the caller's scope.
+    ChangeTokenNotFound,
+    /// The change token was already used in a change.
+    ChangeTokenAlreadyUsed,
+    /// The change token has not been used in a change yet.
+    ChangeTokenNotUsed,
+    /// No request with this token in the caller's account.
     RequestTokenNotFound,
+    /// The client token belongs to a request with other input.
     ClientTokenConflict,
-    Validation,
-    ConcurrentModification,
-    ServiceInternalError,
+    /// Shed under load; retry with backoff.
     Throttling,
+    /// The database cannot be reached; retry later.
+    DatabaseUnavailable,
+    /// The request did not complete in time, or the server is shutting down.
     ServiceUnavailable,
+    /// An unexpected failure; its cause has been logged.
+    Internal,
 }
 
 impl ErrorCode {
-    /// The AWS error name (`__type` on the facade, `ErrorInfo.reason` on gRPC).
-    pub const fn aws_name(self) -> &'static str {
+    pub const ALL: [Self; 11] = [
+        Self::InvalidParameter,
+        Self::InvalidRequestState,
+        Self::ChangeTokenNotFound,
+        Self::ChangeTokenAlreadyUsed,
+        Self::ChangeTokenNotUsed,
+        Self::RequestTokenNotFound,
+        Self::ClientTokenConflict,
+        Self::Throttling,
+        Self::DatabaseUnavailable,
+        Self::ServiceUnavailable,
+        Self::Internal,
+    ];
+
+    /// The AWS error name (`__type` on the facade, `ErrorInfo.reason` on
+    /// gRPC) as the given API family spells it.
+    pub const fn aws_name(self, family: ApiFamily) -> &'static str {
         match self {
-            Self::WafNonexistentItem => "WAFNonexistentItemException",
-            Self::WafStaleData => "WAFStaleDataException",
-            Self::WafInvalidParameter => "WAFInvalidParameterException",
-            Self::WafInvalidOperation => "WAFInvalidOperationException",
-            Self::WafInternalError => "WAFInternalErrorException",
+            Self::InvalidParameter => match family {
+                ApiFamily::Waf => "WAFInvalidParameterException",
+                ApiFamily::CloudControl => "ValidationException",
+            },
+            Self::InvalidRequestState => "ValidationException",
+            Self::ChangeTokenNotFound => "WAFNonexistentItemException",
+            Self::ChangeTokenAlreadyUsed => "WAFStaleDataException",
+            Self::ChangeTokenNotUsed => "WAFInvalidOperationException",
             Self::RequestTokenNotFound => "RequestTokenNotFoundException",
             Self::ClientTokenConflict => "ClientTokenConflictException",
-            Self::Validation => "ValidationException",
-            Self::ConcurrentModification => "ConcurrentModificationException",
-            Self::ServiceInternalError => "ServiceInternalErrorException",
             Self::Throttling => "ThrottlingException",
+            Self::DatabaseUnavailable | Self::Internal => match family {
+                ApiFamily::Waf => "WAFInternalErrorException",
+                ApiFamily::CloudControl => "ServiceInternalErrorException",
+            },
             Self::ServiceUnavailable => "ServiceUnavailable",
         }
     }
-}
-
-/// What kind of failure it is, independent of any transport.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    /// The input is malformed; retrying it unchanged can never succeed.
-    InvalidArgument,
-    NotFound,
-    /// The input is well formed but the target is in the wrong state.
-    FailedPrecondition,
-    AlreadyExists,
-    /// Lost a race with a concurrent writer; retrying may succeed.
-    Aborted,
-    /// Overloaded; retry later.
-    ResourceExhausted,
-    /// The database cannot be reached; retry later.
-    Unavailable,
-    Internal,
 }
 
 /// One member that failed a model constraint.
@@ -144,7 +164,6 @@ impl FieldViolation {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
     pub code: ErrorCode,
-    pub kind: ErrorKind,
     pub message: String,
     /// Set for invalid input: the member at fault.
     pub violation: Option<FieldViolation>,
@@ -152,70 +171,43 @@ pub struct Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(formatter, "{}: {}", self.code.aws_name(), self.message)
+        write!(formatter, "{:?}: {}", self.code, self.message)
     }
 }
 
 impl std::error::Error for Error {}
 
 impl Error {
-    pub fn new(code: ErrorCode, kind: ErrorKind, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             code,
-            kind,
             message: message.into(),
             violation: None,
         }
     }
 
-    /// A member violates the model: `WAFInvalidParameterException` or `ValidationException`.
-    pub fn invalid_input(api: Api, violation: FieldViolation) -> Self {
-        let code = match api {
-            Api::Waf => ErrorCode::WafInvalidParameter,
-            Api::CloudControl => ErrorCode::Validation,
-        };
+    /// A member violates the model.
+    pub fn invalid_input(violation: FieldViolation) -> Self {
         Self {
-            code,
-            kind: ErrorKind::InvalidArgument,
+            code: ErrorCode::InvalidParameter,
             message: violation.aws_message(),
             violation: Some(violation),
         }
     }
 
     /// The database cannot be reached: retryable.
-    pub fn unavailable(api: Api) -> Self {
-        let code = match api {
-            Api::Waf => ErrorCode::WafInternalError,
-            Api::CloudControl => ErrorCode::ServiceInternalError,
-        };
+    pub fn unavailable() -> Self {
         Self::new(
-            code,
-            ErrorKind::Unavailable,
+            ErrorCode::DatabaseUnavailable,
             "The service is temporarily unable to reach its database; retry the request",
         )
     }
 
     /// An unexpected failure; the cause has been logged, the caller gets an opaque message.
-    pub fn internal(api: Api) -> Self {
-        let code = match api {
-            Api::Waf => ErrorCode::WafInternalError,
-            Api::CloudControl => ErrorCode::ServiceInternalError,
-        };
+    pub fn internal() -> Self {
         Self::new(
-            code,
-            ErrorKind::Internal,
+            ErrorCode::Internal,
             "An internal error occurred; retry the request",
-        )
-    }
-
-    /// Whether a caller may retry the same request unchanged.
-    pub fn is_retryable(&self) -> bool {
-        matches!(
-            self.kind,
-            ErrorKind::Aborted
-                | ErrorKind::ResourceExhausted
-                | ErrorKind::Unavailable
-                | ErrorKind::Internal
         )
     }
 }
@@ -257,29 +249,89 @@ mod tests {
     }
 
     #[test]
-    fn generic_errors_take_the_name_of_their_api_family() {
-        let cases = [
+    fn every_code_has_its_aws_name_in_each_family() {
+        // (code, WAF name, Cloud Control name)
+        let table = [
             (
-                Api::Waf,
+                ErrorCode::InvalidParameter,
                 "WAFInvalidParameterException",
-                "WAFInternalErrorException",
+                "ValidationException",
             ),
             (
-                Api::CloudControl,
+                ErrorCode::InvalidRequestState,
                 "ValidationException",
+                "ValidationException",
+            ),
+            (
+                ErrorCode::ChangeTokenNotFound,
+                "WAFNonexistentItemException",
+                "WAFNonexistentItemException",
+            ),
+            (
+                ErrorCode::ChangeTokenAlreadyUsed,
+                "WAFStaleDataException",
+                "WAFStaleDataException",
+            ),
+            (
+                ErrorCode::ChangeTokenNotUsed,
+                "WAFInvalidOperationException",
+                "WAFInvalidOperationException",
+            ),
+            (
+                ErrorCode::RequestTokenNotFound,
+                "RequestTokenNotFoundException",
+                "RequestTokenNotFoundException",
+            ),
+            (
+                ErrorCode::ClientTokenConflict,
+                "ClientTokenConflictException",
+                "ClientTokenConflictException",
+            ),
+            (
+                ErrorCode::Throttling,
+                "ThrottlingException",
+                "ThrottlingException",
+            ),
+            (
+                ErrorCode::DatabaseUnavailable,
+                "WAFInternalErrorException",
+                "ServiceInternalErrorException",
+            ),
+            (
+                ErrorCode::ServiceUnavailable,
+                "ServiceUnavailable",
+                "ServiceUnavailable",
+            ),
+            (
+                ErrorCode::Internal,
+                "WAFInternalErrorException",
                 "ServiceInternalErrorException",
             ),
         ];
-        for (api, invalid, internal) in cases {
-            let violation = FieldViolation::missing("ChangeToken");
+        assert_eq!(
+            table.len(),
+            ErrorCode::ALL.len(),
+            "the table covers every code"
+        );
+        for (code, waf, cloud_control) in table {
+            assert_eq!(code.aws_name(ApiFamily::Waf), waf, "{code:?}");
             assert_eq!(
-                Error::invalid_input(api, violation).code.aws_name(),
-                invalid
+                code.aws_name(ApiFamily::CloudControl),
+                cloud_control,
+                "{code:?}"
             );
-            assert_eq!(Error::internal(api).code.aws_name(), internal);
-            assert_eq!(Error::unavailable(api).code.aws_name(), internal);
-            assert_eq!(Error::unavailable(api).kind, ErrorKind::Unavailable);
         }
+    }
+
+    #[test]
+    fn generic_errors_carry_their_code() {
+        let violation = FieldViolation::missing("ChangeToken");
+        assert_eq!(
+            Error::invalid_input(violation).code,
+            ErrorCode::InvalidParameter
+        );
+        assert_eq!(Error::internal().code, ErrorCode::Internal);
+        assert_eq!(Error::unavailable().code, ErrorCode::DatabaseUnavailable);
     }
 
     #[test]

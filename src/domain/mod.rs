@@ -8,6 +8,6 @@ pub mod resource_request;
 pub mod time;
 pub mod values;
 
-pub use error::{Api, Error, ErrorCode, ErrorKind, FieldViolation};
+pub use error::{ApiFamily, Error, ErrorCode, FieldViolation};
 pub use time::{Clock, SystemClock, Timestamp};
 pub use values::AccountId;

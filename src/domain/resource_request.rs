@@ -16,7 +16,7 @@ use super::values::{
     AccountId, ClientToken, Identifier, JsonDocument, RequestToken, RoleArn, StatusMessage,
     TypeName, TypeVersionId,
 };
-use super::{Error, ErrorCode, ErrorKind, Timestamp};
+use super::{Error, ErrorCode, Timestamp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Operation {
@@ -256,8 +256,7 @@ pub enum Decision {
 
 fn already_in_status(request: &StoredResourceRequest) -> Error {
     Error::new(
-        ErrorCode::Validation,
-        ErrorKind::FailedPrecondition,
+        ErrorCode::InvalidRequestState,
         format!(
             "Request {} is already in status {}",
             request.current.request_token,
@@ -292,8 +291,7 @@ pub fn decide_progress(
     }
     if !worker_may_move(from, to) {
         return Err(Error::new(
-            ErrorCode::Validation,
-            ErrorKind::FailedPrecondition,
+            ErrorCode::InvalidRequestState,
             format!(
                 "Request {} cannot move from {} to {}",
                 request.current.request_token,
@@ -304,8 +302,7 @@ pub fn decide_progress(
     }
     if report.error_code.is_some() && to != OperationStatus::Failed {
         return Err(Error::new(
-            ErrorCode::Validation,
-            ErrorKind::InvalidArgument,
+            ErrorCode::InvalidParameter,
             "ErrorCode may only be reported with OperationStatus FAILED",
         ));
     }
@@ -433,8 +430,7 @@ mod tests {
                 decide_progress(&request_in(from, 2), &report(to), Timestamp::from_micros(9));
             assert_eq!(outcome.is_ok(), allowed, "{from:?} -> {to:?}");
             if let Err(error) = outcome {
-                assert_eq!(error.kind, ErrorKind::FailedPrecondition);
-                assert_eq!(error.code, ErrorCode::Validation);
+                assert_eq!(error.code, ErrorCode::InvalidRequestState);
             }
         }
     }
@@ -480,7 +476,7 @@ mod tests {
         failing.error_code = Some(HandlerErrorCode::NotFound);
         let error = decide_progress(&request_in(Pending, 1), &failing, Timestamp::from_micros(9))
             .unwrap_err();
-        assert_eq!(error.kind, ErrorKind::InvalidArgument);
+        assert_eq!(error.code, ErrorCode::InvalidParameter);
         failing.operation_status = Failed;
         assert!(
             decide_progress(&request_in(Pending, 1), &failing, Timestamp::from_micros(9)).is_ok()
@@ -502,8 +498,11 @@ mod tests {
         assert_eq!(appended(CancelComplete, 3), None);
         for refused in [Success, Failed] {
             let error = decide_cancel(&request_in(refused, 3), now).unwrap_err();
-            assert_eq!(error.code.aws_name(), "ValidationException");
-            assert_eq!(error.kind, ErrorKind::FailedPrecondition);
+            assert_eq!(
+                error.code.aws_name(crate::domain::ApiFamily::CloudControl),
+                "ValidationException"
+            );
+            assert_eq!(error.code, ErrorCode::InvalidRequestState);
             assert_eq!(
                 error.message,
                 format!("Request token-1 is already in status {}", refused.as_str())

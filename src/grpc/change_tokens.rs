@@ -12,7 +12,7 @@ use super::proto::{
 use super::status_from_error;
 use crate::domain::change_token::ChangeTokenScope;
 use crate::domain::values::{ChangeDescription, ChangeToken};
-use crate::domain::{Api, Error, FieldViolation};
+use crate::domain::{ApiFamily, Error, FieldViolation};
 use crate::service::ChangeTokenService as Service;
 
 pub struct ChangeTokenApi {
@@ -35,7 +35,12 @@ impl ChangeTokenApi {
 }
 
 fn invalid(violation: FieldViolation) -> Status {
-    status_from_error(Error::invalid_input(Api::Waf, violation))
+    to_status(Error::invalid_input(violation))
+}
+
+/// This service speaks for WAF Classic: errors take its AWS names.
+fn to_status(error: Error) -> Status {
+    status_from_error(error, ApiFamily::Waf)
 }
 
 fn change_token(value: String) -> Result<ChangeToken, Status> {
@@ -57,7 +62,7 @@ impl ChangeTokenService for ChangeTokenApi {
             .service
             .get_change_token(&scope)
             .await
-            .map_err(status_from_error)?;
+            .map_err(to_status)?;
         Ok(Response::new(GetChangeTokenResponse {
             change_token: token.into_string(),
         }))
@@ -74,7 +79,7 @@ impl ChangeTokenService for ChangeTokenApi {
             .service
             .get_change_token_status(&scope, &token)
             .await
-            .map_err(status_from_error)?;
+            .map_err(to_status)?;
         Ok(Response::new(GetChangeTokenStatusResponse {
             change_token_status: convert::change_token_status_to_proto(status),
         }))
@@ -92,7 +97,7 @@ impl ChangeTokenService for ChangeTokenApi {
             .service
             .consume_change_token(&scope, &token, &description)
             .await
-            .map_err(status_from_error)?;
+            .map_err(to_status)?;
         Ok(Response::new(ConsumeChangeTokenResponse {
             change_token_status: convert::change_token_status_to_proto(status),
         }))
@@ -109,7 +114,7 @@ impl ChangeTokenService for ChangeTokenApi {
             .service
             .mark_change_token_in_sync(&scope, &token)
             .await
-            .map_err(status_from_error)?;
+            .map_err(to_status)?;
         Ok(Response::new(MarkChangeTokenInSyncResponse {
             change_token_status: convert::change_token_status_to_proto(status),
         }))

@@ -21,8 +21,8 @@ use tower::load_shed::error::Overloaded;
 use tower::{BoxError, Layer, Service, ServiceBuilder};
 use tracing::Instrument;
 
-use super::status_from_error;
-use crate::domain::{Error, ErrorCode, ErrorKind};
+use super::status::{error_code_of, status_from_error};
+use crate::domain::{ApiFamily, Error, ErrorCode};
 use crate::metrics::{Metrics, Outcome};
 use crate::telemetry::{Transport, continue_trace, record_server_error};
 
@@ -106,7 +106,21 @@ fn method_span(service: &str, method: &str, request_id: &str) -> tracing::Span {
     )
 }
 
-fn outcome_of(code: Code) -> Outcome {
+/// How a call ended: from the domain error's code when statusgate answered
+/// with one, else (calls tonic itself refused, e.g. unknown methods) from the
+/// gRPC code.
+fn outcome_of(response: &http::Response<tonic::body::Body>, code: Code) -> Outcome {
+    match response
+        .extensions()
+        .get::<tonic::Status>()
+        .and_then(error_code_of)
+    {
+        Some(error_code) => Outcome::of(error_code),
+        None => outcome_of_code(code),
+    }
+}
+
+fn outcome_of_code(code: Code) -> Outcome {
     match code {
         Code::Ok => Outcome::Ok,
         Code::ResourceExhausted => Outcome::Throttled,
@@ -129,11 +143,14 @@ fn outcome_of(code: Code) -> Outcome {
 }
 
 fn throttled() -> http::Response<tonic::body::Body> {
-    status_from_error(Error::new(
-        ErrorCode::Throttling,
-        ErrorKind::ResourceExhausted,
-        "Rate exceeded: too many concurrent requests; retry with backoff",
-    ))
+    // `ThrottlingException` is spelled the same in every family.
+    status_from_error(
+        Error::new(
+            ErrorCode::Throttling,
+            "Rate exceeded: too many concurrent requests; retry with backoff",
+        ),
+        ApiFamily::CloudControl,
+    )
     .into_http()
 }
 
@@ -179,7 +196,7 @@ where
             };
             let code = status_code(&response);
             span.record("rpc.grpc.status_code", code as i32);
-            let outcome = outcome_of(code);
+            let outcome = outcome_of(&response, code);
             if outcome == Outcome::ServerError {
                 record_server_error(&span);
             }
@@ -214,10 +231,10 @@ mod tests {
     }
 
     #[test]
-    fn codes_map_to_outcomes() {
-        assert_eq!(outcome_of(Code::Ok), Outcome::Ok);
-        assert_eq!(outcome_of(Code::NotFound), Outcome::ClientError);
-        assert_eq!(outcome_of(Code::Unavailable), Outcome::ServerError);
-        assert_eq!(outcome_of(Code::ResourceExhausted), Outcome::Throttled);
+    fn codes_of_statuses_tonic_made_map_to_outcomes() {
+        assert_eq!(outcome_of_code(Code::Ok), Outcome::Ok);
+        assert_eq!(outcome_of_code(Code::NotFound), Outcome::ClientError);
+        assert_eq!(outcome_of_code(Code::Unavailable), Outcome::ServerError);
+        assert_eq!(outcome_of_code(Code::ResourceExhausted), Outcome::Throttled);
     }
 }

@@ -17,7 +17,7 @@ use crate::domain::values::{
     ClientToken, Identifier, JsonDocument, MaxResults, NextToken, RequestToken, RoleArn,
     StatusMessage, TypeName, TypeVersionId,
 };
-use crate::domain::{AccountId, Api, Error, FieldViolation};
+use crate::domain::{AccountId, ApiFamily, Error, FieldViolation};
 use crate::service::{ListRequest, ResourceRequestService as Service};
 
 pub struct ResourceRequestApi {
@@ -25,7 +25,12 @@ pub struct ResourceRequestApi {
 }
 
 fn invalid(violation: FieldViolation) -> Status {
-    status_from_error(Error::invalid_input(Api::CloudControl, violation))
+    to_status(Error::invalid_input(violation))
+}
+
+/// This service speaks for Cloud Control: errors take its AWS names.
+fn to_status(error: Error) -> Status {
+    status_from_error(error, ApiFamily::CloudControl)
 }
 
 /// Parses an optional member, turning a violation into a status.
@@ -86,7 +91,7 @@ impl ResourceRequestService for ResourceRequestApi {
             .service
             .create(&account, client_token, input)
             .await
-            .map_err(status_from_error)?;
+            .map_err(to_status)?;
         Ok(Response::new(CreateResourceRequestResponse {
             progress_event: Some(convert::progress_event_to_proto(event)),
         }))
@@ -103,7 +108,7 @@ impl ResourceRequestService for ResourceRequestApi {
             .service
             .get_status(&account, &token)
             .await
-            .map_err(status_from_error)?;
+            .map_err(to_status)?;
         Ok(Response::new(GetResourceRequestStatusResponse {
             progress_event: Some(convert::progress_event_to_proto(event)),
             // statusgate runs no hooks.
@@ -140,7 +145,7 @@ impl ResourceRequestService for ResourceRequestApi {
             .service
             .list(&account, &list)
             .await
-            .map_err(status_from_error)?;
+            .map_err(to_status)?;
         Ok(Response::new(ListResourceRequestsResponse {
             resource_request_status_summaries: page
                 .summaries
@@ -162,7 +167,7 @@ impl ResourceRequestService for ResourceRequestApi {
             .service
             .cancel(&account, &token)
             .await
-            .map_err(status_from_error)?;
+            .map_err(to_status)?;
         Ok(Response::new(CancelResourceRequestResponse {
             progress_event: Some(convert::progress_event_to_proto(event)),
         }))
@@ -193,7 +198,7 @@ impl ResourceRequestService for ResourceRequestApi {
             .service
             .record_progress(&account, &token, &report)
             .await
-            .map_err(status_from_error)?;
+            .map_err(to_status)?;
         Ok(Response::new(RecordProgressEventResponse {
             progress_event: Some(convert::progress_event_to_proto(event)),
         }))
@@ -210,7 +215,7 @@ impl ResourceRequestService for ResourceRequestApi {
             .service
             .list_progress_events(&account, &token)
             .await
-            .map_err(status_from_error)?;
+            .map_err(to_status)?;
         Ok(Response::new(ListProgressEventsResponse {
             progress_events: events
                 .into_iter()

@@ -1,76 +1,105 @@
-//! Domain errors as gRPC statuses: the code from the error's kind, the AWS
-//! error name in `google.rpc.ErrorInfo.reason` (domain `statusgate`), and for
-//! invalid input a `google.rpc.BadRequest` naming the field.
+//! Domain errors as gRPC statuses: the code from the error's [`ErrorCode`]
+//! ([`grpc_code`]), the AWS error name in `google.rpc.ErrorInfo.reason`
+//! (domain `statusgate`), and for invalid input a `google.rpc.BadRequest`
+//! naming the field. The domain error travels on as the status's source, so
+//! the observing layer counts the call by its code, not by re-reading the
+//! wire.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::domain::{Error, ErrorKind};
+use crate::domain::{ApiFamily, Error, ErrorCode};
 
 /// The `ErrorInfo.domain` of every statusgate error.
 pub const ERROR_DOMAIN: &str = "statusgate";
 
-fn code_for(kind: ErrorKind) -> Code {
-    match kind {
-        ErrorKind::InvalidArgument => Code::InvalidArgument,
-        ErrorKind::NotFound => Code::NotFound,
-        ErrorKind::FailedPrecondition => Code::FailedPrecondition,
-        ErrorKind::AlreadyExists => Code::AlreadyExists,
-        ErrorKind::Aborted => Code::Aborted,
-        ErrorKind::ResourceExhausted => Code::ResourceExhausted,
-        ErrorKind::Unavailable => Code::Unavailable,
-        ErrorKind::Internal => Code::Internal,
+/// The gRPC code of each error code.
+pub const fn grpc_code(code: ErrorCode) -> Code {
+    match code {
+        ErrorCode::InvalidParameter => Code::InvalidArgument,
+        ErrorCode::InvalidRequestState
+        | ErrorCode::ChangeTokenAlreadyUsed
+        | ErrorCode::ChangeTokenNotUsed => Code::FailedPrecondition,
+        ErrorCode::ChangeTokenNotFound | ErrorCode::RequestTokenNotFound => Code::NotFound,
+        ErrorCode::ClientTokenConflict => Code::AlreadyExists,
+        ErrorCode::Throttling => Code::ResourceExhausted,
+        ErrorCode::DatabaseUnavailable | ErrorCode::ServiceUnavailable => Code::Unavailable,
+        ErrorCode::Internal => Code::Internal,
     }
 }
 
-pub fn status_from_error(error: Error) -> Status {
+/// The status a caller of a `family` service gets for `error`.
+pub fn status_from_error(error: Error, family: ApiFamily) -> Status {
     let mut details =
-        ErrorDetails::with_error_info(error.code.aws_name(), ERROR_DOMAIN, HashMap::new());
+        ErrorDetails::with_error_info(error.code.aws_name(family), ERROR_DOMAIN, HashMap::new());
     if let Some(violation) = &error.violation {
         details.add_bad_request_violation(violation.member_snake_case(), violation.aws_message());
     }
-    Status::with_error_details(code_for(error.kind), error.message, details)
+    let mut status =
+        Status::with_error_details(grpc_code(error.code), error.message.clone(), details);
+    status.set_source(Arc::new(error));
+    status
+}
+
+/// The domain error a status was made from, if statusgate made it.
+pub fn error_code_of(status: &Status) -> Option<ErrorCode> {
+    let source = std::error::Error::source(status)?;
+    source.downcast_ref::<Error>().map(|error| error.code)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Api, ErrorCode, FieldViolation};
+    use crate::domain::FieldViolation;
 
     #[test]
-    fn every_kind_has_its_grpc_code() {
+    fn every_code_has_its_grpc_code() {
         let table = [
-            (ErrorKind::InvalidArgument, Code::InvalidArgument),
-            (ErrorKind::NotFound, Code::NotFound),
-            (ErrorKind::FailedPrecondition, Code::FailedPrecondition),
-            (ErrorKind::AlreadyExists, Code::AlreadyExists),
-            (ErrorKind::Aborted, Code::Aborted),
-            (ErrorKind::ResourceExhausted, Code::ResourceExhausted),
-            (ErrorKind::Unavailable, Code::Unavailable),
-            (ErrorKind::Internal, Code::Internal),
+            (ErrorCode::InvalidParameter, Code::InvalidArgument),
+            (ErrorCode::InvalidRequestState, Code::FailedPrecondition),
+            (ErrorCode::ChangeTokenNotFound, Code::NotFound),
+            (ErrorCode::ChangeTokenAlreadyUsed, Code::FailedPrecondition),
+            (ErrorCode::ChangeTokenNotUsed, Code::FailedPrecondition),
+            (ErrorCode::RequestTokenNotFound, Code::NotFound),
+            (ErrorCode::ClientTokenConflict, Code::AlreadyExists),
+            (ErrorCode::Throttling, Code::ResourceExhausted),
+            (ErrorCode::DatabaseUnavailable, Code::Unavailable),
+            (ErrorCode::ServiceUnavailable, Code::Unavailable),
+            (ErrorCode::Internal, Code::Internal),
         ];
-        for (kind, code) in table {
-            let status = status_from_error(Error::new(ErrorCode::Validation, kind, "m"));
-            assert_eq!(status.code(), code, "{kind:?}");
+        assert_eq!(
+            table.len(),
+            ErrorCode::ALL.len(),
+            "the table covers every code"
+        );
+        for (code, grpc) in table {
+            let status = status_from_error(Error::new(code, "m"), ApiFamily::CloudControl);
+            assert_eq!(status.code(), grpc, "{code:?}");
+            assert_eq!(error_code_of(&status), Some(code), "{code:?}");
         }
     }
 
     #[test]
-    fn details_carry_the_aws_name_and_the_field() {
-        let error =
-            Error::invalid_input(Api::CloudControl, FieldViolation::missing("RequestToken"));
-        let status = status_from_error(error);
-        let details = status.get_error_details();
-        let info = details.error_info().expect("error info");
-        assert_eq!(info.reason, "ValidationException");
-        assert_eq!(info.domain, "statusgate");
-        let bad_request = details.bad_request().expect("bad request");
-        assert_eq!(bad_request.field_violations[0].field, "request_token");
-        assert_eq!(
-            status.message(),
-            bad_request.field_violations[0].description
-        );
+    fn details_carry_the_aws_name_of_the_family_and_the_field() {
+        for (family, reason) in [
+            (ApiFamily::CloudControl, "ValidationException"),
+            (ApiFamily::Waf, "WAFInvalidParameterException"),
+        ] {
+            let error = Error::invalid_input(FieldViolation::missing("RequestToken"));
+            let status = status_from_error(error, family);
+            let details = status.get_error_details();
+            let info = details.error_info().expect("error info");
+            assert_eq!(info.reason, reason);
+            assert_eq!(info.domain, "statusgate");
+            let bad_request = details.bad_request().expect("bad request");
+            assert_eq!(bad_request.field_violations[0].field, "request_token");
+            assert_eq!(
+                status.message(),
+                bad_request.field_violations[0].description
+            );
+        }
     }
 }

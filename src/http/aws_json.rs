@@ -20,7 +20,7 @@ use super::credentials::Caller;
 use super::error::{FacadeError, Rejection};
 use super::operation::{Operation, Target};
 use super::{RequestId, cloudcontrol, log_outcome, log_rejection, waf};
-use crate::domain::{Api, Error};
+use crate::domain::Error;
 use crate::service::Services;
 
 static TARGET_HEADER: HeaderName = HeaderName::from_static("x-amz-target");
@@ -52,7 +52,7 @@ pub async fn handle(services: &Services, request_id: &RequestId, request: Reques
             Ok(body) => call(services, &caller, target, body).await,
             Err(rejection) => Err(rejection.into()),
         };
-        log_outcome(&outcome);
+        log_outcome(&outcome, target.service.family());
         let mut response = match outcome {
             Ok(body) => (
                 [(
@@ -123,10 +123,10 @@ fn input<Shape: DeserializeOwned>(body: Map<String, Value>) -> Result<Shape, Rej
     })
 }
 
-fn encode(api: Api, output: &impl Serialize) -> Result<Vec<u8>, FacadeError> {
+fn encode(output: &impl Serialize) -> Result<Vec<u8>, FacadeError> {
     serde_json::to_vec(output).map_err(|error| {
         tracing::error!(%error, "cannot encode the response");
-        Error::internal(api).into()
+        Error::internal().into()
     })
 }
 
@@ -141,36 +141,36 @@ async fn call(
     match (target.service.waf_endpoint(), target.operation) {
         (Some(endpoint), Operation::GetChangeToken) => {
             let output = waf::get_change_token(change_tokens, caller, endpoint, input(body)?);
-            encode(Api::Waf, &output.await?)
+            encode(&output.await?)
         }
         (Some(endpoint), Operation::GetChangeTokenStatus) => {
             let output =
                 waf::get_change_token_status(change_tokens, caller, endpoint, input(body)?);
-            encode(Api::Waf, &output.await?)
+            encode(&output.await?)
         }
         (None, Operation::GetResourceRequestStatus) => {
             let output = cloudcontrol::get_resource_request_status(requests, caller, input(body)?);
-            encode(Api::CloudControl, &output.await?)
+            encode(&output.await?)
         }
         (None, Operation::ListResourceRequests) => {
             let output = cloudcontrol::list_resource_requests(requests, caller, input(body)?);
-            encode(Api::CloudControl, &output.await?)
+            encode(&output.await?)
         }
         (None, Operation::CancelResourceRequest) => {
             let output = cloudcontrol::cancel_resource_request(requests, caller, input(body)?);
-            encode(Api::CloudControl, &output.await?)
+            encode(&output.await?)
         }
         (None, Operation::CreateResource) => {
             let output = cloudcontrol::create_resource(requests, caller, input(body)?);
-            encode(Api::CloudControl, &output.await?)
+            encode(&output.await?)
         }
         (None, Operation::UpdateResource) => {
             let output = cloudcontrol::update_resource(requests, caller, input(body)?);
-            encode(Api::CloudControl, &output.await?)
+            encode(&output.await?)
         }
         (None, Operation::DeleteResource) => {
             let output = cloudcontrol::delete_resource(requests, caller, input(body)?);
-            encode(Api::CloudControl, &output.await?)
+            encode(&output.await?)
         }
         // `Target::parse` pairs operations with their service; any other
         // pairing is an operation that service does not have.

@@ -15,11 +15,11 @@ use crate::domain::values::{
     ClientToken, Identifier, JsonDocument, MaxResults, NextToken, RequestToken, RoleArn, TypeName,
     TypeVersionId,
 };
-use crate::domain::{AccountId, Api, Error, FieldViolation};
+use crate::domain::{AccountId, Error, FieldViolation};
 use crate::service::{ListRequest, ResourceRequestService};
 
 fn invalid(violation: FieldViolation) -> FacadeError {
-    Error::invalid_input(Api::CloudControl, violation).into()
+    Error::invalid_input(violation).into()
 }
 
 /// Parses an optional member.

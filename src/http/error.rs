@@ -14,7 +14,8 @@ use serde::Serialize;
 use super::RequestId;
 use super::operation::{AWS_JSON_1_1, AwsService};
 use super::xml;
-use crate::domain::{Error, ErrorCode, FieldViolation};
+use crate::domain::{ApiFamily, Error, ErrorCode, FieldViolation};
+use crate::metrics::Outcome;
 
 /// The largest request body the facade reads.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -92,23 +93,32 @@ pub enum MessageMember {
     Upper,
 }
 
-/// The HTTP status and message member of each domain error (PROTOCOL.md).
-pub const fn status_and_message_member(code: ErrorCode) -> (StatusCode, MessageMember) {
+/// The HTTP status and message member of each error code (PROTOCOL.md), as
+/// the API family the caller spoke to writes them.
+pub const fn status_and_message_member(
+    code: ErrorCode,
+    family: ApiFamily,
+) -> (StatusCode, MessageMember) {
     use MessageMember::{Lower, Upper};
     match code {
-        ErrorCode::WafNonexistentItem => (StatusCode::BAD_REQUEST, Lower),
-        ErrorCode::WafStaleData => (StatusCode::BAD_REQUEST, Lower),
-        ErrorCode::WafInvalidParameter => (StatusCode::BAD_REQUEST, Lower),
+        // WAFInvalidParameterException and ValidationException: `message`.
+        ErrorCode::InvalidParameter | ErrorCode::InvalidRequestState => {
+            (StatusCode::BAD_REQUEST, Lower)
+        }
+        ErrorCode::ChangeTokenNotFound | ErrorCode::ChangeTokenAlreadyUsed => {
+            (StatusCode::BAD_REQUEST, Lower)
+        }
         // Not in the table; the WAF model gives it a lower-case message and 400.
-        ErrorCode::WafInvalidOperation => (StatusCode::BAD_REQUEST, Lower),
-        ErrorCode::WafInternalError => (StatusCode::INTERNAL_SERVER_ERROR, Lower),
+        ErrorCode::ChangeTokenNotUsed => (StatusCode::BAD_REQUEST, Lower),
         // The Smithy model says 404; the reference page and PROTOCOL.md say 400.
         ErrorCode::RequestTokenNotFound => (StatusCode::BAD_REQUEST, Upper),
         ErrorCode::ClientTokenConflict => (StatusCode::BAD_REQUEST, Upper),
-        ErrorCode::Validation => (StatusCode::BAD_REQUEST, Lower),
-        ErrorCode::ConcurrentModification => (StatusCode::INTERNAL_SERVER_ERROR, Upper),
-        ErrorCode::ServiceInternalError => (StatusCode::INTERNAL_SERVER_ERROR, Upper),
         ErrorCode::Throttling => (StatusCode::BAD_REQUEST, Upper),
+        // WAFInternalErrorException has `message`, ServiceInternalErrorException `Message`.
+        ErrorCode::DatabaseUnavailable | ErrorCode::Internal => match family {
+            ApiFamily::Waf => (StatusCode::INTERNAL_SERVER_ERROR, Lower),
+            ApiFamily::CloudControl => (StatusCode::INTERNAL_SERVER_ERROR, Upper),
+        },
         ErrorCode::ServiceUnavailable => (StatusCode::SERVICE_UNAVAILABLE, Lower),
     }
 }
@@ -164,10 +174,10 @@ pub struct AwsError {
 }
 
 impl AwsError {
-    pub fn from_domain(error: &Error) -> Self {
-        let (status, message_member) = status_and_message_member(error.code);
-        let invalid_parameter = match error.code {
-            ErrorCode::WafInvalidParameter => Some(match &error.violation {
+    pub fn from_domain(error: &Error, family: ApiFamily) -> Self {
+        let (status, message_member) = status_and_message_member(error.code, family);
+        let invalid_parameter = match (error.code, family) {
+            (ErrorCode::InvalidParameter, ApiFamily::Waf) => Some(match &error.violation {
                 Some(violation) => InvalidParameter::from_violation(violation),
                 None => InvalidParameter {
                     field: String::new(),
@@ -178,7 +188,7 @@ impl AwsError {
             _ => None,
         };
         Self {
-            name: error.code.aws_name(),
+            name: error.code.aws_name(family),
             status,
             message_member,
             message: error.message.clone(),
@@ -318,57 +328,59 @@ impl AwsError {
 }
 
 impl FacadeError {
-    fn to_aws(&self) -> (AwsError, bool) {
+    fn to_aws(&self, family: ApiFamily) -> (AwsError, bool) {
         match self {
-            Self::Domain(error) => (AwsError::from_domain(error), true),
+            Self::Domain(error) => (AwsError::from_domain(error, family), true),
             Self::Rejected(rejection) => (AwsError::from_rejection(rejection), false),
         }
     }
 
+    /// How the metrics count this failure.
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            Self::Domain(error) => Outcome::of(error.code),
+            Self::Rejected(Rejection::Panicked) => Outcome::ServerError,
+            Self::Rejected(_) => Outcome::ClientError,
+        }
+    }
+
     /// The name and status, for the request's log line.
-    pub fn summary(&self) -> (&'static str, StatusCode) {
-        let (aws, _) = self.to_aws();
+    pub fn summary(&self, family: ApiFamily) -> (&'static str, StatusCode) {
+        let (aws, _) = self.to_aws(family);
         (aws.name, aws.status)
     }
 
-    /// The awsJson answer. Modelled (domain) errors carry the service's
-    /// namespace; protocol rejections are framework errors and stay bare.
+    /// The awsJson answer, carrying its [`Outcome`] for the metrics layer.
+    /// Modelled (domain) errors carry the service's namespace; protocol
+    /// rejections are framework errors and stay bare. Without a service
+    /// (refused before routing) only errors whose names are the same in
+    /// every family occur: throttling, timeouts, rejections.
     pub fn json_response(&self, service: Option<AwsService>) -> Response {
-        let (aws, modelled) = self.to_aws();
+        let family = service.map_or(ApiFamily::CloudControl, AwsService::family);
+        let (aws, modelled) = self.to_aws(family);
         let namespace = if modelled {
             service.and_then(AwsService::error_namespace)
         } else {
             None
         };
         let content_type = service.map_or(AWS_JSON_1_1, AwsService::content_type);
-        aws.json_response(namespace, content_type)
+        let mut response = aws.json_response(namespace, content_type);
+        response.extensions_mut().insert(self.outcome());
+        response
     }
 
+    /// The query form's XML answer; that form serves Cloud Control only.
     pub fn xml_response(&self, request_id: &RequestId) -> Response {
-        let (aws, _) = self.to_aws();
-        aws.xml_response(request_id)
+        let (aws, _) = self.to_aws(ApiFamily::CloudControl);
+        let mut response = aws.xml_response(request_id);
+        response.extensions_mut().insert(self.outcome());
+        response
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Api, ErrorKind};
-
-    const ALL_CODES: [ErrorCode; 12] = [
-        ErrorCode::WafNonexistentItem,
-        ErrorCode::WafStaleData,
-        ErrorCode::WafInvalidParameter,
-        ErrorCode::WafInvalidOperation,
-        ErrorCode::WafInternalError,
-        ErrorCode::RequestTokenNotFound,
-        ErrorCode::ClientTokenConflict,
-        ErrorCode::Validation,
-        ErrorCode::ConcurrentModification,
-        ErrorCode::ServiceInternalError,
-        ErrorCode::Throttling,
-        ErrorCode::ServiceUnavailable,
-    ];
 
     use serde_json::Value;
 
@@ -387,43 +399,79 @@ mod tests {
         serde_json::from_slice(&bytes).unwrap()
     }
 
+    const WAF: ApiFamily = ApiFamily::Waf;
+    const CLOUD_CONTROL: ApiFamily = ApiFamily::CloudControl;
+
     #[test]
     fn every_error_code_has_the_status_and_message_member_of_the_table() {
-        // (code, HTTP status, message member)
+        // (code, family, HTTP status, message member): every code in the
+        // family it occurs in, the generic ones in both.
         let table = [
-            (ErrorCode::WafNonexistentItem, 400, "message"),
-            (ErrorCode::WafStaleData, 400, "message"),
-            (ErrorCode::WafInvalidParameter, 400, "message"),
-            (ErrorCode::WafInvalidOperation, 400, "message"),
-            (ErrorCode::WafInternalError, 500, "message"),
-            (ErrorCode::RequestTokenNotFound, 400, "Message"),
-            (ErrorCode::ClientTokenConflict, 400, "Message"),
-            (ErrorCode::Validation, 400, "message"),
-            (ErrorCode::ConcurrentModification, 500, "Message"),
-            (ErrorCode::ServiceInternalError, 500, "Message"),
-            (ErrorCode::Throttling, 400, "Message"),
-            (ErrorCode::ServiceUnavailable, 503, "message"),
+            (ErrorCode::ChangeTokenNotFound, WAF, 400, "message"),
+            (ErrorCode::ChangeTokenAlreadyUsed, WAF, 400, "message"),
+            (ErrorCode::InvalidParameter, WAF, 400, "message"),
+            (ErrorCode::ChangeTokenNotUsed, WAF, 400, "message"),
+            (ErrorCode::Internal, WAF, 500, "message"),
+            (ErrorCode::DatabaseUnavailable, WAF, 500, "message"),
+            (
+                ErrorCode::RequestTokenNotFound,
+                CLOUD_CONTROL,
+                400,
+                "Message",
+            ),
+            (
+                ErrorCode::ClientTokenConflict,
+                CLOUD_CONTROL,
+                400,
+                "Message",
+            ),
+            (ErrorCode::InvalidParameter, CLOUD_CONTROL, 400, "message"),
+            (
+                ErrorCode::InvalidRequestState,
+                CLOUD_CONTROL,
+                400,
+                "message",
+            ),
+            (ErrorCode::Internal, CLOUD_CONTROL, 500, "Message"),
+            (
+                ErrorCode::DatabaseUnavailable,
+                CLOUD_CONTROL,
+                500,
+                "Message",
+            ),
+            (ErrorCode::Throttling, CLOUD_CONTROL, 400, "Message"),
+            (ErrorCode::Throttling, WAF, 400, "Message"),
+            (ErrorCode::ServiceUnavailable, CLOUD_CONTROL, 503, "message"),
+            (ErrorCode::ServiceUnavailable, WAF, 503, "message"),
         ];
-        assert_eq!(table.len(), ALL_CODES.len(), "the table covers every code");
-        for (code, status, member) in table {
-            let (actual_status, actual_member) = status_and_message_member(code);
-            assert_eq!(actual_status.as_u16(), status, "{code:?}");
-            assert_eq!(key(actual_member), member, "{code:?}");
+        for code in ErrorCode::ALL {
+            assert!(
+                table.iter().any(|(listed, ..)| *listed == code),
+                "the table covers {code:?}"
+            );
+        }
+        for (code, family, status, member) in table {
+            let (actual_status, actual_member) = status_and_message_member(code, family);
+            assert_eq!(actual_status.as_u16(), status, "{code:?} {family:?}");
+            assert_eq!(key(actual_member), member, "{code:?} {family:?}");
         }
     }
 
     #[tokio::test]
     async fn domain_errors_render_name_status_member_and_header() {
-        for code in ALL_CODES {
-            let error = Error::new(code, ErrorKind::Internal, "what happened");
-            let (status, member) = status_and_message_member(code);
+        for code in ErrorCode::ALL {
+            let error = Error::new(code, "what happened");
             for (service, expected_type) in [
-                (AwsService::Waf, code.aws_name().to_owned()),
+                (AwsService::Waf, code.aws_name(WAF).to_owned()),
                 (
                     AwsService::CloudControl,
-                    format!("com.amazonaws.cloudcontrol#{}", code.aws_name()),
+                    format!(
+                        "com.amazonaws.cloudcontrol#{}",
+                        code.aws_name(CLOUD_CONTROL)
+                    ),
                 ),
             ] {
+                let (status, member) = status_and_message_member(code, service.family());
                 let response = FacadeError::Domain(error.clone()).json_response(Some(service));
                 assert_eq!(response.status(), status, "{code:?}");
                 assert_eq!(
@@ -435,6 +483,10 @@ mod tests {
                     response.headers()[&ERROR_TYPE_HEADER],
                     expected_type.as_str()
                 );
+                assert_eq!(
+                    response.extensions().get::<Outcome>(),
+                    Some(&Outcome::of(code))
+                );
                 let body = body_of(response).await;
                 assert_eq!(body["__type"], expected_type.as_str(), "{code:?}");
                 assert_eq!(body[key(member)], "what happened", "{code:?}");
@@ -445,14 +497,11 @@ mod tests {
 
     #[tokio::test]
     async fn invalid_waf_parameters_name_field_parameter_and_reason() {
-        let error = Error::invalid_input(
-            Api::Waf,
-            FieldViolation::invalid(
-                "ChangeToken",
-                "   ",
-                "Member must satisfy regular expression pattern: .*\\S.*",
-            ),
-        );
+        let error = Error::invalid_input(FieldViolation::invalid(
+            "ChangeToken",
+            "   ",
+            "Member must satisfy regular expression pattern: .*\\S.*",
+        ));
         let response = FacadeError::Domain(error).json_response(Some(AwsService::Waf));
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
             .await
@@ -527,7 +576,6 @@ mod tests {
         let request_id = RequestId::new();
         let not_found = Error::new(
             ErrorCode::RequestTokenNotFound,
-            ErrorKind::NotFound,
             "Request with token <x> was not found",
         );
         let response = FacadeError::Domain(not_found).xml_response(&request_id);
@@ -544,7 +592,7 @@ mod tests {
                  <RequestId>{request_id}</RequestId></ErrorResponse>"
             )
         );
-        let internal = FacadeError::Domain(Error::internal(Api::CloudControl));
+        let internal = FacadeError::Domain(Error::internal());
         let response = internal.xml_response(&request_id);
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)

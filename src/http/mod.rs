@@ -49,12 +49,12 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use tokio::sync::Semaphore;
 
-use crate::domain::{Error, ErrorCode, ErrorKind};
+use crate::domain::{ApiFamily, Error, ErrorCode};
 use crate::health::Health;
 use crate::metrics::{Metrics, Outcome};
 use crate::service::Services;
 use crate::telemetry::Transport;
-use error::{ERROR_TYPE_HEADER, FacadeError, MAX_BODY_BYTES, Rejection};
+use error::{FacadeError, MAX_BODY_BYTES, Rejection};
 use operation::Operation;
 
 static REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-amzn-requestid");
@@ -133,7 +133,6 @@ async fn admit(State(admission): State<Arc<Admission>>, request: Request, next: 
     let Ok(_permit) = admission.in_flight.clone().try_acquire_owned() else {
         let error = FacadeError::from(Error::new(
             ErrorCode::Throttling,
-            ErrorKind::ResourceExhausted,
             "Rate exceeded: too many concurrent requests; retry with backoff",
         ));
         return error.json_response(None);
@@ -144,7 +143,6 @@ async fn admit(State(admission): State<Arc<Admission>>, request: Request, next: 
             tracing::warn!(timeout = ?admission.request_timeout, "request timed out");
             FacadeError::from(Error::new(
                 ErrorCode::ServiceUnavailable,
-                ErrorKind::Unavailable,
                 "The request did not complete in time; retry the request",
             ))
             .json_response(None)
@@ -154,7 +152,8 @@ async fn admit(State(admission): State<Arc<Admission>>, request: Request, next: 
 
 /// Counts each facade request by operation (from the response's
 /// [`Operation`] extension; `unknown` for requests refused before routing)
-/// and outcome.
+/// and outcome (from the [`Outcome`] extension every error response
+/// carries; any other answer is a success).
 async fn observe(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let response = next.run(request).await;
@@ -162,20 +161,11 @@ async fn observe(State(metrics): State<Arc<Metrics>>, request: Request, next: Ne
         .extensions()
         .get::<Operation>()
         .map_or("unknown", |operation| operation.name());
-    let throttled = response
-        .headers()
-        .get(&ERROR_TYPE_HEADER)
-        .is_some_and(|value| value.as_bytes().ends_with(b"ThrottlingException"));
-    let status = response.status();
-    let outcome = if status.is_success() {
-        Outcome::Ok
-    } else if throttled {
-        Outcome::Throttled
-    } else if status.is_server_error() {
-        Outcome::ServerError
-    } else {
-        Outcome::ClientError
-    };
+    let outcome = response
+        .extensions()
+        .get::<Outcome>()
+        .copied()
+        .unwrap_or(Outcome::Ok);
     metrics.observe_request(Transport::Http, operation, outcome, started.elapsed());
     response
 }
@@ -286,7 +276,7 @@ async fn request_metadata(mut request: Request, next: Next) -> Response {
 /// The one log line of a routed request, inside its operation span (which
 /// carries the request id). Server-side failures were logged with their
 /// cause by the service; this line says what the caller got.
-fn log_outcome<Output>(outcome: &Result<Output, FacadeError>) {
+fn log_outcome<Output>(outcome: &Result<Output, FacadeError>, family: ApiFamily) {
     let span = tracing::Span::current();
     let error = match outcome {
         Ok(_) => {
@@ -296,7 +286,7 @@ fn log_outcome<Output>(outcome: &Result<Output, FacadeError>) {
         }
         Err(error) => error,
     };
-    let (error_type, status) = error.summary();
+    let (error_type, status) = error.summary(family);
     span.record("http.response.status_code", status.as_u16());
     if status.is_server_error() {
         crate::telemetry::record_server_error(&span);
@@ -310,7 +300,8 @@ fn log_outcome<Output>(outcome: &Result<Output, FacadeError>) {
 
 /// The one log line of a request refused before it named an operation.
 fn log_rejection(request_id: &RequestId, error: &FacadeError) {
-    let (error_type, status) = error.summary();
+    // Rejections and admission errors are named alike in every family.
+    let (error_type, status) = error.summary(ApiFamily::CloudControl);
     tracing::info!(
         request_id = %request_id,
         status = status.as_u16(),

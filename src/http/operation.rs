@@ -10,6 +10,7 @@ use tracing::Span;
 
 use super::RequestId;
 use super::error::Rejection;
+use crate::domain::ApiFamily;
 use crate::domain::change_token::WafEndpoint;
 
 /// An AWS service the facade speaks for.
@@ -54,6 +55,14 @@ impl AwsService {
         match self {
             Self::Waf | Self::WafRegional => None,
             Self::CloudControl => Some("com.amazonaws.cloudcontrol"),
+        }
+    }
+
+    /// Whose error names this service's callers get.
+    pub const fn family(self) -> ApiFamily {
+        match self {
+            Self::Waf | Self::WafRegional => ApiFamily::Waf,
+            Self::CloudControl => ApiFamily::CloudControl,
         }
     }
 

@@ -20,6 +20,7 @@ use super::shapes::{
     EpochSeconds, GetResourceRequestStatusOutput, ProgressEventShape, RequestTokenInput,
 };
 use super::{RequestId, cloudcontrol, log_outcome, log_rejection, xml};
+use crate::domain::ApiFamily;
 use crate::service::Services;
 
 pub const CLOUD_CONTROL_VERSION: &str = "2021-09-30";
@@ -109,7 +110,7 @@ async fn answer(
         let outcome =
             cloudcontrol::get_resource_request_status(&services.resource_requests, &caller, input)
                 .await;
-        log_outcome(&outcome);
+        log_outcome(&outcome, ApiFamily::CloudControl);
         let mut response = match outcome {
             Ok(output) => xml::response(StatusCode::OK, document(&output, request_id)),
             Err(error) => error.xml_response(request_id),

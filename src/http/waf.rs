@@ -11,7 +11,7 @@ use super::shapes::{
 };
 use crate::domain::change_token::{ChangeTokenScope, WafEndpoint};
 use crate::domain::values::{ChangeToken, Region};
-use crate::domain::{Api, Error, FieldViolation};
+use crate::domain::{Error, FieldViolation};
 use crate::service::ChangeTokenService;
 
 /// The region of a WAF Regional request whose signature names none (an
@@ -21,7 +21,7 @@ use crate::service::ChangeTokenService;
 pub const DEFAULT_REGION: &str = "us-east-1";
 
 fn invalid(violation: FieldViolation) -> FacadeError {
-    Error::invalid_input(Api::Waf, violation).into()
+    Error::invalid_input(violation).into()
 }
 
 /// Whose tokens a request sees: WAF global tokens ignore the region (boto3

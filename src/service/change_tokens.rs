@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::{run_to_completion, unexpected};
 use crate::domain::change_token::{ChangeTokenScope, ChangeTokenStatus};
 use crate::domain::values::{ChangeDescription, ChangeToken};
-use crate::domain::{AccountId, Api, Clock, Error, ErrorCode, ErrorKind, Timestamp};
+use crate::domain::{AccountId, Clock, Error, ErrorCode, Timestamp};
 use crate::store::{Store, StoreError};
 
 #[derive(Clone)]
@@ -19,8 +19,7 @@ pub struct ChangeTokenService {
 
 fn nonexistent(token: &ChangeToken) -> Error {
     Error::new(
-        ErrorCode::WafNonexistentItem,
-        ErrorKind::NotFound,
+        ErrorCode::ChangeTokenNotFound,
         format!("The referenced item {token} does not exist"),
     )
 }
@@ -59,7 +58,7 @@ impl ChangeTokenService {
             async move { store.provision_change_token(&scope, &candidate, now).await },
         )
         .await
-        .map_err(|error| unexpected(Api::Waf, "GetChangeToken", error))
+        .map_err(|error| unexpected("GetChangeToken", error))
     }
 
     pub async fn get_change_token_status(
@@ -75,7 +74,7 @@ impl ChangeTokenService {
         {
             Ok(status) => Ok(status),
             Err(StoreError::NotFound) => Err(nonexistent(token)),
-            Err(error) => Err(unexpected(Api::Waf, "GetChangeTokenStatus", error)),
+            Err(error) => Err(unexpected("GetChangeTokenStatus", error)),
         }
     }
 
@@ -103,11 +102,10 @@ impl ChangeTokenService {
             Ok(()) => Ok(ChangeTokenStatus::Pending),
             Err(StoreError::NotFound) => Err(nonexistent(token)),
             Err(StoreError::Conflict) => Err(Error::new(
-                ErrorCode::WafStaleData,
-                ErrorKind::FailedPrecondition,
+                ErrorCode::ChangeTokenAlreadyUsed,
                 format!("The change token {token} has already been used"),
             )),
-            Err(error) => Err(unexpected(Api::Waf, "ConsumeChangeToken", error)),
+            Err(error) => Err(unexpected("ConsumeChangeToken", error)),
         }
     }
 
@@ -130,11 +128,10 @@ impl ChangeTokenService {
             Ok(()) => Ok(ChangeTokenStatus::InSync),
             Err(StoreError::NotFound) => Err(nonexistent(token)),
             Err(StoreError::Conflict) => Err(Error::new(
-                ErrorCode::WafInvalidOperation,
-                ErrorKind::FailedPrecondition,
+                ErrorCode::ChangeTokenNotUsed,
                 format!("The change token {token} has not been used in a change yet"),
             )),
-            Err(error) => Err(unexpected(Api::Waf, "MarkChangeTokenInSync", error)),
+            Err(error) => Err(unexpected("MarkChangeTokenInSync", error)),
         }
     }
 
@@ -155,7 +152,7 @@ impl ChangeTokenService {
                 batch_size,
             )
             .await
-            .map_err(|error| unexpected(Api::Waf, "SimulatePropagation", error))
+            .map_err(|error| unexpected("SimulatePropagation", error))
     }
 
     /// Deletes one batch of INSYNC tokens past the retention.
@@ -164,6 +161,6 @@ impl ChangeTokenService {
         self.store
             .purge_change_tokens(cutoff, batch_size)
             .await
-            .map_err(|error| unexpected(Api::Waf, "PurgeChangeTokens", error))
+            .map_err(|error| unexpected("PurgeChangeTokens", error))
     }
 }

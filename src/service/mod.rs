@@ -13,21 +13,21 @@ use std::time::Duration;
 pub use change_tokens::ChangeTokenService;
 pub use resource_requests::{ChooseReport, ListPage, ListRequest, ResourceRequestService};
 
-use crate::domain::{Api, Clock, Error};
+use crate::domain::{Clock, Error};
 use crate::store::{Store, StoreError};
 
 /// Translates a store failure the operation did not expect into the caller's
 /// error, logging the cause once.
-fn unexpected(api: Api, operation: &'static str, error: StoreError) -> Error {
+fn unexpected(operation: &'static str, error: StoreError) -> Error {
     match error {
         StoreError::Rejected(error) => error,
         StoreError::Unavailable(cause) => {
             tracing::warn!(operation, %cause, "database unavailable");
-            Error::unavailable(api)
+            Error::unavailable()
         }
         StoreError::NotFound | StoreError::Conflict | StoreError::Internal(_) => {
             tracing::error!(operation, cause = %error, "store failure");
-            Error::internal(api)
+            Error::internal()
         }
     }
 }

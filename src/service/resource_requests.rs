@@ -14,9 +14,7 @@ use crate::domain::resource_request::{
     ResourceRequestInput, StoredResourceRequest, decide_cancel, decide_progress,
 };
 use crate::domain::values::{ClientToken, MaxResults, NextToken, RequestToken};
-use crate::domain::{
-    AccountId, Api, Clock, Error, ErrorCode, ErrorKind, FieldViolation, Timestamp,
-};
+use crate::domain::{AccountId, Clock, Error, ErrorCode, FieldViolation, Timestamp};
 use crate::store::{CreateOutcome, ListQuery, Store, StoreError};
 
 /// A request in a terminal status, which can never change again.
@@ -91,14 +89,11 @@ fn encode_cursor(seq: i64) -> String {
 
 fn decode_cursor(token: &NextToken) -> Result<i64, Error> {
     let invalid = || {
-        Error::invalid_input(
-            Api::CloudControl,
-            FieldViolation::invalid(
-                NextToken::MEMBER,
-                token.as_str(),
-                "Member must be a NextToken returned by ListResourceRequests",
-            ),
-        )
+        Error::invalid_input(FieldViolation::invalid(
+            NextToken::MEMBER,
+            token.as_str(),
+            "Member must be a NextToken returned by ListResourceRequests",
+        ))
     };
     let bytes = BASE64.decode(token.as_str()).map_err(|_| invalid())?;
     let text = String::from_utf8(bytes).map_err(|_| invalid())?;
@@ -110,7 +105,6 @@ fn decode_cursor(token: &NextToken) -> Result<i64, Error> {
 fn not_found(token: &RequestToken) -> Error {
     Error::new(
         ErrorCode::RequestTokenNotFound,
-        ErrorKind::NotFound,
         format!("Request with token {token} was not found"),
     )
 }
@@ -191,7 +185,7 @@ impl ResourceRequestService {
     fn map_lookup_error(token: &RequestToken, operation: &'static str, error: StoreError) -> Error {
         match error {
             StoreError::NotFound => not_found(token),
-            other => unexpected(Api::CloudControl, operation, other),
+            other => unexpected(operation, other),
         }
     }
 
@@ -204,8 +198,7 @@ impl ResourceRequestService {
         client_token: Option<ClientToken>,
         input: ResourceRequestInput,
     ) -> Result<ProgressEvent, Error> {
-        check_input_shape(&input)
-            .map_err(|violation| Error::invalid_input(Api::CloudControl, violation))?;
+        check_input_shape(&input).map_err(Error::invalid_input)?;
         let request = NewResourceRequest {
             account: account.clone(),
             request_token: RequestToken::parse(uuid::Uuid::new_v4().to_string())
@@ -219,7 +212,7 @@ impl ResourceRequestService {
         let outcome =
             run_to_completion(async move { store.create_resource_request(&stored).await })
                 .await
-                .map_err(|error| unexpected(Api::CloudControl, "CreateResourceRequest", error))?;
+                .map_err(|error| unexpected("CreateResourceRequest", error))?;
         match outcome {
             CreateOutcome::Created(created) => Ok(created.current),
             CreateOutcome::ClientTokenTaken(existing) if existing.input == request.input => {
@@ -227,7 +220,6 @@ impl ResourceRequestService {
             }
             CreateOutcome::ClientTokenTaken(existing) => Err(Error::new(
                 ErrorCode::ClientTokenConflict,
-                ErrorKind::AlreadyExists,
                 format!(
                     "ClientToken {} is already associated with an existing operation with RequestToken {}",
                     existing
@@ -293,7 +285,7 @@ impl ResourceRequestService {
             .store
             .list_resource_requests(&query)
             .await
-            .map_err(|error| unexpected(Api::CloudControl, "ListResourceRequests", error))?;
+            .map_err(|error| unexpected("ListResourceRequests", error))?;
         let next_token = if listed.len() > page_size as usize {
             listed.truncate(page_size as usize);
             listed.last().map(|last| encode_cursor(last.cursor))
@@ -394,7 +386,7 @@ impl ResourceRequestService {
         self.store
             .list_unfinished_resource_requests(now.minus(idle_for), self.visible_since(now), limit)
             .await
-            .map_err(|error| unexpected(Api::CloudControl, "ListUnfinishedRequests", error))
+            .map_err(|error| unexpected("ListUnfinishedRequests", error))
     }
 
     pub async fn list_progress_events(
@@ -415,7 +407,7 @@ impl ResourceRequestService {
         self.store
             .purge_resource_requests(cutoff, batch_size)
             .await
-            .map_err(|error| unexpected(Api::CloudControl, "PurgeResourceRequests", error))
+            .map_err(|error| unexpected("PurgeResourceRequests", error))
     }
 }
 
@@ -431,8 +423,7 @@ mod tests {
         }
         for garbage in ["abc", "djE6eA==", "bm9wZQ=="] {
             let error = decode_cursor(&NextToken::parse(garbage).unwrap()).unwrap_err();
-            assert_eq!(error.code, ErrorCode::Validation);
-            assert_eq!(error.kind, ErrorKind::InvalidArgument);
+            assert_eq!(error.code, ErrorCode::InvalidParameter);
         }
     }
 }

@@ -12,7 +12,7 @@ use statusgate::domain::resource_request::{
 use statusgate::domain::values::{
     ChangeDescription, ChangeToken, ClientToken, JsonDocument, Region, RequestToken, TypeName,
 };
-use statusgate::domain::{AccountId, Api, Error, FieldViolation, Timestamp};
+use statusgate::domain::{AccountId, Error, FieldViolation, Timestamp};
 use statusgate::store::{CreateOutcome, ListQuery, Store, StoreError};
 
 use crate::backend_tests;
@@ -252,12 +252,7 @@ async fn updates_append_events_under_the_decision(backend: Backend) {
         "an unchanged decision answers with the current state"
     );
 
-    let refuse = |_: &_| {
-        Err(Error::invalid_input(
-            Api::CloudControl,
-            FieldViolation::missing("X"),
-        ))
-    };
+    let refuse = |_: &_| Err(Error::invalid_input(FieldViolation::missing("X")));
     assert!(matches!(
         store
             .update_resource_request(&owner, &request_token, at(0), &refuse)
