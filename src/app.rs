@@ -1,6 +1,6 @@
 //! Wiring: opens the store named by the database URL (the only place that
-//! names a concrete backend), builds the services, and serves gRPC and HTTP
-//! until asked to stop. Also runs the background purge of expired records.
+//! names a concrete backend), builds the services, serves gRPC and HTTP, and
+//! starts the background jobs (`jobs`) until asked to stop.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -15,13 +15,11 @@ use tonic::transport::server::TcpIncoming;
 use crate::config::Config;
 use crate::domain::{Clock, SystemClock};
 use crate::health::Health;
+use crate::jobs::{purge, simulation};
 use crate::metrics::Metrics;
 use crate::service::Services;
 use crate::store::{PostgresStore, SqliteStore, Store};
-use crate::{grpc, http, simulation};
-
-/// Rows deleted per purge statement: small enough that no lock is held long.
-const PURGE_BATCH_SIZE: u32 = 500;
+use crate::{grpc, http};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -204,7 +202,7 @@ impl Application {
             config.health_interval,
             stop.clone(),
         ));
-        background.spawn(purge_periodically(
+        background.spawn(purge::purge_periodically(
             services.clone(),
             metrics.clone(),
             config.purge_interval,
@@ -300,81 +298,6 @@ impl Application {
         while self.background.join_next().await.is_some() {}
         self.store.close().await;
     }
-}
-
-/// Deletes expired requests and tokens in small batches, every `interval`.
-async fn purge_periodically(
-    services: Services,
-    metrics: Arc<Metrics>,
-    interval: Duration,
-    stop: CancellationToken,
-) {
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return,
-            _ = ticker.tick() => {}
-        }
-        let purged = purge_expired(&services, &stop).await;
-        metrics.observe_purge(purged.requests, purged.change_tokens);
-        if purged.requests + purged.change_tokens > 0 {
-            tracing::info!(
-                requests = purged.requests,
-                change_tokens = purged.change_tokens,
-                "purged expired records"
-            );
-        }
-    }
-}
-
-/// What one purge pass deleted.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Purged {
-    pub requests: u64,
-    pub change_tokens: u64,
-}
-
-/// One purge pass: each kind of record is deleted batch by batch until a
-/// batch comes back short, an error occurs (logged; the next pass retries),
-/// or `stop` is cancelled.
-pub async fn purge_expired(services: &Services, stop: &CancellationToken) -> Purged {
-    Purged {
-        requests: purge_in_batches("requests", stop, || {
-            services.resource_requests.purge_expired(PURGE_BATCH_SIZE)
-        })
-        .await,
-        change_tokens: purge_in_batches("change tokens", stop, || {
-            services.change_tokens.purge_expired(PURGE_BATCH_SIZE)
-        })
-        .await,
-    }
-}
-
-async fn purge_in_batches<Batch>(
-    records: &'static str,
-    stop: &CancellationToken,
-    mut purge_batch: impl FnMut() -> Batch,
-) -> u64
-where
-    Batch: Future<Output = Result<u64, crate::domain::Error>>,
-{
-    let mut total = 0;
-    while !stop.is_cancelled() {
-        match purge_batch().await {
-            Ok(deleted) => {
-                total += deleted;
-                if deleted < u64::from(PURGE_BATCH_SIZE) {
-                    break;
-                }
-            }
-            Err(error) => {
-                tracing::warn!(records, %error, "purging expired records failed");
-                break;
-            }
-        }
-    }
-    total
 }
 
 #[cfg(test)]

@@ -5,8 +5,9 @@
 //! `OTEL_TRACES_SAMPLER`, ... are read by the SDK). Without an exporter spans
 //! still get W3C trace ids, so a caller's `traceparent` shows up in our logs.
 //!
-//! [`server_span`] is the one place a request span is made, for both
-//! transports: named by the operation, parented on the caller's trace.
+//! [`operation_span!`](crate::operation_span) is the one place a request span
+//! is made, for both transports: named by the operation, and parented on the
+//! caller's trace by [`continue_trace`].
 
 use std::io::IsTerminal;
 

@@ -806,14 +806,19 @@ async fn expired_requests_vanish_and_are_purged(backend: Backend) {
     assert_eq!(list_all(&mut client, 10).await, [recent.as_str()]);
     assert!(status_of(&mut client, ACCOUNT, &recent).await.is_ok());
 
-    let purged =
-        statusgate::app::purge_expired(app.application().services(), &CancellationToken::new())
-            .await;
+    let purged = statusgate::jobs::purge::purge_expired(
+        app.application().services(),
+        &CancellationToken::new(),
+    )
+    .await;
     assert_eq!(purged.requests, 1);
     assert_eq!(
-        statusgate::app::purge_expired(app.application().services(), &CancellationToken::new())
-            .await
-            .requests,
+        statusgate::jobs::purge::purge_expired(
+            app.application().services(),
+            &CancellationToken::new()
+        )
+        .await
+        .requests,
         0
     );
     // The client token went with its request.
@@ -861,9 +866,11 @@ async fn expired_in_sync_tokens_vanish_and_are_purged(backend: Backend) {
             .is_ok(),
         "PENDING tokens do not expire"
     );
-    let purged =
-        statusgate::app::purge_expired(app.application().services(), &CancellationToken::new())
-            .await;
+    let purged = statusgate::jobs::purge::purge_expired(
+        app.application().services(),
+        &CancellationToken::new(),
+    )
+    .await;
     assert_eq!(purged.change_tokens, 1);
 }
 
