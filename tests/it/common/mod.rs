@@ -1,20 +1,17 @@
-//! What the integration tests share. A test gets
-//! - a database: [`TestDatabase::new`] (or [`open_test_store`] for the store
-//!   alone), on SQLite or Postgres as [`Backend`] says;
-//! - an app: [`TestApp::spawn`] on a fresh database, or [`TestApp::spawn_on`]
-//!   (replicas), [`TestApp::spawn_on_manual_clock`] and
-//!   [`TestApp::spawn_with`] for another clock or configuration;
-//! - clients: gRPC from [`TestApp::change_tokens`] and
-//!   [`TestApp::resource_requests`], driven with [`change_tokens`] and
-//!   [`resource_requests`] and checked with [`grpc_errors`]; AWS SDK clients
-//!   from [`TestApp::sdk`]; raw HTTP with [`facade`];
-//! - time: [`wait_until`] to poll for what must happen, a
-//!   [`clock::ManualClock`] for what must not happen before its time;
-//! - the binary as a process ([`binary`]) and a TCP proxy that takes the
-//!   database away ([`proxy`]).
-//!
-//! [`backend_tests!`](crate::backend_tests) runs one test body on both
-//! backends.
+//! What the integration tests share (the crate's `//!` doc in `main.rs` says
+//! how a test uses it), one module per job:
+//! - `database`: [`Backend`], [`TestDatabase`] (a fresh database per test),
+//!   [`administer`] (statements on the Postgres server), [`open_test_store`];
+//! - `app`: [`TestApp`], the application in-process on ephemeral ports, and
+//!   its gRPC and SDK clients;
+//! - [`change_tokens`], [`resource_requests`]: one function per gRPC call;
+//!   [`grpc_errors`]: assertions on gRPC errors and their details;
+//! - `sdk`: the AWS SDK clients of [`TestApp::sdk`]; [`facade`]: raw HTTP;
+//! - `wait`: [`wait_until`]; [`clock`]: a clock tests move by hand;
+//! - [`binary`]: the `statusgate` process; [`proxy`]: a TCP proxy that takes
+//!   the database away;
+//! - [`backend_tests!`](crate::backend_tests): one test body on both
+//!   backends.
 
 mod app;
 pub mod binary;
