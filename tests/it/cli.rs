@@ -1,21 +1,10 @@
 //! The `statusgate` binary itself: configuration errors, `migrate`, and a
 //! clean exit on SIGTERM.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
+use crate::common::binary::{spawn_listening, statusgate};
 use crate::common::{Backend, TestDatabase};
-
-fn statusgate() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_statusgate"));
-    command
-        .env_remove("DATABASE_URL")
-        .env_remove("STATUSGATE_GRPC_LISTEN")
-        .env_remove("STATUSGATE_HTTP_LISTEN")
-        .env("RUST_LOG", "info");
-    command
-}
 
 /// Runs to completion; returns the exit code and stderr.
 fn run(command: &mut Command) -> (Option<i32>, String) {
@@ -89,56 +78,19 @@ async fn migrate_applies_the_schema_and_exits() {
     }
 }
 
-#[test]
-fn serves_until_sigterm_then_exits_cleanly() {
+#[tokio::test]
+async fn serves_until_sigterm_then_exits_cleanly() {
     let directory = tempfile::tempdir().unwrap();
-    let mut child = statusgate()
-        .current_dir(directory.path())
-        .args([
-            "--grpc-listen",
-            "127.0.0.1:0",
-            "--http-listen",
-            "127.0.0.1:0",
-        ])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    loop {
-        line.clear();
-        assert_ne!(
-            stderr.read_line(&mut line).unwrap(),
-            0,
-            "statusgate exited before listening"
-        );
-        if line.contains("statusgate listening") {
-            break;
-        }
-    }
+    let mut binary = spawn_listening(directory.path(), &[]);
     assert!(
-        line.contains("backend=\"sqlite\""),
-        "the embedded default: {line}"
+        binary.listening_line.contains("backend=\"sqlite\""),
+        "the embedded default: {}",
+        binary.listening_line
     );
     assert!(
         directory.path().join("statusgate.db").exists(),
         "the database file is created in the working directory"
     );
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "statusgate did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = binary.terminate().await;
     assert_eq!(status.code(), Some(0));
 }

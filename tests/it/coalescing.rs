@@ -4,21 +4,21 @@
 
 use std::sync::Arc;
 
-use statusgate::grpc::proto::{
-    GetChangeTokenStatusRequest, OperationStatus, RecordProgressEventRequest,
-};
+use statusgate::grpc::proto::{GetChangeTokenStatusRequest, OperationStatus};
 use tonic::Code;
 
 use crate::backend_tests;
-use crate::common::{Backend, TestApp};
-use crate::grpc_change_tokens::{consume, get_token, global, regional};
-use crate::grpc_resource_requests::{ACCOUNT, create, create_request, record, report, status_of};
-use crate::grpc_support::assert_error;
+use crate::common::change_tokens::{consume, get_token, global, regional};
+use crate::common::grpc_errors::assert_error;
+use crate::common::resource_requests::{
+    Client, create, create_request, record, report, report_with_message, status_of,
+};
+use crate::common::{ACCOUNT, Backend, OTHER_ACCOUNT, TestApp};
 
 /// Keeps `readers` tasks reading `token` until they are aborted,
 /// so that the reads under test are coalesced with others.
 fn background_reads(
-    client: crate::grpc_resource_requests::Client,
+    client: Client,
     token: String,
     readers: usize,
 ) -> Vec<tokio::task::JoinHandle<()>> {
@@ -58,7 +58,7 @@ async fn coalesced_reads_never_cross_accounts(backend: Backend) {
             let (account, owner) = if reader % 2 == 0 {
                 (ACCOUNT, true)
             } else {
-                ("210987654321", false)
+                (OTHER_ACCOUNT, false)
             };
             (
                 owner,
@@ -90,10 +90,7 @@ async fn a_read_after_an_acknowledged_write_sees_it(backend: Backend) {
         let message = format!("step-{step}");
         record(
             &mut client,
-            RecordProgressEventRequest {
-                status_message: Some(message.clone()),
-                ..report(&token, OperationStatus::InProgress)
-            },
+            report_with_message(&token, OperationStatus::InProgress, &message),
         )
         .await
         .unwrap();
@@ -167,9 +164,7 @@ async fn coalesced_token_reads_respect_scope_and_freshness(backend: Backend) {
 
 async fn cached_terminal_statuses_expire_with_their_request(backend: Backend) {
     use std::time::Duration;
-    let clock = Arc::new(crate::common::clock::ManualClock::new());
-    let database = Arc::new(crate::common::TestDatabase::new(backend).await);
-    let app = TestApp::spawn_with(database, clock.clone(), |config| {
+    let (app, clock) = TestApp::spawn_on_manual_clock(backend, |config| {
         config.request_retention = Duration::from_secs(3600);
     })
     .await;
@@ -190,7 +185,7 @@ async fn cached_terminal_statuses_expire_with_their_request(backend: Backend) {
             OperationStatus::Success
         );
     }
-    let foreign = status_of(&mut client, "210987654321", &token)
+    let foreign = status_of(&mut client, OTHER_ACCOUNT, &token)
         .await
         .unwrap_err();
     assert_error(&foreign, Code::NotFound, "RequestTokenNotFoundException");

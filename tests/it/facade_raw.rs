@@ -9,46 +9,35 @@ use std::time::{Duration, SystemTime};
 
 use regex::Regex;
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_TYPE, DATE, HeaderMap};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, DATE, HeaderMap};
 use serde_json::{Value, json};
 
-use sqlx::Connection;
+use crate::common::facade::{
+    CLOUD_CONTROL, JSON_1_0, JSON_1_1, WAF, WAF_REGIONAL, authorization, aws_json,
+};
+use crate::common::{ACCOUNT, Backend, TYPE_NAME, TestApp, administer};
 
-use crate::common::{Backend, TestApp, postgres_admin_url};
-
-const WAF: &str = "AWSWAF_20150824";
-const WAF_REGIONAL: &str = "AWSWAF_Regional_20161128";
-const CLOUD_CONTROL: &str = "CloudApiService";
-const JSON_1_0: &str = "application/x-amz-json-1.0";
-const JSON_1_1: &str = "application/x-amz-json-1.1";
-const ACCOUNT: &str = "123456789012";
-const TYPE_NAME: &str = "AWS::Logs::LogGroup";
-
-fn authorization(access_key_id: &str, region: &str, service: &str) -> String {
-    format!(
-        "AWS4-HMAC-SHA256 Credential={access_key_id}/20261123/{region}/{service}/aws4_request, SignedHeaders=host;x-amz-date, Signature=0000"
-    )
-}
-
-/// A raw awsJson call: `target` is `None` to leave the header out.
+/// A raw awsJson call as [`ACCOUNT`]: `target` is `None` to leave the header out.
 async fn post(
     app: &TestApp,
     target: Option<&str>,
     content_type: &str,
     body: impl Into<reqwest::Body>,
 ) -> reqwest::Response {
-    let mut request = reqwest::Client::new()
-        .post(app.http_endpoint())
+    let request = match target {
+        Some(target) => aws_json(&app.http_endpoint(), target),
+        None => reqwest::Client::new().post(app.http_endpoint()),
+    };
+    request
         .header(CONTENT_TYPE, content_type)
         .header(
-            "Authorization",
+            AUTHORIZATION,
             authorization(ACCOUNT, "eu-west-1", "cloudcontrolapi"),
         )
-        .body(body);
-    if let Some(target) = target {
-        request = request.header("X-Amz-Target", target);
-    }
-    request.send().await.expect("the server answers")
+        .body(body)
+        .send()
+        .await
+        .expect("the server answers")
 }
 
 /// Asserts the headers every answer carries and returns the request id.
@@ -435,25 +424,22 @@ async fn answers_carry_aws_headers_numeric_timestamps_and_no_nulls() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waf_regional_without_a_signed_region_uses_us_east_1() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let unsigned = reqwest::Client::new()
-        .post(app.http_endpoint())
-        .header("X-Amz-Target", format!("{WAF_REGIONAL}.GetChangeToken"))
+    let get_change_token = || {
+        aws_json(
+            &app.http_endpoint(),
+            &format!("{WAF_REGIONAL}.GetChangeToken"),
+        )
         .header(CONTENT_TYPE, JSON_1_1)
         .body("{}")
-        .send()
-        .await
-        .unwrap();
+    };
+    let unsigned = get_change_token().send().await.unwrap();
     assert_eq!(unsigned.status(), StatusCode::OK);
     let unsigned_token = unsigned.json::<Value>().await.unwrap()["ChangeToken"].clone();
-    let signed = reqwest::Client::new()
-        .post(app.http_endpoint())
-        .header("X-Amz-Target", format!("{WAF_REGIONAL}.GetChangeToken"))
-        .header(CONTENT_TYPE, JSON_1_1)
+    let signed = get_change_token()
         .header(
-            "Authorization",
+            AUTHORIZATION,
             authorization("000000000000", "us-east-1", "waf-regional"),
         )
-        .body("{}")
         .send()
         .await
         .unwrap();
@@ -496,7 +482,7 @@ async fn the_query_form_answers_in_xml() {
         .get(app.http_endpoint())
         .query(&query)
         .header(
-            "Authorization",
+            AUTHORIZATION,
             authorization(ACCOUNT, "us-east-1", "cloudcontrolapi"),
         )
         .send()
@@ -542,7 +528,7 @@ async fn the_query_form_answers_in_xml() {
             "application/x-www-form-urlencoded; charset=utf-8",
         )
         .header(
-            "Authorization",
+            AUTHORIZATION,
             authorization(ACCOUNT, "us-east-1", "cloudcontrolapi"),
         )
         .body(form)
@@ -628,24 +614,11 @@ async fn the_query_form_answers_in_xml() {
     .await;
 }
 
-/// Runs one statement on the Postgres server that holds the test databases.
-async fn administer(statement: &str) {
-    let mut admin = sqlx::PgConnection::connect(&postgres_admin_url())
-        .await
-        .expect("the Postgres server");
-    sqlx::query(statement)
-        .execute(&mut admin)
-        .await
-        .unwrap_or_else(|error| panic!("{statement}: {error}"));
-    let _ = admin.close().await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_outage_is_an_aws_json_500_and_service_resumes() {
     let app = TestApp::spawn(Backend::Postgres).await;
     let token = get_change_token(&app).await;
-    let database_url = url::Url::parse(app.database.url()).unwrap();
-    let database = database_url.path().trim_start_matches('/').to_owned();
+    let database = app.database.postgres_name().expect("a Postgres database");
 
     // Take the database away from the running server: no new connections,
     // and the open ones are closed.

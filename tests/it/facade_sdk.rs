@@ -13,77 +13,18 @@ use aws_sdk_cloudcontrol::types::{
 };
 use aws_sdk_waf::types::ChangeTokenStatus as WafStatus;
 use aws_sdk_wafregional::types::ChangeTokenStatus as WafRegionalStatus;
-use aws_smithy_http_client::Builder as HttpClientBuilder;
-use statusgate::grpc::proto::{
-    ChangeTokenScope, ConsumeChangeTokenRequest, CreateResourceRequestRequest,
-    MarkChangeTokenInSyncRequest, Operation as GrpcOperation, OperationStatus as GrpcStatus,
-    RecordProgressEventRequest, WafEndpoint,
-};
+use statusgate::grpc::proto::OperationStatus as GrpcStatus;
 
 use crate::backend_tests;
-use crate::common::{Backend, TestApp};
+use crate::common::{ACCOUNT, Backend, OTHER_ACCOUNT, TYPE_NAME, TestApp, wait_until};
+use crate::common::{change_tokens, resource_requests};
 
-const ACCOUNT: &str = "123456789012";
-const OTHER_ACCOUNT: &str = "210987654321";
 /// Not 12 digits: such callers act as the server's default account.
 const NON_NUMERIC_KEY: &str = "AKIDEXAMPLE";
 const DEFAULT_ACCOUNT: &str = "000000000000";
-const TYPE_NAME: &str = "AWS::Logs::LogGroup";
 const DESIRED_STATE: &str = r#"{"LogGroupName":"app-logs"}"#;
-
-/// Signatures are not checked; the secret is anything.
-const SECRET_ACCESS_KEY: &str = "not-checked";
-
-fn waf(app: &TestApp, access_key_id: &str, region: &str) -> aws_sdk_waf::Client {
-    let config = aws_sdk_waf::Config::builder()
-        .endpoint_url(app.http_endpoint())
-        .region(aws_sdk_waf::config::Region::new(region.to_owned()))
-        .credentials_provider(aws_sdk_waf::config::Credentials::new(
-            access_key_id,
-            SECRET_ACCESS_KEY,
-            None,
-            None,
-            "tests",
-        ))
-        .http_client(HttpClientBuilder::new().build_http())
-        .behavior_version(aws_sdk_waf::config::BehaviorVersion::latest())
-        .build();
-    aws_sdk_waf::Client::from_conf(config)
-}
-
-fn waf_regional(app: &TestApp, access_key_id: &str, region: &str) -> aws_sdk_wafregional::Client {
-    let config = aws_sdk_wafregional::Config::builder()
-        .endpoint_url(app.http_endpoint())
-        .region(aws_sdk_wafregional::config::Region::new(region.to_owned()))
-        .credentials_provider(aws_sdk_wafregional::config::Credentials::new(
-            access_key_id,
-            SECRET_ACCESS_KEY,
-            None,
-            None,
-            "tests",
-        ))
-        .http_client(HttpClientBuilder::new().build_http())
-        .behavior_version(aws_sdk_wafregional::config::BehaviorVersion::latest())
-        .build();
-    aws_sdk_wafregional::Client::from_conf(config)
-}
-
-fn cloudcontrol(app: &TestApp, access_key_id: &str) -> aws_sdk_cloudcontrol::Client {
-    let config = aws_sdk_cloudcontrol::Config::builder()
-        .endpoint_url(app.http_endpoint())
-        .region(aws_sdk_cloudcontrol::config::Region::new("eu-west-1"))
-        .credentials_provider(aws_sdk_cloudcontrol::config::Credentials::new(
-            access_key_id,
-            SECRET_ACCESS_KEY,
-            None,
-            None,
-            "tests",
-        ))
-        .http_client(HttpClientBuilder::new().build_http())
-        .behavior_version(aws_sdk_cloudcontrol::config::BehaviorVersion::latest())
-        .build();
-    aws_sdk_cloudcontrol::Client::from_conf(config)
-}
+/// Where the Cloud Control clients call from (it does not matter).
+const CLOUD_CONTROL_REGION: &str = "eu-west-1";
 
 async fn global_token(client: &aws_sdk_waf::Client) -> String {
     client
@@ -172,16 +113,13 @@ async fn status_of(client: &aws_sdk_cloudcontrol::Client, request_token: &str) -
 
 /// What a worker reports over gRPC for a request of [`ACCOUNT`].
 async fn report(app: &TestApp, request_token: &str, status: GrpcStatus) {
-    app.resource_requests()
-        .await
-        .record_progress_event(RecordProgressEventRequest {
-            account_id: ACCOUNT.into(),
-            request_token: request_token.into(),
-            operation_status: status as i32,
-            ..RecordProgressEventRequest::default()
-        })
-        .await
-        .expect("RecordProgressEvent");
+    let mut worker = app.resource_requests().await;
+    resource_requests::record(
+        &mut worker,
+        resource_requests::report(request_token, status),
+    )
+    .await
+    .expect("RecordProgressEvent");
 }
 
 fn token_of(event: &SdkProgressEvent) -> String {
@@ -190,7 +128,7 @@ fn token_of(event: &SdkProgressEvent) -> String {
 
 async fn waf_tokens_are_provisioned_once_per_scope_and_follow_grpc_changes(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let global_us = waf(&app, ACCOUNT, "us-east-1");
+    let global_us = app.sdk(ACCOUNT, "us-east-1").waf();
     let first = global_token(&global_us).await;
     assert_eq!(
         global_token(&global_us).await,
@@ -205,10 +143,10 @@ async fn waf_tokens_are_provisioned_once_per_scope_and_follow_grpc_changes(backe
         .expect("GetChangeTokenStatus");
     assert_eq!(status.change_token_status, Some(WafStatus::Provisioned));
     // boto3 signs WAF global with the client's region: it must not matter.
-    let global_eu = waf(&app, ACCOUNT, "eu-west-1");
+    let global_eu = app.sdk(ACCOUNT, "eu-west-1").waf();
     assert_eq!(global_token(&global_eu).await, first);
 
-    let regional_eu = waf_regional(&app, ACCOUNT, "eu-west-1");
+    let regional_eu = app.sdk(ACCOUNT, "eu-west-1").waf_regional();
     let regional = regional_token(&regional_eu).await;
     assert_ne!(regional, first, "WAF Regional has tokens of its own");
     assert_eq!(regional_token(&regional_eu).await, regional);
@@ -216,7 +154,7 @@ async fn waf_tokens_are_provisioned_once_per_scope_and_follow_grpc_changes(backe
         regional_status(&regional_eu, &regional).await,
         WafRegionalStatus::Provisioned
     );
-    let regional_us = waf_regional(&app, ACCOUNT, "us-west-2");
+    let regional_us = app.sdk(ACCOUNT, "us-west-2").waf_regional();
     assert_ne!(
         regional_token(&regional_us).await,
         regional,
@@ -224,29 +162,18 @@ async fn waf_tokens_are_provisioned_once_per_scope_and_follow_grpc_changes(backe
     );
 
     // A change uses the token over gRPC; the facade sees it move on.
-    let scope = Some(ChangeTokenScope {
-        account_id: ACCOUNT.into(),
-        endpoint: WafEndpoint::Regional as i32,
-        region: "eu-west-1".into(),
-    });
+    let scope = change_tokens::regional(ACCOUNT, "eu-west-1");
     let mut grpc = app.change_tokens().await;
-    grpc.consume_change_token(ConsumeChangeTokenRequest {
-        scope: scope.clone(),
-        change_token: regional.clone(),
-        change_description: "create a web ACL".into(),
-    })
-    .await
-    .expect("ConsumeChangeToken");
+    change_tokens::consume(&mut grpc, scope.clone(), &regional)
+        .await
+        .expect("ConsumeChangeToken");
     assert_eq!(
         regional_status(&regional_eu, &regional).await,
         WafRegionalStatus::Pending
     );
-    grpc.mark_change_token_in_sync(MarkChangeTokenInSyncRequest {
-        scope,
-        change_token: regional.clone(),
-    })
-    .await
-    .expect("MarkChangeTokenInSync");
+    change_tokens::mark_in_sync(&mut grpc, scope, &regional)
+        .await
+        .expect("MarkChangeTokenInSync");
     assert_eq!(
         regional_status(&regional_eu, &regional).await,
         WafRegionalStatus::Insync
@@ -260,7 +187,7 @@ async fn waf_tokens_are_provisioned_once_per_scope_and_follow_grpc_changes(backe
 
 async fn waf_errors_reach_the_sdk_as_aws_errors(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let global = waf(&app, ACCOUNT, "us-east-1");
+    let global = app.sdk(ACCOUNT, "us-east-1").waf();
     let unknown = "abcd12f2-46da-4fdb-b8d5-fbd4c466928f";
     let error = global
         .get_change_token_status()
@@ -311,7 +238,7 @@ async fn waf_errors_reach_the_sdk_as_aws_errors(backend: Backend) {
         assert_eq!(error.message(), Some(message.as_str()), "{token:?}");
     }
 
-    let regional = waf_regional(&app, ACCOUNT, "eu-west-1");
+    let regional = app.sdk(ACCOUNT, "eu-west-1").waf_regional();
     let error = regional
         .get_change_token_status()
         .change_token(unknown)
@@ -332,7 +259,7 @@ async fn waf_errors_reach_the_sdk_as_aws_errors(backend: Backend) {
 
 async fn waf_tokens_are_isolated_by_account_endpoint_and_region(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let regional_eu = waf_regional(&app, ACCOUNT, "eu-west-1");
+    let regional_eu = app.sdk(ACCOUNT, "eu-west-1").waf_regional();
     let regional = regional_token(&regional_eu).await;
     let get_regional_status = |client: aws_sdk_wafregional::Client| {
         let regional = regional.clone();
@@ -345,47 +272,50 @@ async fn waf_tokens_are_isolated_by_account_endpoint_and_region(backend: Backend
         }
     };
     assert_regional_nonexistent(
-        get_regional_status(waf_regional(&app, ACCOUNT, "us-west-2")).await,
+        get_regional_status(app.sdk(ACCOUNT, "us-west-2").waf_regional()).await,
     );
     assert_regional_nonexistent(
-        get_regional_status(waf_regional(&app, OTHER_ACCOUNT, "eu-west-1")).await,
+        get_regional_status(app.sdk(OTHER_ACCOUNT, "eu-west-1").waf_regional()).await,
     );
     assert_global_nonexistent(
-        waf(&app, ACCOUNT, "eu-west-1")
+        app.sdk(ACCOUNT, "eu-west-1")
+            .waf()
             .get_change_token_status()
             .change_token(&regional)
             .send()
             .await,
     );
 
-    let global = global_token(&waf(&app, ACCOUNT, "us-east-1")).await;
+    let global = global_token(&app.sdk(ACCOUNT, "us-east-1").waf()).await;
     assert_global_nonexistent(
-        waf(&app, OTHER_ACCOUNT, "us-east-1")
+        app.sdk(OTHER_ACCOUNT, "us-east-1")
+            .waf()
             .get_change_token_status()
             .change_token(&global)
             .send()
             .await,
     );
     assert_regional_nonexistent(
-        waf_regional(&app, ACCOUNT, "us-east-1")
+        app.sdk(ACCOUNT, "us-east-1")
+            .waf_regional()
             .get_change_token_status()
             .change_token(&global)
             .send()
             .await,
     );
     assert_ne!(
-        global_token(&waf(&app, OTHER_ACCOUNT, "us-east-1")).await,
+        global_token(&app.sdk(OTHER_ACCOUNT, "us-east-1").waf()).await,
         global
     );
 
     // Keys that are not account ids all act as the default account.
-    let default_token = global_token(&waf(&app, NON_NUMERIC_KEY, "us-east-1")).await;
+    let default_token = global_token(&app.sdk(NON_NUMERIC_KEY, "us-east-1").waf()).await;
     assert_eq!(
-        global_token(&waf(&app, DEFAULT_ACCOUNT, "us-east-1")).await,
+        global_token(&app.sdk(DEFAULT_ACCOUNT, "us-east-1").waf()).await,
         default_token
     );
     assert_eq!(
-        global_token(&waf(&app, "ANOTHERKEY", "us-east-1")).await,
+        global_token(&app.sdk("ANOTHERKEY", "us-east-1").waf()).await,
         default_token
     );
     assert_ne!(default_token, global);
@@ -393,7 +323,7 @@ async fn waf_tokens_are_isolated_by_account_endpoint_and_region(backend: Backend
 
 async fn cloudcontrol_operations_round_trip(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let client = cloudcontrol(&app, ACCOUNT);
+    let client = app.sdk(ACCOUNT, CLOUD_CONTROL_REGION).cloudcontrol();
     let before = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap()
@@ -486,21 +416,11 @@ async fn cloudcontrol_operations_round_trip(backend: Backend) {
     );
 
     // A request recorded over gRPC is the same request on the facade.
-    let recorded = app
-        .resource_requests()
-        .await
-        .create_resource_request(CreateResourceRequestRequest {
-            account_id: ACCOUNT.into(),
-            operation: GrpcOperation::Create as i32,
-            type_name: TYPE_NAME.into(),
-            desired_state: Some(DESIRED_STATE.into()),
-            ..CreateResourceRequestRequest::default()
-        })
-        .await
-        .expect("CreateResourceRequest")
-        .into_inner()
-        .progress_event
-        .expect("a progress event");
+    let recorded = resource_requests::create(
+        &mut app.resource_requests().await,
+        resource_requests::create_request(None),
+    )
+    .await;
     let seen = status_of(&client, &recorded.request_token).await;
     assert_eq!(seen.operation_status(), Some(&SdkStatus::Pending));
     assert_eq!(seen.type_name(), Some(TYPE_NAME));
@@ -508,7 +428,7 @@ async fn cloudcontrol_operations_round_trip(backend: Backend) {
 
 async fn cloudcontrol_errors_reach_the_sdk_as_aws_errors(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let client = cloudcontrol(&app, ACCOUNT);
+    let client = app.sdk(ACCOUNT, CLOUD_CONTROL_REGION).cloudcontrol();
     let unknown = "b4a1cc5a-a2ae-4dec-9e1e-150123456789";
 
     let error = client
@@ -644,10 +564,15 @@ async fn cloudcontrol_errors_reach_the_sdk_as_aws_errors(backend: Backend) {
 
 async fn cloudcontrol_requests_are_isolated_by_account(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let owner = cloudcontrol(&app, ACCOUNT);
+    let owner = app.sdk(ACCOUNT, CLOUD_CONTROL_REGION).cloudcontrol();
     let request_token = token_of(&create(&owner, DESIRED_STATE).await);
-    let default_caller = cloudcontrol(&app, NON_NUMERIC_KEY);
-    for stranger in [cloudcontrol(&app, OTHER_ACCOUNT), default_caller.clone()] {
+    let default_caller = app
+        .sdk(NON_NUMERIC_KEY, CLOUD_CONTROL_REGION)
+        .cloudcontrol();
+    for stranger in [
+        app.sdk(OTHER_ACCOUNT, CLOUD_CONTROL_REGION).cloudcontrol(),
+        default_caller.clone(),
+    ] {
         let error = stranger
             .get_resource_request_status()
             .request_token(&request_token)
@@ -673,7 +598,12 @@ async fn cloudcontrol_requests_are_isolated_by_account(backend: Backend) {
     }
     // Non-numeric keys share the default account.
     let default_token = token_of(&create(&default_caller, DESIRED_STATE).await);
-    let seen = status_of(&cloudcontrol(&app, DEFAULT_ACCOUNT), &default_token).await;
+    let seen = status_of(
+        &app.sdk(DEFAULT_ACCOUNT, CLOUD_CONTROL_REGION)
+            .cloudcontrol(),
+        &default_token,
+    )
+    .await;
     assert_eq!(seen.operation_status(), Some(&SdkStatus::Pending));
     assert_eq!(
         status_of(&owner, &request_token).await.operation_status(),
@@ -684,7 +614,7 @@ async fn cloudcontrol_requests_are_isolated_by_account(backend: Backend) {
 
 async fn list_paginates_newest_first_and_filters(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let client = cloudcontrol(&app, ACCOUNT);
+    let client = app.sdk(ACCOUNT, CLOUD_CONTROL_REGION).cloudcontrol();
     let mut created = Vec::new();
     for index in 0..45 {
         let state = format!(r#"{{"LogGroupName":"group-{index}"}}"#);
@@ -785,9 +715,25 @@ async fn list_paginates_newest_first_and_filters(backend: Backend) {
     assert_eq!(error.code(), Some("ValidationException"));
 }
 
+/// How many GetResourceRequestStatus calls the facade has answered, from
+/// its metrics.
+async fn status_polls_answered(app: &TestApp) -> u64 {
+    let metrics = reqwest::get(format!("{}/metrics", app.http_endpoint()))
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("the metrics");
+    let counter = r#"statusgate_requests_total{transport="http",operation="GetResourceRequestStatus",outcome="ok"} "#;
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(counter))
+        .map_or(0, |count| count.parse().expect("a count"))
+}
+
 async fn waiter_completes_when_a_grpc_worker_reports_success(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let client = cloudcontrol(&app, ACCOUNT);
+    let client = app.sdk(ACCOUNT, CLOUD_CONTROL_REGION).cloudcontrol();
     let request_token = token_of(&create(&client, DESIRED_STATE).await);
     let started = Instant::now();
     let waiter = client
@@ -795,7 +741,16 @@ async fn waiter_completes_when_a_grpc_worker_reports_success(backend: Backend) {
         .request_token(&request_token)
         .wait(Duration::from_secs(60));
     let worker = async {
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // Report once the waiter has seen the request unfinished.
+        wait_until(
+            Duration::from_secs(10),
+            "the waiter's first GetResourceRequestStatus",
+            async || match status_polls_answered(&app).await {
+                0 => Err("no poll answered".to_owned()),
+                _ => Ok(()),
+            },
+        )
+        .await;
         report(&app, &request_token, GrpcStatus::InProgress).await;
         report(&app, &request_token, GrpcStatus::Success).await;
     };

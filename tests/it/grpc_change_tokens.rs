@@ -2,85 +2,13 @@
 
 use statusgate::grpc::proto::{
     ChangeTokenScope, ChangeTokenStatus, ConsumeChangeTokenRequest, GetChangeTokenRequest,
-    GetChangeTokenStatusRequest, MarkChangeTokenInSyncRequest, WafEndpoint,
 };
 use tonic::Code;
-use tonic::transport::Channel;
 
 use crate::backend_tests;
+use crate::common::change_tokens::{consume, get_token, global, mark_in_sync, regional, status_of};
+use crate::common::grpc_errors::{assert_error, assert_invalid_field};
 use crate::common::{Backend, TestApp};
-use crate::grpc_support::{assert_error, assert_invalid_field};
-use statusgate::grpc::proto::change_token_service_client::ChangeTokenServiceClient;
-
-type Client = ChangeTokenServiceClient<Channel>;
-
-pub fn global(account: &str) -> Option<ChangeTokenScope> {
-    Some(ChangeTokenScope {
-        account_id: account.into(),
-        endpoint: WafEndpoint::Global as i32,
-        region: String::new(),
-    })
-}
-
-pub fn regional(account: &str, region: &str) -> Option<ChangeTokenScope> {
-    Some(ChangeTokenScope {
-        account_id: account.into(),
-        endpoint: WafEndpoint::Regional as i32,
-        region: region.into(),
-    })
-}
-
-pub async fn get_token(client: &mut Client, scope: Option<ChangeTokenScope>) -> String {
-    client
-        .get_change_token(GetChangeTokenRequest { scope })
-        .await
-        .expect("GetChangeToken")
-        .into_inner()
-        .change_token
-}
-
-async fn status_of(
-    client: &mut Client,
-    scope: Option<ChangeTokenScope>,
-    change_token: &str,
-) -> Result<ChangeTokenStatus, tonic::Status> {
-    let response = client
-        .get_change_token_status(GetChangeTokenStatusRequest {
-            scope,
-            change_token: change_token.into(),
-        })
-        .await?;
-    Ok(response.into_inner().change_token_status())
-}
-
-pub async fn consume(
-    client: &mut Client,
-    scope: Option<ChangeTokenScope>,
-    change_token: &str,
-) -> Result<ChangeTokenStatus, tonic::Status> {
-    let response = client
-        .consume_change_token(ConsumeChangeTokenRequest {
-            scope,
-            change_token: change_token.into(),
-            change_description: "UpdateIPSet ipset-1".into(),
-        })
-        .await?;
-    Ok(response.into_inner().change_token_status())
-}
-
-async fn mark_in_sync(
-    client: &mut Client,
-    scope: Option<ChangeTokenScope>,
-    change_token: &str,
-) -> Result<ChangeTokenStatus, tonic::Status> {
-    let response = client
-        .mark_change_token_in_sync(MarkChangeTokenInSyncRequest {
-            scope,
-            change_token: change_token.into(),
-        })
-        .await?;
-    Ok(response.into_inner().change_token_status())
-}
 
 async fn token_lifecycle(backend: Backend) {
     let app = TestApp::spawn(backend).await;

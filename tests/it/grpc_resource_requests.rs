@@ -1,111 +1,22 @@
 //! `ResourceRequestService` over a real gRPC socket.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::Duration;
 
-use statusgate::grpc::proto::resource_request_service_client::ResourceRequestServiceClient;
 use statusgate::grpc::proto::{
-    CancelResourceRequestRequest, CreateResourceRequestRequest, GetResourceRequestStatusRequest,
-    HandlerErrorCode, ListProgressEventsRequest, ListResourceRequestsRequest, Operation,
-    OperationStatus, ProgressEvent, RecordProgressEventRequest, ResourceRequestStatusFilter,
+    CreateResourceRequestRequest, HandlerErrorCode, ListProgressEventsRequest,
+    ListResourceRequestsRequest, Operation, OperationStatus, ProgressEvent,
+    RecordProgressEventRequest, ResourceRequestStatusFilter,
 };
 use tokio_util::sync::CancellationToken;
 use tonic::Code;
-use tonic::transport::Channel;
 
 use crate::backend_tests;
-use crate::common::clock::ManualClock;
-use crate::common::{Backend, TestApp, TestDatabase};
-use crate::grpc_support::{assert_error, assert_invalid_field};
-
-pub type Client = ResourceRequestServiceClient<Channel>;
-
-pub const ACCOUNT: &str = "123456789012";
-const TYPE_NAME: &str = "AWS::Logs::LogGroup";
-
-pub fn create_request(client_token: Option<&str>) -> CreateResourceRequestRequest {
-    CreateResourceRequestRequest {
-        account_id: ACCOUNT.into(),
-        operation: Operation::Create as i32,
-        type_name: TYPE_NAME.into(),
-        desired_state: Some(r#"{"LogGroupName":"app-logs"}"#.into()),
-        client_token: client_token.map(str::to_owned),
-        ..CreateResourceRequestRequest::default()
-    }
-}
-
-pub async fn create(client: &mut Client, request: CreateResourceRequestRequest) -> ProgressEvent {
-    client
-        .create_resource_request(request)
-        .await
-        .expect("CreateResourceRequest")
-        .into_inner()
-        .progress_event
-        .expect("a progress event")
-}
-
-pub fn report(request_token: &str, status: OperationStatus) -> RecordProgressEventRequest {
-    RecordProgressEventRequest {
-        account_id: ACCOUNT.into(),
-        request_token: request_token.into(),
-        operation_status: status as i32,
-        ..RecordProgressEventRequest::default()
-    }
-}
-
-pub async fn record(
-    client: &mut Client,
-    request: RecordProgressEventRequest,
-) -> Result<ProgressEvent, tonic::Status> {
-    Ok(client
-        .record_progress_event(request)
-        .await?
-        .into_inner()
-        .progress_event
-        .expect("event"))
-}
-
-pub async fn cancel(
-    client: &mut Client,
-    request_token: &str,
-) -> Result<ProgressEvent, tonic::Status> {
-    let response = client
-        .cancel_resource_request(CancelResourceRequestRequest {
-            account_id: ACCOUNT.into(),
-            request_token: request_token.into(),
-        })
-        .await?;
-    Ok(response.into_inner().progress_event.expect("event"))
-}
-
-pub async fn status_of(
-    client: &mut Client,
-    account: &str,
-    request_token: &str,
-) -> Result<ProgressEvent, tonic::Status> {
-    let response = client
-        .get_resource_request_status(GetResourceRequestStatusRequest {
-            account_id: account.into(),
-            request_token: request_token.into(),
-        })
-        .await?
-        .into_inner();
-    assert!(response.hooks_progress_event.is_empty());
-    Ok(response.progress_event.expect("event"))
-}
-
-pub async fn history(client: &mut Client, request_token: &str) -> Vec<ProgressEvent> {
-    client
-        .list_progress_events(ListProgressEventsRequest {
-            account_id: ACCOUNT.into(),
-            request_token: request_token.into(),
-        })
-        .await
-        .expect("ListProgressEvents")
-        .into_inner()
-        .progress_events
-}
+use crate::common::grpc_errors::{assert_error, assert_invalid_field};
+use crate::common::resource_requests::{
+    Client, cancel, create, create_request, history, record, report, status_of,
+};
+use crate::common::{ACCOUNT, Backend, OTHER_ACCOUNT, TYPE_NAME, TestApp};
 
 async fn list_page(
     client: &mut Client,
@@ -230,7 +141,7 @@ async fn client_tokens_make_creates_idempotent(backend: Backend) {
     let other_account = create(
         &mut client,
         CreateResourceRequestRequest {
-            account_id: "210987654321".into(),
+            account_id: OTHER_ACCOUNT.into(),
             ..create_request(Some("retry-1"))
         },
     )
@@ -469,7 +380,7 @@ async fn unknown_and_foreign_requests_are_not_found(backend: Backend) {
         missing.message(),
         format!("Request with token {unknown} was not found")
     );
-    let foreign = status_of(&mut client, "210987654321", &token)
+    let foreign = status_of(&mut client, OTHER_ACCOUNT, &token)
         .await
         .unwrap_err();
     assert_error(&foreign, Code::NotFound, "RequestTokenNotFoundException");
@@ -733,7 +644,7 @@ async fn listing_pages_newest_first_and_filters(backend: Backend) {
     let mut other_account = client.clone();
     let foreign = other_account
         .list_resource_requests(ListResourceRequestsRequest {
-            account_id: "210987654321".into(),
+            account_id: OTHER_ACCOUNT.into(),
             ..Default::default()
         })
         .await
@@ -785,9 +696,7 @@ async fn paging_while_requests_are_added_skips_nothing(backend: Backend) {
 }
 
 async fn expired_requests_vanish_and_are_purged(backend: Backend) {
-    let clock = Arc::new(ManualClock::new());
-    let database = Arc::new(TestDatabase::new(backend).await);
-    let app = TestApp::spawn_with(database, clock.clone(), |config| {
+    let (app, clock) = TestApp::spawn_on_manual_clock(backend, |config| {
         config.request_retention = Duration::from_secs(3600);
     })
     .await;
@@ -827,12 +736,10 @@ async fn expired_requests_vanish_and_are_purged(backend: Backend) {
 }
 
 async fn expired_in_sync_tokens_vanish_and_are_purged(backend: Backend) {
-    use crate::grpc_change_tokens::{consume, get_token, global};
+    use crate::common::change_tokens::{consume, get_token, global};
     use statusgate::grpc::proto::{GetChangeTokenStatusRequest, MarkChangeTokenInSyncRequest};
 
-    let clock = Arc::new(ManualClock::new());
-    let database = Arc::new(TestDatabase::new(backend).await);
-    let app = TestApp::spawn_with(database, clock.clone(), |config| {
+    let (app, clock) = TestApp::spawn_on_manual_clock(backend, |config| {
         config.request_retention = Duration::from_secs(3600);
     })
     .await;

@@ -1,5 +1,37 @@
 //! Integration tests: the real application on a real SQLite file and a real
 //! Postgres database, driven over real sockets.
+//!
+//! ## Layout
+//! - `common/` holds everything tests share (`common/mod.rs` lists it): no
+//!   test module defines a helper another module uses.
+//! - One module per subject: `grpc_change_tokens` and
+//!   `grpc_resource_requests` (the gRPC API), `facade_sdk` (the AWS facade
+//!   through the real AWS SDKs) and `facade_raw` (what an SDK never sends),
+//!   `simulation`, `coalescing`, `races`, `store_conformance` (the `Store`
+//!   trait alone), `operations` (tracing, health, overload, shutdown) and
+//!   `cli` (the binary).
+//!
+//! ## Writing a test
+//! - Both backends: write `async fn name(backend: Backend)` and list it in
+//!   the module's `backend_tests!(...)`, which makes `sqlite::name` and
+//!   `postgres::name`. One backend: a plain `#[tokio::test]`.
+//! - A database: `TestDatabase::new(backend)` (dropped with the value), or
+//!   `open_test_store(backend)` for a migrated store without a server.
+//! - An app: `TestApp::spawn(backend)` on a fresh database;
+//!   `TestApp::spawn_on(database)` for a replica on the same one;
+//!   `TestApp::spawn_on_manual_clock(backend, |config| ...)` to move time by
+//!   hand; `TestApp::spawn_with(database, clock, |config| ...)` for the rest.
+//! - A gRPC client: `app.change_tokens().await` or
+//!   `app.resource_requests().await`, called through
+//!   `common::change_tokens` and `common::resource_requests`, with errors
+//!   checked by `common::grpc_errors::{assert_error, assert_invalid_field}`.
+//! - AWS SDK clients: `app.sdk(access_key_id, region).waf()` (or
+//!   `.waf_regional()`, `.cloudcontrol()`); raw HTTP:
+//!   `common::facade::aws_json(&app.http_endpoint(), target)` with
+//!   `authorization(..)` to call as an account.
+//! - Time: `common::wait_until(timeout, "what", async || ...)` polls until
+//!   something has happened; never sleep for it. Sleep only to let time pass
+//!   on purpose (showing that nothing happens during a hold) and say so.
 
 mod cli;
 mod coalescing;
@@ -8,7 +40,6 @@ mod facade_raw;
 mod facade_sdk;
 mod grpc_change_tokens;
 mod grpc_resource_requests;
-mod grpc_support;
 mod operations;
 mod races;
 mod simulation;

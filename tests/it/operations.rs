@@ -3,8 +3,6 @@
 //! shutdown drains in-flight requests, and a database outage is survived
 //! without a restart.
 
-use std::io::Read;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,18 +13,23 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use sqlx::Connection;
-use statusgate::grpc::proto::change_token_service_client::ChangeTokenServiceClient;
-use statusgate::grpc::proto::{GetChangeTokenRequest, GetChangeTokenStatusRequest};
+use statusgate::grpc::proto::{
+    ChangeTokenScope, GetChangeTokenRequest, GetChangeTokenResponse, GetChangeTokenStatusRequest,
+};
+use tokio::task::JoinHandle;
 use tonic::Code;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
+use crate::common::binary::spawn_listening;
+use crate::common::change_tokens::{self, get_token, global, regional};
+use crate::common::facade::{JSON_1_1, WAF, WAF_REGIONAL, authorization, aws_json};
+use crate::common::grpc_errors::assert_error;
 use crate::common::proxy::TcpProxy;
-use crate::common::{Backend, TestApp, TestDatabase};
-use crate::grpc_change_tokens::{get_token, global, regional};
-use crate::grpc_support::assert_error;
+use crate::common::{ACCOUNT, Backend, TestApp, TestDatabase, wait_until};
 
 /// An OTLP trace collector that keeps what it receives.
 #[derive(Clone, Default)]
@@ -60,92 +63,33 @@ fn string_attribute(
         )
 }
 
-/// Starts the binary with `env`, returns it and its gRPC address.
-fn spawn_binary(
-    directory: &std::path::Path,
-    env: &[(&str, String)],
-) -> (
-    std::process::Child,
-    String,
-    String,
-    std::thread::JoinHandle<String>,
-) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_statusgate"));
-    command
-        .current_dir(directory)
-        .args([
-            "--grpc-listen",
-            "127.0.0.1:0",
-            "--http-listen",
-            "127.0.0.1:0",
-        ])
-        .env_remove("DATABASE_URL")
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped());
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    let mut child = command.spawn().expect("start statusgate");
-    let mut stderr = child.stderr.take().unwrap();
-    let mut seen = Vec::new();
-    let mut byte = [0u8; 1];
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let (grpc_address, http_address) = loop {
-        assert!(
-            Instant::now() < deadline,
-            "statusgate did not start: {}",
-            String::from_utf8_lossy(&seen)
-        );
-        assert_eq!(
-            stderr.read(&mut byte).unwrap(),
-            1,
-            "statusgate exited: {}",
-            String::from_utf8_lossy(&seen)
-        );
-        seen.push(byte[0]);
-        if byte[0] != b'\n' {
-            continue;
-        }
-        let text = String::from_utf8_lossy(&seen).into_owned();
-        let last_line = text.lines().last().unwrap_or_default().to_owned();
-        let address_of = |key: &str| {
-            last_line
-                .split(key)
-                .nth(1)
-                .and_then(|rest| rest.split_whitespace().next())
-                .map(str::to_owned)
-        };
-        if let (Some(grpc), Some(http)) = (address_of("grpc="), address_of("http=")) {
-            break (grpc, http);
-        }
-    };
-    // Keep draining stderr so the child never blocks on a full pipe; the
-    // whole log is the thread's result once the child has exited.
-    let start_of_log = String::from_utf8_lossy(&seen).into_owned();
-    let log = std::thread::spawn(move || {
-        let mut rest = String::new();
-        let _ = stderr.read_to_string(&mut rest);
-        start_of_log + &rest
-    });
-    (child, grpc_address, http_address, log)
+/// `message` as a call in the W3C trace `trace_id`, from the caller's span
+/// `span_id`.
+fn traced<T>(message: T, trace_id: &str, span_id: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert(
+        "traceparent",
+        format!("00-{trace_id}-{span_id}-01").parse().unwrap(),
+    );
+    request
 }
 
-fn terminate(child: &mut std::process::Child) -> std::process::ExitStatus {
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "statusgate did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// The request id a gRPC answer carries.
+fn request_id_of<T>(response: &tonic::Response<T>) -> String {
+    response
+        .metadata()
+        .get("x-amzn-requestid")
+        .expect("request id")
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The log line of the request with `request_id`.
+fn log_line_of<'log>(logs: &'log str, request_id: &str) -> &'log str {
+    logs.lines()
+        .find(|line| line.contains(request_id))
+        .unwrap_or_else(|| panic!("no log line with the request id in {logs}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -162,7 +106,7 @@ async fn traces_reach_the_collector_and_continue_the_callers_trace() {
     );
 
     let directory = tempfile::tempdir().unwrap();
-    let (mut child, grpc_address, http_address, log) = spawn_binary(
+    let mut binary = spawn_listening(
         directory.path(),
         &[
             (
@@ -175,49 +119,38 @@ async fn traces_reach_the_collector_and_continue_the_callers_trace() {
 
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
     let caller_span_id = "00f067aa0ba902b7";
-    let mut client = ChangeTokenServiceClient::connect(format!("http://{grpc_address}"))
-        .await
-        .unwrap();
+    let mut client = binary.change_tokens().await;
     let token = get_token(&mut client, global("")).await;
-    let mut request = tonic::Request::new(GetChangeTokenStatusRequest {
-        scope: global(""),
-        change_token: token,
-    });
-    request.metadata_mut().insert(
-        "traceparent",
-        format!("00-{trace_id}-{caller_span_id}-01")
-            .parse()
-            .unwrap(),
+    let request = traced(
+        GetChangeTokenStatusRequest {
+            scope: global(""),
+            change_token: token,
+        },
+        trace_id,
+        caller_span_id,
     );
     let response = client.get_change_token_status(request).await.unwrap();
-    let request_id = response
-        .metadata()
-        .get("x-amzn-requestid")
-        .expect("request id")
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let request_id = request_id_of(&response);
     drop(client);
     let facade_trace_id = "0af7651916cd43dd8448eb211c80319c";
     let facade_caller_span = "b7ad6b7169203331";
-    let facade = reqwest::Client::new()
-        .post(format!("http://{http_address}/"))
-        .header("X-Amz-Target", "AWSWAF_20150824.GetChangeToken")
-        .header("Content-Type", "application/x-amz-json-1.1")
-        .header(
-            "traceparent",
-            format!("00-{facade_trace_id}-{facade_caller_span}-01"),
-        )
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
+    let facade = aws_json(
+        &format!("http://{}/", binary.http_address),
+        &format!("{WAF}.GetChangeToken"),
+    )
+    .header(CONTENT_TYPE, JSON_1_1)
+    .header(
+        "traceparent",
+        format!("00-{facade_trace_id}-{facade_caller_span}-01"),
+    )
+    .body("{}")
+    .send()
+    .await
+    .unwrap();
     assert_eq!(facade.status(), 200);
 
     // Spans are flushed on shutdown.
-    let status = tokio::task::spawn_blocking(move || terminate(&mut child))
-        .await
-        .unwrap();
+    let status = binary.terminate().await;
     assert_eq!(status.code(), Some(0));
 
     let received = collector.received.lock().unwrap().clone();
@@ -307,11 +240,8 @@ async fn traces_reach_the_collector_and_continue_the_callers_trace() {
         Some("sqlite")
     );
 
-    let logs = log.join().unwrap();
-    let answered = logs
-        .lines()
-        .find(|line| line.contains(&request_id))
-        .unwrap_or_else(|| panic!("no log line with the request id in {logs}"));
+    let logs = binary.log();
+    let answered = log_line_of(&logs, &request_id);
     assert!(
         answered.contains(&format!("trace_id={trace_id}")),
         "log lines carry the trace id: {answered}"
@@ -334,14 +264,15 @@ async fn health_status(app: &TestApp) -> ServingStatus {
 }
 
 async fn wait_for_health(app: &TestApp, wanted: ServingStatus) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if health_status(app).await == wanted {
-            return;
-        }
-        assert!(Instant::now() < deadline, "health never became {wanted:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until(
+        Duration::from_secs(15),
+        &format!("health to be {wanted:?}"),
+        async || match health_status(app).await {
+            status if status == wanted => Ok(()),
+            status => Err(format!("{status:?}")),
+        },
+    )
+    .await;
 }
 
 /// The app on `database`, reached through a proxy the test controls.
@@ -430,6 +361,21 @@ async fn lock_change_tokens(database: &TestDatabase) -> sqlx::Transaction<'stati
     transaction
 }
 
+/// `count` GetChangeToken calls at once, the `n`th for `scope(n)`.
+fn get_change_tokens_in_flight(
+    client: &change_tokens::Client,
+    count: usize,
+    scope: impl Fn(usize) -> Option<ChangeTokenScope>,
+) -> Vec<JoinHandle<Result<tonic::Response<GetChangeTokenResponse>, tonic::Status>>> {
+    (0..count)
+        .map(|call| {
+            let mut client = client.clone();
+            let request = GetChangeTokenRequest { scope: scope(call) };
+            tokio::spawn(async move { client.get_change_token(request).await })
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_finishes_every_accepted_request() {
     let database = Arc::new(TestDatabase::new(Backend::Postgres).await);
@@ -437,21 +383,17 @@ async fn shutdown_finishes_every_accepted_request() {
     let client = app.change_tokens().await;
     let lock = lock_change_tokens(&database).await;
 
-    let mut in_flight = Vec::new();
-    for call in 0..20 {
-        let mut client = client.clone();
-        in_flight.push(tokio::spawn(async move {
-            client
-                .get_change_token(GetChangeTokenRequest {
-                    scope: regional("123456789012", &format!("region-{call}")),
-                })
-                .await
-        }));
-    }
+    let in_flight = get_change_tokens_in_flight(&client, 20, |call| {
+        regional(ACCOUNT, &format!("region-{call}"))
+    });
+    // Time for the calls to be accepted and block on the lock: nothing
+    // outside the server tells how many it holds (the store coalesces them),
+    // so this cannot be a wait for a condition.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let application = app.app.take().unwrap();
     let health = application.health().clone();
     let shutdown = tokio::spawn(application.shutdown());
+    // A hold on purpose: shutdown must still be waiting after it.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
         !shutdown.is_finished(),
@@ -492,17 +434,10 @@ async fn overload_is_shed_with_throttling() {
     .await;
     let client = app.change_tokens().await;
     let lock = lock_change_tokens(&database).await;
-    let mut held = Vec::new();
-    for call in 0..2 {
-        let mut client = client.clone();
-        held.push(tokio::spawn(async move {
-            client
-                .get_change_token(GetChangeTokenRequest {
-                    scope: regional("", &format!("held-{call}")),
-                })
-                .await
-        }));
-    }
+    let held =
+        get_change_tokens_in_flight(&client, 2, |call| regional("", &format!("held-{call}")));
+    // Time for both calls to take the two slots; as in the shutdown test,
+    // the server shows no count of the calls it holds.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let started = Instant::now();
     for call in 0..5 {
@@ -521,27 +456,23 @@ async fn overload_is_shed_with_throttling() {
     );
 
     // The facade has its own limit of 2.
-    let http = reqwest::Client::new();
     let facade_call = |region: String| {
-        let http = http.clone();
-        let url = app.http_endpoint();
-        async move {
-            http.post(url)
-                .header("X-Amz-Target", "AWSWAF_Regional_20161128.GetChangeToken")
-                .header(
-                    "Authorization",
-                    format!("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261125/{region}/waf-regional/aws4_request, Signature=0"),
-                )
-                .body("{}")
-                .send()
-                .await
-                .unwrap()
-        }
+        let request = aws_json(
+            &app.http_endpoint(),
+            &format!("{WAF_REGIONAL}.GetChangeToken"),
+        )
+        .header(
+            AUTHORIZATION,
+            authorization("AKIDEXAMPLE", &region, "waf-regional"),
+        )
+        .body("{}");
+        async move { request.send().await.unwrap() }
     };
     let mut held_on_facade = Vec::new();
     for call in 0..2 {
         held_on_facade.push(tokio::spawn(facade_call(format!("held-{call}"))));
     }
+    // Likewise, time for the facade calls to take its two slots.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let shed = facade_call("shed".into()).await;
     assert_eq!(shed.status(), 400);
@@ -615,17 +546,14 @@ async fn metrics_count_calls_on_both_transports() {
         })
         .await;
     assert!(missing.is_err());
-    let http = reqwest::Client::new();
-    let facade = http
-        .post(app.http_endpoint())
-        .header("X-Amz-Target", "AWSWAF_20150824.GetChangeToken")
+    let facade = aws_json(&app.http_endpoint(), &format!("{WAF}.GetChangeToken"))
         .body("{}")
         .send()
         .await
         .unwrap();
     assert_eq!(facade.status(), 200);
 
-    let metrics = http
+    let metrics = reqwest::Client::new()
         .get(format!("{}/metrics", app.http_endpoint()))
         .send()
         .await
@@ -653,36 +581,21 @@ async fn metrics_count_calls_on_both_transports() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_carry_the_callers_trace_id_without_an_exporter() {
     let directory = tempfile::tempdir().unwrap();
-    let (mut child, grpc_address, _, log) = spawn_binary(directory.path(), &[]);
+    let mut binary = spawn_listening(directory.path(), &[]);
     let trace_id = "5b8efff798038103d269b633813fc60c";
-    let mut client = ChangeTokenServiceClient::connect(format!("http://{grpc_address}"))
-        .await
-        .unwrap();
-    let mut request = tonic::Request::new(GetChangeTokenRequest { scope: global("") });
-    request.metadata_mut().insert(
-        "traceparent",
-        format!("00-{trace_id}-eee19b7ec3c1b174-01")
-            .parse()
-            .unwrap(),
+    let mut client = binary.change_tokens().await;
+    let request = traced(
+        GetChangeTokenRequest { scope: global("") },
+        trace_id,
+        "eee19b7ec3c1b174",
     );
     let response = client.get_change_token(request).await.unwrap();
-    let request_id = response
-        .metadata()
-        .get("x-amzn-requestid")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let request_id = request_id_of(&response);
     drop(client);
-    let status = tokio::task::spawn_blocking(move || terminate(&mut child))
-        .await
-        .unwrap();
+    let status = binary.terminate().await;
     assert_eq!(status.code(), Some(0));
-    let logs = log.join().unwrap();
-    let answered = logs
-        .lines()
-        .find(|line| line.contains(&request_id))
-        .unwrap_or_else(|| panic!("no log line with the request id in {logs}"));
+    let logs = binary.log();
+    let answered = log_line_of(&logs, &request_id);
     assert!(
         answered.contains(&format!("trace_id={trace_id}")),
         "{answered}"

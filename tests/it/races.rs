@@ -4,14 +4,17 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use statusgate::grpc::proto::{OperationStatus, ProgressEvent, RecordProgressEventRequest};
+use futures::future::join_all;
+use statusgate::grpc::proto::{OperationStatus, ProgressEvent};
 use tonic::Code;
 
 use crate::backend_tests;
-use crate::common::{Backend, TestApp, TestDatabase};
-use crate::grpc_change_tokens::{consume, get_token, global, regional};
-use crate::grpc_resource_requests::{cancel, create, create_request, history, record, report};
-use crate::grpc_support::assert_error;
+use crate::common::change_tokens::{consume, get_token, global, regional};
+use crate::common::grpc_errors::assert_error;
+use crate::common::resource_requests::{
+    cancel, create, create_request, history, record, report, report_with_message, status_of,
+};
+use crate::common::{ACCOUNT, Backend, TestApp, TestDatabase};
 
 /// Two servers on one Postgres database; SQLite is embedded, so one server.
 async fn replicas(backend: Backend) -> Vec<TestApp> {
@@ -25,10 +28,7 @@ async fn replicas(backend: Backend) -> Vec<TestApp> {
 
 async fn concurrent_get_change_token_yields_one_token(backend: Backend) {
     let servers = replicas(backend).await;
-    let mut clients = Vec::new();
-    for server in &servers {
-        clients.push(server.change_tokens().await);
-    }
+    let clients = join_all(servers.iter().map(TestApp::change_tokens)).await;
     let mut calls = Vec::new();
     for call in 0..200 {
         let mut client = clients[call % clients.len()].clone();
@@ -63,10 +63,7 @@ async fn concurrent_get_change_token_yields_one_token(backend: Backend) {
 
 async fn concurrent_consumers_have_one_winner(backend: Backend) {
     let servers = replicas(backend).await;
-    let mut clients = Vec::new();
-    for server in &servers {
-        clients.push(server.change_tokens().await);
-    }
+    let clients = join_all(servers.iter().map(TestApp::change_tokens)).await;
     let token = get_token(&mut clients[0].clone(), global("")).await;
     let mut consumers = Vec::new();
     for consumer in 0..64 {
@@ -103,10 +100,7 @@ fn may_follow(from: OperationStatus, to: OperationStatus) -> bool {
 
 async fn concurrent_writers_keep_a_valid_history(backend: Backend) {
     let servers = replicas(backend).await;
-    let mut clients = Vec::new();
-    for server in &servers {
-        clients.push(server.resource_requests().await);
-    }
+    let clients = join_all(servers.iter().map(TestApp::resource_requests)).await;
     for round in 0..3 {
         let token = create(&mut clients[0].clone(), create_request(None))
             .await
@@ -122,30 +116,21 @@ async fn concurrent_writers_keep_a_valid_history(backend: Backend) {
                     1 if writer > 24 => {
                         record(
                             &mut client,
-                            RecordProgressEventRequest {
-                                status_message: Some(message.clone()),
-                                ..report(&token, OperationStatus::Success)
-                            },
+                            report_with_message(&token, OperationStatus::Success, &message),
                         )
                         .await
                     }
                     2 if writer > 30 => {
                         record(
                             &mut client,
-                            RecordProgressEventRequest {
-                                status_message: Some(message.clone()),
-                                ..report(&token, OperationStatus::CancelComplete)
-                            },
+                            report_with_message(&token, OperationStatus::CancelComplete, &message),
                         )
                         .await
                     }
                     _ => {
                         record(
                             &mut client,
-                            RecordProgressEventRequest {
-                                status_message: Some(message.clone()),
-                                ..report(&token, OperationStatus::InProgress)
-                            },
+                            report_with_message(&token, OperationStatus::InProgress, &message),
                         )
                         .await
                     }
@@ -186,13 +171,9 @@ async fn concurrent_writers_keep_a_valid_history(backend: Backend) {
                 .count();
             assert_eq!(kept, 1, "accepted event {message} kept exactly once");
         }
-        let current = crate::grpc_resource_requests::status_of(
-            &mut clients[0].clone(),
-            crate::grpc_resource_requests::ACCOUNT,
-            &token,
-        )
-        .await
-        .unwrap();
+        let current = status_of(&mut clients[0].clone(), ACCOUNT, &token)
+            .await
+            .unwrap();
         assert_eq!(
             &current,
             events.last().unwrap(),
@@ -203,10 +184,7 @@ async fn concurrent_writers_keep_a_valid_history(backend: Backend) {
 
 async fn concurrent_creates_with_one_client_token_make_one_request(backend: Backend) {
     let servers = replicas(backend).await;
-    let mut clients = Vec::new();
-    for server in &servers {
-        clients.push(server.resource_requests().await);
-    }
+    let clients = join_all(servers.iter().map(TestApp::resource_requests)).await;
     let mut creates = Vec::new();
     for call in 0..60usize {
         let mut client = clients[call % clients.len()].clone();

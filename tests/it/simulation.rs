@@ -6,7 +6,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use statusgate::app::open_store;
 use statusgate::config::Config;
 use statusgate::domain::change_token::{ChangeTokenScope, ChangeTokenStatus};
 use statusgate::domain::resource_request::{
@@ -17,31 +16,28 @@ use statusgate::domain::values::{
     ChangeDescription, ChangeToken, JsonDocument, Region, RequestToken, TypeName,
 };
 use statusgate::domain::{AccountId, Clock, Error, Timestamp};
-use statusgate::grpc::proto::change_token_service_client::ChangeTokenServiceClient;
-use statusgate::grpc::proto::{
-    self, CreateResourceRequestRequest, GetChangeTokenStatusRequest, ProgressEvent,
-};
+use statusgate::grpc::proto::{self, CreateResourceRequestRequest, ProgressEvent};
 use statusgate::store::{CreateOutcome, Store};
-use tonic::transport::Channel;
 
 use crate::backend_tests;
+use crate::common::change_tokens::{self, consume, get_token, global, regional};
 use crate::common::clock::ManualClock;
-use crate::common::{Backend, TestApp, TestDatabase};
-use crate::grpc_change_tokens::{consume, get_token, global, regional};
-use crate::grpc_resource_requests::{
-    ACCOUNT, Client, cancel, create, create_request, history, status_of,
+use crate::common::resource_requests::{
+    Client, cancel, create, create_request, history, status_of,
+};
+use crate::common::{
+    ACCOUNT, Backend, TYPE_NAME, TestApp, TestDatabase, open_test_store, wait_until,
 };
 
-type TokenClient = ChangeTokenServiceClient<Channel>;
-
-/// The simulated delay, on the manual clock. The loops poll every quarter of
-/// it in real time.
+/// The simulated delay, on the manual clock. Waits and holds ask every 10 ms
+/// of real time.
 const DELAY: Duration = Duration::from_millis(100);
 /// How long a "nothing happens" check watches: longer than the delay, so a
 /// simulation that wrongly used the wall clock would be caught.
 const HOLD: Duration = Duration::from_millis(150);
-/// The most any expected change may take to show up.
-const WAIT_LIMIT: Duration = Duration::from_secs(5);
+/// The most any expected change may take to show up (generous: a wait ends
+/// as soon as the change is seen).
+const WAIT_LIMIT: Duration = Duration::from_secs(10);
 
 // ---------------------------------------------------------------------------
 // The store methods, on both backends.
@@ -52,14 +48,6 @@ fn at(seconds: i64) -> Timestamp {
     Timestamp::from_micros(EPOCH.as_micros() + seconds * 1_000_000)
 }
 
-async fn open(backend: Backend) -> (Arc<dyn Store>, TestDatabase) {
-    let database = TestDatabase::new(backend).await;
-    let store = open_store(&Config::for_database(database.url()))
-        .await
-        .expect("open the store");
-    (store, database)
-}
-
 async fn create_at(store: &dyn Store, created_at: Timestamp) -> RequestToken {
     let request = NewResourceRequest {
         account: AccountId::parse(ACCOUNT).unwrap(),
@@ -67,7 +55,7 @@ async fn create_at(store: &dyn Store, created_at: Timestamp) -> RequestToken {
         client_token: None,
         input: ResourceRequestInput {
             operation: Operation::Create,
-            type_name: TypeName::parse("AWS::Logs::LogGroup").unwrap(),
+            type_name: TypeName::parse(TYPE_NAME).unwrap(),
             identifier: None,
             desired_state: Some(JsonDocument::parse("DesiredState", "{}").unwrap()),
             patch_document: None,
@@ -110,7 +98,7 @@ async fn force_status(
 }
 
 async fn unfinished_requests_are_listed_once_due_oldest_first(backend: Backend) {
-    let (store, _database) = open(backend).await;
+    let (store, _database) = open_test_store(backend).await;
     let expired = create_at(&*store, at(-50)).await;
     let pending = create_at(&*store, at(0)).await;
     let in_progress = create_at(&*store, at(1)).await;
@@ -182,7 +170,7 @@ async fn unfinished_requests_are_listed_once_due_oldest_first(backend: Backend) 
 }
 
 async fn due_change_tokens_go_in_sync_in_batches(backend: Backend) {
-    let (store, _database) = open(backend).await;
+    let (store, _database) = open_test_store(backend).await;
     let account = AccountId::parse(ACCOUNT).unwrap();
     let description = ChangeDescription::parse("UpdateIPSet").unwrap();
     // One used token per region, used at seconds 0..5.
@@ -281,18 +269,17 @@ async fn due_change_tokens_go_in_sync_in_batches(backend: Backend) {
 
 /// A server on a fresh database, simulating both, on a manual clock.
 async fn simulating_app(backend: Backend) -> (TestApp, Arc<ManualClock>) {
-    let clock = Arc::new(ManualClock::new());
-    let database = Arc::new(TestDatabase::new(backend).await);
-    let app = simulating_replica(database, clock.clone()).await;
-    (app, clock)
+    TestApp::spawn_on_manual_clock(backend, simulate).await
 }
 
+/// Another simulating server on `database`, on the same clock.
 async fn simulating_replica(database: Arc<TestDatabase>, clock: Arc<ManualClock>) -> TestApp {
-    TestApp::spawn_with(database, clock as Arc<dyn Clock>, |config| {
-        config.simulate_provisioning = Some(DELAY);
-        config.simulate_propagation = Some(DELAY);
-    })
-    .await
+    TestApp::spawn_with(database, clock as Arc<dyn Clock>, simulate).await
+}
+
+fn simulate(config: &mut Config) {
+    config.simulate_provisioning = Some(DELAY);
+    config.simulate_propagation = Some(DELAY);
 }
 
 /// Polls until the request is in `expected`, for at most [`WAIT_LIMIT`].
@@ -301,33 +288,42 @@ async fn wait_for_status(
     request_token: &str,
     expected: proto::OperationStatus,
 ) -> ProgressEvent {
-    let deadline = Instant::now() + WAIT_LIMIT;
-    loop {
-        let event = status_of(client, ACCOUNT, request_token).await.unwrap();
-        if event.operation_status() == expected {
-            return event;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "request {request_token} is {:?} after {WAIT_LIMIT:?}, expected {expected:?}",
-            event.operation_status()
-        );
+    wait_until(
+        WAIT_LIMIT,
+        &format!("request {request_token} to be {expected:?}"),
+        async || {
+            let event = status_of(client, ACCOUNT, request_token).await.unwrap();
+            if event.operation_status() == expected {
+                Ok(event)
+            } else {
+                Err(format!("{:?}", event.operation_status()))
+            }
+        },
+    )
+    .await
+}
+
+/// Runs `check` (which asserts) again and again for [`HOLD`] of real time:
+/// the time passes on purpose, to show that nothing happens meanwhile.
+async fn hold(mut check: impl AsyncFnMut()) {
+    let until = Instant::now() + HOLD;
+    while Instant::now() < until {
+        check().await;
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
 /// Asserts that the request stays in `expected` for [`HOLD`].
 async fn assert_stays(client: &mut Client, request_token: &str, expected: proto::OperationStatus) {
-    let until = Instant::now() + HOLD;
-    while Instant::now() < until {
+    hold(async || {
         let event = status_of(client, ACCOUNT, request_token).await.unwrap();
         assert_eq!(
             event.operation_status(),
             expected,
             "request {request_token}"
         );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    })
+    .await;
 }
 
 fn statuses(events: &[ProgressEvent]) -> Vec<proto::OperationStatus> {
@@ -538,35 +534,28 @@ async fn request_cancelled_before_it_started_is_left_alone(backend: Backend) {
 }
 
 async fn token_status(
-    client: &mut TokenClient,
+    client: &mut change_tokens::Client,
     scope: Option<proto::ChangeTokenScope>,
     change_token: &str,
 ) -> proto::ChangeTokenStatus {
-    client
-        .get_change_token_status(GetChangeTokenStatusRequest {
-            scope,
-            change_token: change_token.to_owned(),
-        })
+    change_tokens::status_of(client, scope, change_token)
         .await
         .expect("GetChangeTokenStatus")
-        .into_inner()
-        .change_token_status()
 }
 
 /// Asserts that the global token stays in `expected` for [`HOLD`].
 async fn assert_token_stays(
-    client: &mut TokenClient,
+    client: &mut change_tokens::Client,
     change_token: &str,
     expected: proto::ChangeTokenStatus,
 ) {
-    let until = Instant::now() + HOLD;
-    while Instant::now() < until {
+    hold(async || {
         assert_eq!(
             token_status(client, global(ACCOUNT), change_token).await,
             expected
         );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    })
+    .await;
 }
 
 async fn pending_change_token_goes_in_sync_after_the_delay(backend: Backend) {
@@ -580,16 +569,15 @@ async fn pending_change_token_goes_in_sync_after_the_delay(backend: Backend) {
     clock.advance(DELAY - Duration::from_millis(1));
     assert_token_stays(&mut client, &used, proto::ChangeTokenStatus::Pending).await;
     clock.advance(Duration::from_millis(1));
-    let deadline = Instant::now() + WAIT_LIMIT;
-    while token_status(&mut client, global(ACCOUNT), &used).await
-        != proto::ChangeTokenStatus::Insync
-    {
-        assert!(
-            Instant::now() < deadline,
-            "still not INSYNC after {WAIT_LIMIT:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_until(
+        WAIT_LIMIT,
+        &format!("token {used} to be INSYNC"),
+        async || match token_status(&mut client, global(ACCOUNT), &used).await {
+            proto::ChangeTokenStatus::Insync => Ok(()),
+            status => Err(format!("{status:?}")),
+        },
+    )
+    .await;
     assert_eq!(
         token_status(&mut client, regional(ACCOUNT, "eu-west-1"), &outstanding).await,
         proto::ChangeTokenStatus::Provisioned,

@@ -4,9 +4,12 @@
 
 use std::net::SocketAddr;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
+
+use super::wait::wait_until;
 
 pub struct TcpProxy {
     address: SocketAddr,
@@ -67,13 +70,17 @@ impl TcpProxy {
     /// Accepts connections again on the same address.
     pub async fn restore(&self) {
         *self.generation.lock().unwrap() = CancellationToken::new();
-        let listener = loop {
-            match TcpListener::bind(self.address).await {
-                Ok(listener) => break listener,
-                // The cancelled accept loop may still hold the port for a moment.
-                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
-            }
-        };
+        // The cancelled accept loop may still hold the port for a moment.
+        let listener = wait_until(
+            Duration::from_secs(10),
+            &format!("the proxy's port {} to be free again", self.address),
+            async || {
+                TcpListener::bind(self.address)
+                    .await
+                    .map_err(|error| error.to_string())
+            },
+        )
+        .await;
         self.serve(listener);
     }
 }

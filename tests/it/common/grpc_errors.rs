@@ -1,4 +1,6 @@
-//! Helpers for asserting on gRPC answers.
+//! Assertions on gRPC errors: the status code, and the details every error
+//! carries (`google.rpc.ErrorInfo` with the AWS error name as the reason,
+//! `BadRequest` naming the invalid field).
 
 use tonic::{Code, Status};
 use tonic_types::StatusExt;

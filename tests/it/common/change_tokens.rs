@@ -1,0 +1,83 @@
+//! Calling `ChangeTokenService` from tests: scopes, and one function per RPC
+//! that answers with the status (or the gRPC error, for the test to check).
+
+use statusgate::grpc::proto::change_token_service_client::ChangeTokenServiceClient;
+use statusgate::grpc::proto::{
+    ChangeTokenScope, ChangeTokenStatus, ConsumeChangeTokenRequest, GetChangeTokenRequest,
+    GetChangeTokenStatusRequest, MarkChangeTokenInSyncRequest, WafEndpoint,
+};
+use tonic::transport::Channel;
+
+pub type Client = ChangeTokenServiceClient<Channel>;
+
+/// WAF Classic global, for `account` (empty: the default account).
+pub fn global(account: &str) -> Option<ChangeTokenScope> {
+    Some(ChangeTokenScope {
+        account_id: account.into(),
+        endpoint: WafEndpoint::Global as i32,
+        region: String::new(),
+    })
+}
+
+/// WAF Regional in `region`, for `account` (empty: the default account).
+pub fn regional(account: &str, region: &str) -> Option<ChangeTokenScope> {
+    Some(ChangeTokenScope {
+        account_id: account.into(),
+        endpoint: WafEndpoint::Regional as i32,
+        region: region.into(),
+    })
+}
+
+/// GetChangeToken, which must succeed.
+pub async fn get_token(client: &mut Client, scope: Option<ChangeTokenScope>) -> String {
+    client
+        .get_change_token(GetChangeTokenRequest { scope })
+        .await
+        .expect("GetChangeToken")
+        .into_inner()
+        .change_token
+}
+
+pub async fn status_of(
+    client: &mut Client,
+    scope: Option<ChangeTokenScope>,
+    change_token: &str,
+) -> Result<ChangeTokenStatus, tonic::Status> {
+    let response = client
+        .get_change_token_status(GetChangeTokenStatusRequest {
+            scope,
+            change_token: change_token.into(),
+        })
+        .await?;
+    Ok(response.into_inner().change_token_status())
+}
+
+/// ConsumeChangeToken for a change described as `UpdateIPSet ipset-1`.
+pub async fn consume(
+    client: &mut Client,
+    scope: Option<ChangeTokenScope>,
+    change_token: &str,
+) -> Result<ChangeTokenStatus, tonic::Status> {
+    let response = client
+        .consume_change_token(ConsumeChangeTokenRequest {
+            scope,
+            change_token: change_token.into(),
+            change_description: "UpdateIPSet ipset-1".into(),
+        })
+        .await?;
+    Ok(response.into_inner().change_token_status())
+}
+
+pub async fn mark_in_sync(
+    client: &mut Client,
+    scope: Option<ChangeTokenScope>,
+    change_token: &str,
+) -> Result<ChangeTokenStatus, tonic::Status> {
+    let response = client
+        .mark_change_token_in_sync(MarkChangeTokenInSyncRequest {
+            scope,
+            change_token: change_token.into(),
+        })
+        .await?;
+    Ok(response.into_inner().change_token_status())
+}
