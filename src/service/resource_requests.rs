@@ -250,7 +250,7 @@ impl ResourceRequestService {
         }
         let request = self
             .store
-            .get_resource_request(account, token, visible_since)
+            .get_resource_request_status(account, token, visible_since)
             .await
             .map_err(|error| Self::map_lookup_error(token, "GetResourceRequestStatus", error))?;
         if request.current.operation_status.is_terminal() {

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use futures::future::BoxFuture;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
-use super::StoreError;
+use super::error::StoreError;
 
 type Reply<V> = oneshot::Sender<Result<Option<V>, StoreError>>;
 

@@ -1,25 +1,47 @@
-//! Rows as both backends return them, and their conversion to domain values.
+//! Rows as both backends return them, mapped by column name
+//! (`sqlx::FromRow`), and their conversion to domain values. Each read
+//! selects the smallest row that answers it: an event, a status, a listed
+//! request, or the whole request.
+//!
 //! A stored value that no longer parses is reported as `Internal`: it means
-//! the database was written by something other than statusgate.
+//! the database was written by something other than statusgate. The two
+//! JSON documents of a request's input are the exception: they were parsed
+//! before they were written, and re-parsing up to 2 × 256 KiB on every read
+//! would only confirm that, so they are read back as trusted.
 
 use crate::domain::change_token::{ChangeTokenScope, ChangeTokenStatus};
 use crate::domain::resource_request::{
-    HandlerErrorCode, Operation, OperationStatus, ProgressEvent, ResourceRequestInput,
-    StoredResourceRequest,
+    HandlerErrorCode, NewResourceRequest, Operation, OperationStatus, ProgressEvent,
+    ResourceRequestInput, StoredResourceRequest,
 };
 use crate::domain::values::{
-    ClientToken, Identifier, JsonDocument, RoleArn, TypeName, TypeVersionId,
+    ChangeToken, ClientToken, Identifier, JsonDocument, RoleArn, TypeName, TypeVersionId,
 };
 use crate::domain::{AccountId, FieldViolation, Timestamp};
 
-use super::StoreError;
+use super::error::StoreError;
+use super::resource_requests::{ListedRequest, RequestStatus};
 
 fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Internal(format!("stored {what} {value:?} is not valid"))
 }
 
-fn stored<T>(parsed: Result<T, FieldViolation>, what: &str, value: &str) -> Result<T, StoreError> {
-    parsed.map_err(|_| corrupt(what, value))
+fn parse_stored<T>(
+    value: &str,
+    what: &str,
+    parse: impl Fn(String) -> Result<T, FieldViolation>,
+) -> Result<T, StoreError> {
+    parse(value.to_owned()).map_err(|_| corrupt(what, value))
+}
+
+fn parse_stored_optional<T>(
+    value: Option<String>,
+    what: &str,
+    parse: impl Fn(String) -> Result<T, FieldViolation>,
+) -> Result<Option<T>, StoreError> {
+    value
+        .map(|value| parse_stored(&value, what, &parse))
+        .transpose()
 }
 
 fn parse_operation(value: &str) -> Result<Operation, StoreError> {
@@ -36,122 +58,10 @@ fn parse_error_code(value: Option<&str>) -> Result<Option<HandlerErrorCode>, Sto
         .transpose()
 }
 
-/// Every column of `resource_requests`.
+/// A progress event: a `progress_events` row joined with its request's fixed
+/// members (`type_name`, `operation`), or the current event that
+/// `resource_requests` keeps a copy of, under the same column names.
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub(super) struct RequestRow {
-    pub seq: i64,
-    pub request_token: String,
-    pub account_id: String,
-    pub client_token: Option<String>,
-    pub operation: String,
-    pub type_name: String,
-    pub requested_identifier: Option<String>,
-    pub desired_state: Option<String>,
-    pub patch_document: Option<String>,
-    pub role_arn: Option<String>,
-    pub type_version_id: Option<String>,
-    pub operation_status: String,
-    pub identifier: Option<String>,
-    pub resource_model: Option<String>,
-    pub status_message: Option<String>,
-    pub error_code: Option<String>,
-    pub retry_after: Option<i64>,
-    pub event_time: i64,
-    pub event_count: i64,
-    pub created_at: i64,
-}
-
-impl RequestRow {
-    /// Whether `account` may see this request at a time when requests
-    /// created before `visible_since` have expired.
-    pub fn is_visible_to(&self, account: &AccountId, visible_since: Timestamp) -> bool {
-        self.account_id == account.as_str() && self.created_at >= visible_since.as_micros()
-    }
-
-    pub fn current_event(&self) -> Result<ProgressEvent, StoreError> {
-        Ok(ProgressEvent {
-            type_name: self.type_name.clone(),
-            identifier: self.identifier.clone(),
-            request_token: self.request_token.clone(),
-            hooks_request_token: None,
-            operation: parse_operation(&self.operation)?,
-            operation_status: parse_status(&self.operation_status)?,
-            event_time: Timestamp::from_micros(self.event_time),
-            resource_model: self.resource_model.clone(),
-            status_message: self.status_message.clone(),
-            error_code: parse_error_code(self.error_code.as_deref())?,
-            retry_after: self.retry_after.map(Timestamp::from_micros),
-        })
-    }
-
-    pub fn into_stored(self) -> Result<StoredResourceRequest, StoreError> {
-        let current = self.current_event()?;
-        let input = ResourceRequestInput {
-            operation: current.operation,
-            type_name: stored(
-                TypeName::parse(self.type_name.as_str()),
-                "type name",
-                &self.type_name,
-            )?,
-            identifier: self
-                .requested_identifier
-                .map(|value| stored(Identifier::parse(value.as_str()), "identifier", &value))
-                .transpose()?,
-            desired_state: self
-                .desired_state
-                .map(|value| {
-                    stored(
-                        JsonDocument::parse("DesiredState", value.as_str()),
-                        "desired state",
-                        &value,
-                    )
-                })
-                .transpose()?,
-            patch_document: self
-                .patch_document
-                .map(|value| {
-                    stored(
-                        JsonDocument::parse("PatchDocument", value.as_str()),
-                        "patch document",
-                        &value,
-                    )
-                })
-                .transpose()?,
-            role_arn: self
-                .role_arn
-                .map(|value| stored(RoleArn::parse(value.as_str()), "role arn", &value))
-                .transpose()?,
-            type_version_id: self
-                .type_version_id
-                .map(|value| {
-                    stored(
-                        TypeVersionId::parse(value.as_str()),
-                        "type version id",
-                        &value,
-                    )
-                })
-                .transpose()?,
-        };
-        Ok(StoredResourceRequest {
-            account: stored(
-                AccountId::parse(self.account_id.as_str()),
-                "account",
-                &self.account_id,
-            )?,
-            client_token: self
-                .client_token
-                .map(|value| stored(ClientToken::parse(value.as_str()), "client token", &value))
-                .transpose()?,
-            input,
-            current,
-            event_count: self.event_count,
-            created_at: Timestamp::from_micros(self.created_at),
-        })
-    }
-}
-
-/// A `progress_events` row joined with its request's fixed members.
-#[derive(Debug, sqlx::FromRow)]
 pub(super) struct EventRow {
     pub request_token: String,
     pub type_name: String,
@@ -181,6 +91,123 @@ impl EventRow {
             retry_after: self.retry_after.map(Timestamp::from_micros),
         })
     }
+}
+
+/// What a status read selects from `resource_requests`: the current event,
+/// and the owner and creation time that decide who may see it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(super) struct StatusRow {
+    #[sqlx(flatten)]
+    pub current: EventRow,
+    pub account_id: String,
+    pub created_at: i64,
+}
+
+impl StatusRow {
+    /// Whether `account` may see this request at a time when requests
+    /// created before `visible_since` have expired.
+    pub fn is_visible_to(&self, account: &AccountId, visible_since: Timestamp) -> bool {
+        self.account_id == account.as_str() && self.created_at >= visible_since.as_micros()
+    }
+
+    pub fn into_status(self) -> Result<RequestStatus, StoreError> {
+        Ok(RequestStatus {
+            current: self.current.into_event()?,
+            created_at: Timestamp::from_micros(self.created_at),
+        })
+    }
+}
+
+/// A listed request: its cursor (`seq`) and current event.
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct ListedRow {
+    pub seq: i64,
+    #[sqlx(flatten)]
+    pub current: EventRow,
+}
+
+impl ListedRow {
+    pub fn into_listed(self) -> Result<ListedRequest, StoreError> {
+        Ok(ListedRequest {
+            cursor: self.seq,
+            event: self.current.into_event()?,
+        })
+    }
+}
+
+/// A whole `resource_requests` row (`SELECT *`; columns the struct does not
+/// name are ignored).
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct RequestRow {
+    #[sqlx(flatten)]
+    pub status: StatusRow,
+    pub client_token: Option<String>,
+    pub requested_identifier: Option<String>,
+    pub desired_state: Option<String>,
+    pub patch_document: Option<String>,
+    pub role_arn: Option<String>,
+    pub type_version_id: Option<String>,
+    pub event_count: i64,
+}
+
+impl RequestRow {
+    pub fn into_stored(self) -> Result<StoredResourceRequest, StoreError> {
+        let StatusRow {
+            current,
+            account_id,
+            created_at,
+        } = self.status;
+        let current = current.into_event()?;
+        let input = ResourceRequestInput {
+            operation: current.operation,
+            type_name: parse_stored(&current.type_name, "type name", TypeName::parse)?,
+            identifier: parse_stored_optional(
+                self.requested_identifier,
+                "identifier",
+                Identifier::parse,
+            )?,
+            desired_state: self.desired_state.map(JsonDocument::from_trusted_store),
+            patch_document: self.patch_document.map(JsonDocument::from_trusted_store),
+            role_arn: parse_stored_optional(self.role_arn, "role arn", RoleArn::parse)?,
+            type_version_id: parse_stored_optional(
+                self.type_version_id,
+                "type version id",
+                TypeVersionId::parse,
+            )?,
+        };
+        Ok(StoredResourceRequest {
+            account: parse_stored(&account_id, "account", AccountId::parse)?,
+            client_token: parse_stored_optional(
+                self.client_token,
+                "client token",
+                ClientToken::parse,
+            )?,
+            input,
+            current,
+            event_count: self.event_count,
+            created_at: Timestamp::from_micros(created_at),
+        })
+    }
+}
+
+/// A request as its insert just stored it: `PENDING` with its first event.
+/// Built from the request rather than read back, since the row holds exactly
+/// these values.
+pub(super) fn inserted_request(request: NewResourceRequest) -> StoredResourceRequest {
+    let current = request.first_event();
+    StoredResourceRequest {
+        account: request.account,
+        client_token: request.client_token,
+        input: request.input,
+        current,
+        event_count: 1,
+        created_at: request.created_at,
+    }
+}
+
+/// A change token as `GetChangeToken`'s upsert returns it.
+pub(super) fn stored_change_token(token: &str) -> Result<ChangeToken, StoreError> {
+    parse_stored(token, "change token", ChangeToken::parse)
 }
 
 /// The columns of `change_tokens` a status lookup needs.

@@ -1,0 +1,176 @@
+//! [`ChangeTokenStore`] on Postgres. Provisioning and status lookups go
+//! through the coalescers (`coalesced.rs`); the state changes are single
+//! `UPDATE ... WHERE status = ...` statements, so that of concurrent callers
+//! exactly one moves a token.
+
+use async_trait::async_trait;
+use sqlx::Postgres;
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
+
+use super::PostgresStore;
+use crate::domain::Timestamp;
+use crate::domain::change_token::{ChangeTokenScope, ChangeTokenStatus};
+use crate::domain::values::{ChangeDescription, ChangeToken};
+use crate::store::change_tokens::ChangeTokenStore;
+use crate::store::error::StoreError;
+use crate::store::rows::stored_change_token;
+
+const CONSUME_CHANGE_TOKEN: &str = "\
+    UPDATE change_tokens SET status = 'PENDING', change_description = $5, consumed_at = $6 \
+    WHERE change_token = $1 AND account_id = $2 AND endpoint = $3 AND region = $4 \
+      AND status = 'PROVISIONED'";
+
+const MARK_CHANGE_TOKEN_IN_SYNC: &str = "\
+    UPDATE change_tokens SET status = 'INSYNC', insync_at = $5 \
+    WHERE change_token = $1 AND account_id = $2 AND endpoint = $3 AND region = $4 \
+      AND status = 'PENDING'";
+
+const PURGE_CHANGE_TOKENS: &str = "\
+    DELETE FROM change_tokens WHERE change_token IN ( \
+      SELECT change_token FROM change_tokens \
+      WHERE status = 'INSYNC' AND insync_at < $1 ORDER BY insync_at LIMIT $2)";
+
+/// Simulated propagation: `PENDING -> INSYNC` for up to `$3` tokens used at
+/// or before `$1`, oldest first, with `insync_at = $2`. The outer
+/// `status = 'PENDING'` is what makes concurrent runs safe: a statement that
+/// waited for another one's row lock re-evaluates its WHERE clause against
+/// the committed row and skips tokens already `INSYNC`. Two such statements
+/// lock their rows in the same (plan) order; were they ever to deadlock,
+/// Postgres aborts one with 40P01, which is `Unavailable` and retried by the
+/// caller's next tick.
+const MARK_DUE_CHANGE_TOKENS_IN_SYNC: &str = "\
+    UPDATE change_tokens SET status = 'INSYNC', insync_at = $2 \
+    WHERE status = 'PENDING' AND change_token IN ( \
+      SELECT change_token FROM change_tokens \
+      WHERE status = 'PENDING' AND consumed_at <= $1 ORDER BY consumed_at LIMIT $3)";
+
+#[async_trait]
+impl ChangeTokenStore for PostgresStore {
+    #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
+    async fn provision_change_token(
+        &self,
+        scope: &ChangeTokenScope,
+        candidate: &ChangeToken,
+        now: Timestamp,
+    ) -> Result<ChangeToken, StoreError> {
+        self.availability.check()?;
+        let token = self.coalesced.provision(scope, candidate, now).await?;
+        stored_change_token(&token)
+    }
+
+    #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
+    async fn change_token_status(
+        &self,
+        scope: &ChangeTokenScope,
+        token: &ChangeToken,
+        in_sync_visible_since: Timestamp,
+    ) -> Result<ChangeTokenStatus, StoreError> {
+        self.availability.check()?;
+        let row = self
+            .coalesced
+            .change_token(token)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        row.status_seen_from(scope, in_sync_visible_since)?
+            .ok_or(StoreError::NotFound)
+    }
+
+    #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
+    async fn consume_change_token(
+        &self,
+        scope: &ChangeTokenScope,
+        token: &ChangeToken,
+        description: &ChangeDescription,
+        now: Timestamp,
+        in_sync_visible_since: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.availability.check()?;
+        let consumed = self
+            .write(
+                token_in_scope(CONSUME_CHANGE_TOKEN, scope, token)
+                    .bind(description.as_str())
+                    .bind(now.as_micros()),
+            )
+            .await?;
+        if consumed == 1 {
+            return Ok(());
+        }
+        // Either the token is unknown or somebody used it first.
+        self.change_token_status(scope, token, in_sync_visible_since)
+            .await?;
+        Err(StoreError::Conflict)
+    }
+
+    #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
+    async fn mark_change_token_in_sync(
+        &self,
+        scope: &ChangeTokenScope,
+        token: &ChangeToken,
+        now: Timestamp,
+        in_sync_visible_since: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.availability.check()?;
+        let marked = self
+            .write(token_in_scope(MARK_CHANGE_TOKEN_IN_SYNC, scope, token).bind(now.as_micros()))
+            .await?;
+        if marked == 1 {
+            return Ok(());
+        }
+        match self
+            .change_token_status(scope, token, in_sync_visible_since)
+            .await?
+        {
+            ChangeTokenStatus::InSync => Ok(()),
+            ChangeTokenStatus::Provisioned | ChangeTokenStatus::Pending => {
+                Err(StoreError::Conflict)
+            }
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
+    async fn purge_change_tokens(
+        &self,
+        cutoff: Timestamp,
+        batch_size: u32,
+    ) -> Result<u64, StoreError> {
+        self.availability.check()?;
+        self.write(
+            sqlx::query(PURGE_CHANGE_TOKENS)
+                .bind(cutoff.as_micros())
+                .bind(i64::from(batch_size)),
+        )
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
+    async fn mark_change_tokens_in_sync_consumed_before(
+        &self,
+        consumed_at_or_before: Timestamp,
+        now: Timestamp,
+        batch_size: u32,
+    ) -> Result<u64, StoreError> {
+        self.availability.check()?;
+        self.write(
+            sqlx::query(MARK_DUE_CHANGE_TOKENS_IN_SYNC)
+                .bind(consumed_at_or_before.as_micros())
+                .bind(now.as_micros())
+                .bind(i64::from(batch_size)),
+        )
+        .await
+    }
+}
+
+/// `sql` with the parameters that name one token in one scope: `$1` the
+/// token, `$2` to `$4` the account, endpoint and region.
+fn token_in_scope<'q>(
+    sql: &'q str,
+    scope: &'q ChangeTokenScope,
+    token: &'q ChangeToken,
+) -> Query<'q, Postgres, PgArguments> {
+    sqlx::query(sql)
+        .bind(token.as_str())
+        .bind(scope.account().as_str())
+        .bind(scope.endpoint().as_str())
+        .bind(scope.region_key())
+}

@@ -1,0 +1,215 @@
+//! Group commit for creates on Postgres: the creates of one coalesced group
+//! go into one transaction of two multi-row inserts (requests, then their
+//! first events), so one commit, and one WAL flush, records many requests.
+//! A create whose client token is taken inserts nothing and is answered with
+//! the request holding that token.
+//!
+//! The requests travel as one array per column through `unnest`, gathered by
+//! [`NewRequestColumns`], which names each column once.
+
+use std::collections::{HashMap, HashSet};
+
+use sqlx::PgPool;
+
+use super::errors::classify;
+use crate::domain::resource_request::NewResourceRequest;
+use crate::store::error::StoreError;
+use crate::store::resource_requests::CreateOutcome;
+use crate::store::rows::{RequestRow, inserted_request};
+
+/// Inserts several requests in `PENDING`; rows whose client token is taken
+/// in their account are skipped. Rows go in client-token order so that
+/// concurrent statements wait on each other in one order (no deadlock).
+/// Binds the fields of [`NewRequestColumns`], in their order.
+const INSERT_REQUESTS: &str = "\
+    INSERT INTO resource_requests (request_token, account_id, client_token, created_at, \
+      operation, type_name, requested_identifier, desired_state, patch_document, role_arn, \
+      type_version_id, operation_status, identifier, event_time, event_count) \
+    SELECT request_token, account_id, client_token, created_at, operation, type_name, \
+      requested_identifier, desired_state, patch_document, role_arn, type_version_id, \
+      'PENDING', requested_identifier, created_at, 1 \
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], \
+      $7::text[], $8::text[], $9::text[], $10::text[], $11::text[]) \
+      AS batch (request_token, account_id, client_token, created_at, operation, type_name, \
+        requested_identifier, desired_state, patch_document, role_arn, type_version_id) \
+    ORDER BY account_id, client_token \
+    ON CONFLICT (account_id, client_token) WHERE client_token IS NOT NULL DO NOTHING \
+    RETURNING request_token";
+
+/// The first (`PENDING`) event of each inserted request.
+const INSERT_FIRST_EVENTS: &str = "\
+    INSERT INTO progress_events (request_token, seq, operation_status, identifier, event_time) \
+    SELECT request_token, 1, 'PENDING', identifier, event_time \
+    FROM unnest($1::text[], $2::text[], $3::bigint[]) AS batch (request_token, identifier, event_time)";
+
+/// The requests holding some (account, client token) pairs.
+const SELECT_REQUESTS_BY_CLIENT_TOKENS: &str = "\
+    SELECT * FROM resource_requests WHERE (account_id, client_token) IN \
+      (SELECT * FROM unnest($1::text[], $2::text[]))";
+
+/// A group of new requests as one array per column of [`INSERT_REQUESTS`].
+#[derive(Default)]
+struct NewRequestColumns<'a> {
+    request_token: Vec<&'a str>,
+    account_id: Vec<&'a str>,
+    client_token: Vec<Option<&'a str>>,
+    created_at: Vec<i64>,
+    operation: Vec<&'static str>,
+    type_name: Vec<&'a str>,
+    requested_identifier: Vec<Option<&'a str>>,
+    desired_state: Vec<Option<&'a str>>,
+    patch_document: Vec<Option<&'a str>>,
+    role_arn: Vec<Option<&'a str>>,
+    type_version_id: Vec<Option<&'a str>>,
+}
+
+impl<'a> NewRequestColumns<'a> {
+    fn push(&mut self, request: &'a NewResourceRequest) {
+        let input = &request.input;
+        self.request_token.push(request.request_token.as_str());
+        self.account_id.push(request.account.as_str());
+        self.client_token
+            .push(request.client_token.as_ref().map(|token| token.as_str()));
+        self.created_at.push(request.created_at.as_micros());
+        self.operation.push(input.operation.as_str());
+        self.type_name.push(input.type_name.as_str());
+        self.requested_identifier
+            .push(input.identifier.as_ref().map(|value| value.as_str()));
+        self.desired_state
+            .push(input.desired_state.as_ref().map(|value| value.as_str()));
+        self.patch_document
+            .push(input.patch_document.as_ref().map(|value| value.as_str()));
+        self.role_arn
+            .push(input.role_arn.as_ref().map(|value| value.as_str()));
+        self.type_version_id
+            .push(input.type_version_id.as_ref().map(|value| value.as_str()));
+    }
+}
+
+/// Records several requests in one transaction; each call gets `Created` or,
+/// when its client token was taken, `ClientTokenTaken` with the holder.
+pub(super) async fn create_requests(
+    pool: &PgPool,
+    calls: Vec<(String, NewResourceRequest)>,
+) -> Result<Vec<(String, CreateOutcome)>, StoreError> {
+    let requests: Vec<NewResourceRequest> = calls.into_iter().map(|(_, request)| request).collect();
+    let inserted = insert_requests(pool, &requests).await?;
+    let (created, taken): (Vec<_>, Vec<_>) = requests
+        .into_iter()
+        .partition(|request| inserted.contains(request.request_token.as_str()));
+    let mut outcomes: Vec<(String, CreateOutcome)> = created
+        .into_iter()
+        .map(|request| {
+            let token = request.request_token.as_str().to_owned();
+            (token, CreateOutcome::Created(inserted_request(request)))
+        })
+        .collect();
+    outcomes.extend(client_token_holders(pool, &taken).await?);
+    Ok(outcomes)
+}
+
+/// Inserts the requests whose client token is free, with their first
+/// events, in one transaction; returns the tokens of those it inserted.
+async fn insert_requests(
+    pool: &PgPool,
+    requests: &[NewResourceRequest],
+) -> Result<HashSet<String>, StoreError> {
+    let mut columns = NewRequestColumns::default();
+    for request in requests {
+        columns.push(request);
+    }
+    let mut transaction = pool.begin().await.map_err(classify)?;
+    let inserted: HashSet<String> = sqlx::query_scalar(INSERT_REQUESTS)
+        .bind(columns.request_token)
+        .bind(columns.account_id)
+        .bind(columns.client_token)
+        .bind(columns.created_at)
+        .bind(columns.operation)
+        .bind(columns.type_name)
+        .bind(columns.requested_identifier)
+        .bind(columns.desired_state)
+        .bind(columns.patch_document)
+        .bind(columns.role_arn)
+        .bind(columns.type_version_id)
+        .fetch_all(&mut *transaction)
+        .await
+        .map_err(classify)?
+        .into_iter()
+        .collect();
+    let first_events: Vec<_> = requests
+        .iter()
+        .filter(|request| inserted.contains(request.request_token.as_str()))
+        .map(NewResourceRequest::first_event)
+        .collect();
+    let event_tokens: Vec<&str> = first_events
+        .iter()
+        .map(|event| event.request_token.as_str())
+        .collect();
+    let event_identifiers: Vec<Option<&str>> = first_events
+        .iter()
+        .map(|event| event.identifier.as_deref())
+        .collect();
+    let event_times: Vec<i64> = first_events
+        .iter()
+        .map(|event| event.event_time.as_micros())
+        .collect();
+    sqlx::query(INSERT_FIRST_EVENTS)
+        .bind(event_tokens)
+        .bind(event_identifiers)
+        .bind(event_times)
+        .execute(&mut *transaction)
+        .await
+        .map_err(classify)?;
+    transaction.commit().await.map_err(classify)?;
+    Ok(inserted)
+}
+
+/// The outcomes of requests whose client token was taken: the committed
+/// holders of those tokens (the insert waited for them).
+async fn client_token_holders(
+    pool: &PgPool,
+    taken: &[NewResourceRequest],
+) -> Result<Vec<(String, CreateOutcome)>, StoreError> {
+    if taken.is_empty() {
+        return Ok(Vec::new());
+    }
+    let accounts: Vec<&str> = taken
+        .iter()
+        .map(|request| request.account.as_str())
+        .collect();
+    let client_tokens: Vec<Option<&str>> = taken
+        .iter()
+        .map(|request| request.client_token.as_ref().map(|token| token.as_str()))
+        .collect();
+    let holders: Vec<RequestRow> = sqlx::query_as(SELECT_REQUESTS_BY_CLIENT_TOKENS)
+        .bind(accounts)
+        .bind(client_tokens)
+        .fetch_all(pool)
+        .await
+        .map_err(classify)?;
+    let mut by_client_token = HashMap::with_capacity(holders.len());
+    for holder in holders {
+        let key = (
+            holder.status.account_id.clone(),
+            holder.client_token.clone(),
+        );
+        by_client_token.insert(key, holder.into_stored()?);
+    }
+    taken
+        .iter()
+        .map(|request| {
+            let key = (
+                request.account.as_str().to_owned(),
+                request
+                    .client_token
+                    .as_ref()
+                    .map(|token| token.as_str().to_owned()),
+            );
+            let holder = by_client_token.get(&key).cloned().ok_or_else(|| {
+                StoreError::Unavailable("client token owner vanished; retry".into())
+            })?;
+            let token = request.request_token.as_str().to_owned();
+            Ok((token, CreateOutcome::ClientTokenTaken(holder)))
+        })
+        .collect()
+}

@@ -1,0 +1,118 @@
+//! The Postgres store: what production runs, several replicas on one
+//! database. Hot calls are coalesced across concurrent callers
+//! (`coalesced.rs`, `create_group.rs`); errors are classified by SQLSTATE
+//! (`errors.rs`). This file owns the pool: connecting, migrating, pinging
+//! and closing. `change_tokens.rs` and `resource_requests.rs` implement the
+//! store traits of the same names, with their SQL written out.
+
+mod change_tokens;
+mod coalesced;
+mod create_group;
+mod errors;
+mod resource_requests;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions};
+use sqlx::query::Query;
+use sqlx::{Connection, PgConnection, PgPool, Postgres};
+
+use self::coalesced::Coalesced;
+use self::errors::classify;
+use crate::store::error::StoreError;
+use crate::store::maintenance::{Availability, PoolConnections, StoreMaintenance};
+
+/// How long a caller waits for a pooled connection before the request fails
+/// as unavailable, rather than hanging while the database is away.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub struct PostgresStore {
+    /// Readers and writers alike.
+    pool: PgPool,
+    availability: Availability,
+    coalesced: Coalesced,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("PostgresStore")
+            .field("pool", &self.pool)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresStore {
+    /// Connects (failing within [`ACQUIRE_TIMEOUT`] when the database is
+    /// unreachable) and applies the migrations in `migrations/postgres`.
+    pub async fn connect_and_migrate(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let options: PgConnectOptions = url
+            .parse()
+            .map_err(|error: sqlx::Error| StoreError::Internal(error.to_string()))?;
+        // One direct connection first: the pool would only report "timed
+        // out", this reports why (refused, unknown database, bad password).
+        let probe = tokio::time::timeout(ACQUIRE_TIMEOUT, PgConnection::connect_with(&options))
+            .await
+            .map_err(|_| StoreError::Unavailable(format!("no answer within {ACQUIRE_TIMEOUT:?}")))?
+            .map_err(classify)?;
+        let _ = probe.close().await;
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(classify)?;
+        // The migrator takes an advisory lock, so replicas starting together
+        // apply each migration once.
+        sqlx::migrate!("./migrations/postgres")
+            .run(&pool)
+            .await
+            .map_err(|error| StoreError::Internal(format!("migration failed: {error}")))?;
+        // Half the pool may serve coalesced reads; the rest stays for writes.
+        let groups_in_flight = (max_connections / 2).max(1) as usize;
+        Ok(Self {
+            coalesced: Coalesced::new(&pool, groups_in_flight),
+            pool,
+            availability: Availability::default(),
+        })
+    }
+
+    /// Runs a single-statement write; returns how many
+    /// rows it changed.
+    async fn write(&self, statement: Query<'_, Postgres, PgArguments>) -> Result<u64, StoreError> {
+        let done = statement.execute(&self.pool).await.map_err(classify)?;
+        Ok(done.rows_affected())
+    }
+}
+
+#[async_trait]
+impl StoreMaintenance for PostgresStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn ping(&self, within: Duration) -> Result<(), StoreError> {
+        let query = sqlx::query("SELECT 1").execute(&self.pool);
+        let answered = match tokio::time::timeout(within, query).await {
+            Ok(executed) => executed.map(|_| ()).map_err(classify),
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "no answer within {within:?}"
+            ))),
+        };
+        self.availability.record_ping(answered.is_ok());
+        answered
+    }
+
+    fn pool_connections(&self) -> PoolConnections {
+        let idle = u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX);
+        PoolConnections {
+            in_use: self.pool.size().saturating_sub(idle),
+            idle,
+        }
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,276 @@
+//! [`ResourceRequestStore`] on Postgres. Creates and status reads go
+//! through the coalescers (`coalesced.rs`, `create_group.rs`); an update
+//! locks its request with `SELECT ... FOR UPDATE`, so that concurrent
+//! writers of one request (on any replica) take turns, each seeing what the
+//! previous one wrote.
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::query::QueryAs;
+use sqlx::{Postgres, Transaction};
+
+use super::PostgresStore;
+use super::errors::classify;
+use crate::domain::resource_request::{
+    Decision, NewResourceRequest, ProgressEvent, StoredResourceRequest,
+};
+use crate::domain::values::RequestToken;
+use crate::domain::{AccountId, Timestamp};
+use crate::store::error::StoreError;
+use crate::store::resource_requests::{
+    CreateOutcome, Decide, ListQuery, ListedRequest, RequestStatus, ResourceRequestStore,
+};
+use crate::store::rows::{EventRow, ListedRow, RequestRow};
+
+/// `$3`: requests created before this time are invisible.
+const SELECT_REQUEST: &str = "\
+    SELECT * FROM resource_requests \
+    WHERE request_token = $1 AND account_id = $2 AND created_at >= $3";
+
+/// [`SELECT_REQUEST`] with the row lock that serialises concurrent writers
+/// of one request.
+const SELECT_REQUEST_FOR_UPDATE: &str = "\
+    SELECT * FROM resource_requests \
+    WHERE request_token = $1 AND account_id = $2 AND created_at >= $3 \
+    FOR UPDATE";
+
+/// The columns of [`ListedRow`]. `$3` is the cursor (exclusive), `$4`/`$5`
+/// the allowed operations and statuses.
+const LIST_REQUESTS: &str = "\
+    SELECT seq, request_token, type_name, operation, operation_status, identifier, \
+      resource_model, status_message, error_code, retry_after, event_time \
+    FROM resource_requests \
+    WHERE account_id = $1 AND created_at >= $2 AND seq < $3 \
+      AND operation = ANY($4) AND operation_status = ANY($5) \
+    ORDER BY seq DESC LIMIT $6";
+
+/// Requests not in a terminal status whose latest event is at or before
+/// `$1`, created at or after `$2`, oldest latest event first, at most `$3`.
+/// The status list is written exactly as in the partial index
+/// `resource_requests_unfinished_event_time`. A plain read: it locks nothing
+/// (see `ResourceRequestStore::list_unfinished_resource_requests`).
+const LIST_UNFINISHED_REQUESTS: &str = "\
+    SELECT * FROM resource_requests \
+    WHERE operation_status IN ('PENDING', 'IN_PROGRESS', 'CANCEL_IN_PROGRESS') \
+      AND event_time <= $1 AND created_at >= $2 \
+    ORDER BY event_time LIMIT $3";
+
+const UPDATE_REQUEST_STATE: &str = "\
+    UPDATE resource_requests SET operation_status = $2, identifier = $3, resource_model = $4, \
+      status_message = $5, error_code = $6, retry_after = $7, event_time = $8, event_count = $9 \
+    WHERE request_token = $1";
+
+const INSERT_EVENT: &str = "\
+    INSERT INTO progress_events (request_token, seq, operation_status, identifier, \
+      resource_model, status_message, error_code, retry_after, event_time) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+
+/// The columns of [`EventRow`], oldest first.
+const LIST_PROGRESS_EVENTS: &str = "\
+    SELECT r.request_token, r.type_name, r.operation, e.operation_status, e.identifier, \
+      e.resource_model, e.status_message, e.error_code, e.retry_after, e.event_time \
+    FROM resource_requests r JOIN progress_events e ON e.request_token = r.request_token \
+    WHERE r.request_token = $1 AND r.account_id = $2 AND r.created_at >= $3 \
+    ORDER BY e.seq";
+
+const PURGE_REQUESTS: &str = "\
+    DELETE FROM resource_requests WHERE request_token IN ( \
+      SELECT request_token FROM resource_requests WHERE created_at < $1 \
+      ORDER BY created_at LIMIT $2)";
+
+#[async_trait]
+impl ResourceRequestStore for PostgresStore {
+    #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
+    async fn create_resource_request(
+        &self,
+        request: &NewResourceRequest,
+    ) -> Result<CreateOutcome, StoreError> {
+        self.availability.check()?;
+        self.coalesced.create(request).await
+    }
+
+    #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
+    async fn get_resource_request(
+        &self,
+        account: &AccountId,
+        token: &RequestToken,
+        visible_since: Timestamp,
+    ) -> Result<StoredResourceRequest, StoreError> {
+        self.availability.check()?;
+        let row: Option<RequestRow> =
+            request_in_account(SELECT_REQUEST, token, account, visible_since)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(classify)?;
+        row.ok_or(StoreError::NotFound)?.into_stored()
+    }
+
+    #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
+    async fn get_resource_request_status(
+        &self,
+        account: &AccountId,
+        token: &RequestToken,
+        visible_since: Timestamp,
+    ) -> Result<RequestStatus, StoreError> {
+        self.availability.check()?;
+        match self.coalesced.status(token).await? {
+            Some(row) if row.is_visible_to(account, visible_since) => row.into_status(),
+            Some(_) | None => Err(StoreError::NotFound),
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
+    async fn list_resource_requests(
+        &self,
+        query: &ListQuery,
+    ) -> Result<Vec<ListedRequest>, StoreError> {
+        self.availability.check()?;
+        let rows: Vec<ListedRow> = sqlx::query_as(LIST_REQUESTS)
+            .bind(query.account.as_str())
+            .bind(query.visible_since.as_micros())
+            .bind(query.after.unwrap_or(i64::MAX))
+            .bind(query.operation_names())
+            .bind(query.status_names())
+            .bind(i64::from(query.limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(classify)?;
+        rows.into_iter().map(ListedRow::into_listed).collect()
+    }
+
+    #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
+    async fn list_unfinished_resource_requests(
+        &self,
+        last_event_at_or_before: Timestamp,
+        visible_since: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<StoredResourceRequest>, StoreError> {
+        self.availability.check()?;
+        let rows: Vec<RequestRow> = sqlx::query_as(LIST_UNFINISHED_REQUESTS)
+            .bind(last_event_at_or_before.as_micros())
+            .bind(visible_since.as_micros())
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(classify)?;
+        rows.into_iter().map(RequestRow::into_stored).collect()
+    }
+
+    #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
+    async fn update_resource_request(
+        &self,
+        account: &AccountId,
+        token: &RequestToken,
+        visible_since: Timestamp,
+        decide: &Decide<'_>,
+    ) -> Result<ProgressEvent, StoreError> {
+        self.availability.check()?;
+        let mut transaction = self.pool.begin().await.map_err(classify)?;
+        let row: Option<RequestRow> =
+            request_in_account(SELECT_REQUEST_FOR_UPDATE, token, account, visible_since)
+                .fetch_optional(&mut *transaction)
+                .await
+                .map_err(classify)?;
+        let stored = row.ok_or(StoreError::NotFound)?.into_stored()?;
+        let event = match decide(&stored).map_err(StoreError::Rejected)? {
+            Decision::Unchanged => {
+                transaction.rollback().await.map_err(classify)?;
+                return Ok(stored.current);
+            }
+            Decision::Append(event) => event,
+        };
+        append_event(&mut transaction, token, &event, stored.event_count + 1)
+            .await
+            .map_err(classify)?;
+        transaction.commit().await.map_err(classify)?;
+        Ok(event)
+    }
+
+    #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
+    async fn list_progress_events(
+        &self,
+        account: &AccountId,
+        token: &RequestToken,
+        visible_since: Timestamp,
+    ) -> Result<Vec<ProgressEvent>, StoreError> {
+        self.availability.check()?;
+        let rows: Vec<EventRow> =
+            request_in_account(LIST_PROGRESS_EVENTS, token, account, visible_since)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(classify)?;
+        if rows.is_empty() {
+            // Every stored request has at least its first event.
+            return Err(StoreError::NotFound);
+        }
+        rows.into_iter().map(EventRow::into_event).collect()
+    }
+
+    #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
+    async fn purge_resource_requests(
+        &self,
+        cutoff: Timestamp,
+        batch_size: u32,
+    ) -> Result<u64, StoreError> {
+        self.availability.check()?;
+        self.write(
+            sqlx::query(PURGE_REQUESTS)
+                .bind(cutoff.as_micros())
+                .bind(i64::from(batch_size)),
+        )
+        .await
+    }
+}
+
+/// `sql` with the parameters that name one request as its account sees it:
+/// `$1` the token, `$2` the account, `$3` the creation time before which
+/// requests are invisible.
+fn request_in_account<'q, Row>(
+    sql: &'q str,
+    token: &'q RequestToken,
+    account: &'q AccountId,
+    visible_since: Timestamp,
+) -> QueryAs<'q, Postgres, Row, PgArguments>
+where
+    Row: for<'row> sqlx::FromRow<'row, PgRow>,
+{
+    sqlx::query_as(sql)
+        .bind(token.as_str())
+        .bind(account.as_str())
+        .bind(visible_since.as_micros())
+}
+
+/// Makes `event` the current state of request `token` and appends it to the
+/// history as event number `seq`.
+async fn append_event(
+    transaction: &mut Transaction<'static, Postgres>,
+    token: &RequestToken,
+    event: &ProgressEvent,
+    seq: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(UPDATE_REQUEST_STATE)
+        .bind(token.as_str())
+        .bind(event.operation_status.as_str())
+        .bind(event.identifier.as_deref())
+        .bind(event.resource_model.as_deref())
+        .bind(event.status_message.as_deref())
+        .bind(event.error_code.map(|code| code.as_str()))
+        .bind(event.retry_after.map(Timestamp::as_micros))
+        .bind(event.event_time.as_micros())
+        .bind(seq)
+        .execute(&mut **transaction)
+        .await?;
+    sqlx::query(INSERT_EVENT)
+        .bind(event.request_token.as_str())
+        .bind(seq)
+        .bind(event.operation_status.as_str())
+        .bind(event.identifier.as_deref())
+        .bind(event.resource_model.as_deref())
+        .bind(event.status_message.as_deref())
+        .bind(event.error_code.map(|code| code.as_str()))
+        .bind(event.retry_after.map(Timestamp::as_micros))
+        .bind(event.event_time.as_micros())
+        .execute(&mut **transaction)
+        .await?;
+    Ok(())
+}

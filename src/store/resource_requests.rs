@@ -1,0 +1,159 @@
+//! The resource-request contract ([`ResourceRequestStore`]): Cloud Control
+//! requests with their current state and event history, and the values its
+//! methods take and return. Each backend implements it in its own
+//! `resource_requests.rs`.
+
+use async_trait::async_trait;
+
+use super::error::StoreError;
+use crate::domain::resource_request::{
+    Decision, NewResourceRequest, Operation, OperationStatus, ProgressEvent, StoredResourceRequest,
+};
+use crate::domain::values::RequestToken;
+use crate::domain::{AccountId, Error, Timestamp};
+
+/// Decides, from a request's locked current state, what an update does.
+pub type Decide<'a> = dyn Fn(&StoredResourceRequest) -> Result<Decision, Error> + Send + Sync + 'a;
+
+/// The result of recording a request.
+#[derive(Debug, Clone)]
+pub enum CreateOutcome {
+    Created(StoredResourceRequest),
+    /// The client token was already used in the account; nothing was written.
+    ClientTokenTaken(StoredResourceRequest),
+}
+
+/// What a status read returns: the current event, and when the request was
+/// recorded (it expires a retention period later). Nothing of the stored
+/// input, which a status read does not need.
+#[derive(Debug, Clone)]
+pub struct RequestStatus {
+    /// The latest progress event.
+    pub current: ProgressEvent,
+    pub created_at: Timestamp,
+}
+
+/// One page of `ListResourceRequests`.
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    pub account: AccountId,
+    /// Empty means every operation.
+    pub operations: Vec<Operation>,
+    /// Empty means every status.
+    pub statuses: Vec<OperationStatus>,
+    /// Only requests listed after this cursor (older than it).
+    pub after: Option<i64>,
+    pub limit: u32,
+    pub visible_since: Timestamp,
+}
+
+impl ListQuery {
+    /// The stored names of the operations to list (all when none is given).
+    pub(crate) fn operation_names(&self) -> Vec<&'static str> {
+        let operations: &[Operation] = if self.operations.is_empty() {
+            &Operation::ALL
+        } else {
+            &self.operations
+        };
+        operations
+            .iter()
+            .map(|operation| operation.as_str())
+            .collect()
+    }
+
+    /// The stored names of the statuses to list (all when none is given).
+    pub(crate) fn status_names(&self) -> Vec<&'static str> {
+        let statuses: &[OperationStatus] = if self.statuses.is_empty() {
+            &OperationStatus::ALL
+        } else {
+            &self.statuses
+        };
+        statuses.iter().map(|status| status.as_str()).collect()
+    }
+}
+
+/// A listed request and its cursor.
+#[derive(Debug, Clone)]
+pub struct ListedRequest {
+    pub cursor: i64,
+    pub event: ProgressEvent,
+}
+
+#[async_trait]
+pub trait ResourceRequestStore: Send + Sync {
+    /// Stores the request with its first event in one transaction. When the
+    /// account already has a request with the same client token, stores
+    /// nothing and returns that request.
+    async fn create_resource_request(
+        &self,
+        request: &NewResourceRequest,
+    ) -> Result<CreateOutcome, StoreError>;
+
+    /// The whole request, input included. `NotFound` for a request of
+    /// another account or created before `visible_since`.
+    async fn get_resource_request(
+        &self,
+        account: &AccountId,
+        token: &RequestToken,
+        visible_since: Timestamp,
+    ) -> Result<StoredResourceRequest, StoreError>;
+
+    /// The request's current event and creation time only: the hot
+    /// `GetResourceRequestStatus` path, which neither reads nor rebuilds the
+    /// stored input. `NotFound` exactly as for `get_resource_request`, and
+    /// as fresh: a read that starts after a write was acknowledged sees it.
+    async fn get_resource_request_status(
+        &self,
+        account: &AccountId,
+        token: &RequestToken,
+        visible_since: Timestamp,
+    ) -> Result<RequestStatus, StoreError>;
+
+    /// Up to `query.limit` requests, newest first, after `query.after`.
+    async fn list_resource_requests(
+        &self,
+        query: &ListQuery,
+    ) -> Result<Vec<ListedRequest>, StoreError>;
+
+    /// Up to `limit` requests of any account still waiting for a worker
+    /// (`PENDING`, `IN_PROGRESS` or `CANCEL_IN_PROGRESS`) whose latest event is
+    /// at or before `last_event_at_or_before`, created at or after
+    /// `visible_since`; oldest latest event first. A plain read that locks and
+    /// claims nothing: by the time the caller acts, another process may have
+    /// moved a request, so the caller must re-check its state inside
+    /// `update_resource_request`'s `decide`.
+    async fn list_unfinished_resource_requests(
+        &self,
+        last_event_at_or_before: Timestamp,
+        visible_since: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<StoredResourceRequest>, StoreError>;
+
+    /// Locks the request, lets `decide` choose from its current state, and
+    /// appends the chosen event (updating the current state) in the same
+    /// transaction. Returns the request's current event afterwards. A refusal
+    /// from `decide` comes back as `Rejected`.
+    async fn update_resource_request(
+        &self,
+        account: &AccountId,
+        token: &RequestToken,
+        visible_since: Timestamp,
+        decide: &Decide<'_>,
+    ) -> Result<ProgressEvent, StoreError>;
+
+    /// The request's whole history, oldest first.
+    async fn list_progress_events(
+        &self,
+        account: &AccountId,
+        token: &RequestToken,
+        visible_since: Timestamp,
+    ) -> Result<Vec<ProgressEvent>, StoreError>;
+
+    /// Deletes up to `batch_size` requests created before `cutoff`, with their
+    /// events; returns how many requests it deleted.
+    async fn purge_resource_requests(
+        &self,
+        cutoff: Timestamp,
+        batch_size: u32,
+    ) -> Result<u64, StoreError>;
+}
