@@ -1,17 +1,26 @@
-//! The operations the facade serves: which AWS service an `X-Amz-Target`
-//! names, which operation it calls, the wire dialect of that service
-//! (awsJson 1.0 or 1.1, error namespace), and the tracing span every request
-//! runs in, named after its operation.
+//! Routing on `X-Amz-Target` and the dialect of each AWS service: which
+//! service a target names (WAF, WAF Regional, Cloud Control), which
+//! operation it calls, the wire dialect of that service (awsJson 1.0 or 1.1,
+//! error namespace), and the tracing span every request runs in, named after
+//! its operation. A target that names nothing the facade serves is a
+//! [`Rejection::UnknownOperation`].
 
 use std::fmt;
 
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderName};
 use tracing::Span;
 
-use super::RequestId;
-use super::error::Rejection;
+use super::rejection::Rejection;
 use crate::domain::ApiFamily;
 use crate::domain::change_token::WafEndpoint;
+use crate::http::request_id::RequestId;
+
+static TARGET_HEADER: HeaderName = HeaderName::from_static("x-amz-target");
+
+/// Whether a request carries an `X-Amz-Target` (and so speaks awsJson).
+pub fn has_target(headers: &HeaderMap) -> bool {
+    headers.contains_key(&TARGET_HEADER)
+}
 
 /// An AWS service the facade speaks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,6 +177,19 @@ pub struct Target {
 }
 
 impl Target {
+    /// The target a request's `X-Amz-Target` names.
+    pub fn from_headers(headers: &HeaderMap) -> Result<Self, Rejection> {
+        let value = headers
+            .get(&TARGET_HEADER)
+            .ok_or(Rejection::MissingTarget)?;
+        let Ok(text) = value.to_str() else {
+            return Err(Rejection::UnknownOperation {
+                target: String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            });
+        };
+        Self::parse(text)
+    }
+
     /// Routes on the exact header value: `<prefix>.<Operation>`.
     pub fn parse(value: &str) -> Result<Self, Rejection> {
         let unknown = || Rejection::UnknownOperation {

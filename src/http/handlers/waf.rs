@@ -3,15 +3,14 @@
 //! token service, and back. The endpoint comes from the target, the account
 //! from the access key, the WAF Regional region from the credential scope.
 
-use super::credentials::Caller;
-use super::error::FacadeError;
-use super::shapes::{
-    GetChangeTokenInput, GetChangeTokenOutput, GetChangeTokenStatusInput,
-    GetChangeTokenStatusOutput,
-};
 use crate::domain::change_token::{ChangeTokenScope, WafEndpoint};
 use crate::domain::values::{ChangeToken, Region};
 use crate::domain::{Error, FieldViolation};
+use crate::http::protocol::Caller;
+use crate::http::shapes::{
+    GetChangeTokenInput, GetChangeTokenOutput, GetChangeTokenStatusInput,
+    GetChangeTokenStatusOutput,
+};
 use crate::service::ChangeTokenService;
 
 /// The region of a WAF Regional request whose signature names none (an
@@ -20,24 +19,20 @@ use crate::service::ChangeTokenService;
 /// rather than being refused.
 pub const DEFAULT_REGION: &str = "us-east-1";
 
-fn invalid(violation: FieldViolation) -> FacadeError {
-    Error::invalid_input(violation).into()
-}
-
 /// Whose tokens a request sees: WAF global tokens ignore the region (boto3
 /// signs them with the client's region), WAF Regional tokens are per region.
 fn scope(
     service: &ChangeTokenService,
     caller: &Caller,
     endpoint: WafEndpoint,
-) -> Result<ChangeTokenScope, FacadeError> {
+) -> Result<ChangeTokenScope, Error> {
     let account = caller.account(service.default_account());
     crate::telemetry::record_account(&account);
     match endpoint {
         WafEndpoint::Global => Ok(ChangeTokenScope::global(account)),
         WafEndpoint::Regional => {
-            let region =
-                Region::parse(caller.region().unwrap_or(DEFAULT_REGION)).map_err(invalid)?;
+            let region = Region::parse(caller.region().unwrap_or(DEFAULT_REGION))
+                .map_err(Error::invalid_input)?;
             Ok(ChangeTokenScope::regional(account, region))
         }
     }
@@ -48,7 +43,7 @@ pub async fn get_change_token(
     caller: &Caller,
     endpoint: WafEndpoint,
     _input: GetChangeTokenInput,
-) -> Result<GetChangeTokenOutput, FacadeError> {
+) -> Result<GetChangeTokenOutput, Error> {
     let scope = scope(service, caller, endpoint)?;
     let token = service.get_change_token(&scope).await?;
     Ok(GetChangeTokenOutput {
@@ -61,13 +56,13 @@ pub async fn get_change_token_status(
     caller: &Caller,
     endpoint: WafEndpoint,
     input: GetChangeTokenStatusInput,
-) -> Result<GetChangeTokenStatusOutput, FacadeError> {
+) -> Result<GetChangeTokenStatusOutput, Error> {
     let scope = scope(service, caller, endpoint)?;
     let token = input
         .change_token
         .ok_or_else(|| FieldViolation::missing(ChangeToken::MEMBER))
         .and_then(ChangeToken::parse)
-        .map_err(invalid)?;
+        .map_err(Error::invalid_input)?;
     let status = service.get_change_token_status(&scope, &token).await?;
     Ok(GetChangeTokenStatusOutput {
         change_token_status: status.as_str(),

@@ -3,31 +3,26 @@
 //! model constraints are checked by the domain newtypes and reported as
 //! `ValidationException` naming the member.
 
-use super::credentials::Caller;
-use super::error::FacadeError;
-use super::shapes::{
-    CreateResourceInput, DeleteResourceInput, GetResourceRequestStatusOutput,
-    ListResourceRequestsInput, ListResourceRequestsOutput, ProgressEventOutput, RequestTokenInput,
-    UpdateResourceInput,
-};
 use crate::domain::resource_request::{Operation, OperationStatus, ResourceRequestInput};
 use crate::domain::values::{
     ClientToken, Identifier, JsonDocument, MaxResults, NextToken, RequestToken, RoleArn, TypeName,
     TypeVersionId,
 };
 use crate::domain::{AccountId, Error, FieldViolation};
+use crate::http::protocol::Caller;
+use crate::http::shapes::{
+    CreateResourceInput, DeleteResourceInput, GetResourceRequestStatusOutput,
+    ListResourceRequestsInput, ListResourceRequestsOutput, ProgressEventOutput, RequestTokenInput,
+    UpdateResourceInput,
+};
 use crate::service::{ListRequest, ResourceRequestService};
-
-fn invalid(violation: FieldViolation) -> FacadeError {
-    Error::invalid_input(violation).into()
-}
 
 /// Parses an optional member.
 fn optional<T>(
     value: Option<String>,
     parse: impl FnOnce(String) -> Result<T, FieldViolation>,
-) -> Result<Option<T>, FacadeError> {
-    value.map(parse).transpose().map_err(invalid)
+) -> Result<Option<T>, Error> {
+    value.map(parse).transpose().map_err(Error::invalid_input)
 }
 
 /// Parses a required member; absent is `Member must not be null`.
@@ -35,11 +30,11 @@ fn required<T>(
     member: &'static str,
     value: Option<String>,
     parse: impl FnOnce(String) -> Result<T, FieldViolation>,
-) -> Result<T, FacadeError> {
+) -> Result<T, Error> {
     value
         .ok_or_else(|| FieldViolation::missing(member))
         .and_then(parse)
-        .map_err(invalid)
+        .map_err(Error::invalid_input)
 }
 
 fn account(service: &ResourceRequestService, caller: &Caller) -> AccountId {
@@ -60,7 +55,7 @@ fn enum_violation(member: &'static str, value: &str, allowed: &[&str]) -> FieldV
     )
 }
 
-fn operations(values: Vec<String>) -> Result<Vec<Operation>, FacadeError> {
+fn operations(values: Vec<String>) -> Result<Vec<Operation>, Error> {
     let allowed = Operation::ALL.map(Operation::as_str);
     values
         .iter()
@@ -68,10 +63,10 @@ fn operations(values: Vec<String>) -> Result<Vec<Operation>, FacadeError> {
             Operation::from_aws(value).ok_or_else(|| enum_violation("Operations", value, &allowed))
         })
         .collect::<Result<_, _>>()
-        .map_err(invalid)
+        .map_err(Error::invalid_input)
 }
 
-fn operation_statuses(values: Vec<String>) -> Result<Vec<OperationStatus>, FacadeError> {
+fn operation_statuses(values: Vec<String>) -> Result<Vec<OperationStatus>, Error> {
     let allowed = OperationStatus::ALL.map(OperationStatus::as_str);
     values
         .iter()
@@ -80,14 +75,14 @@ fn operation_statuses(values: Vec<String>) -> Result<Vec<OperationStatus>, Facad
                 .ok_or_else(|| enum_violation("OperationStatuses", value, &allowed))
         })
         .collect::<Result<_, _>>()
-        .map_err(invalid)
+        .map_err(Error::invalid_input)
 }
 
 pub async fn get_resource_request_status(
     service: &ResourceRequestService,
     caller: &Caller,
     input: RequestTokenInput,
-) -> Result<GetResourceRequestStatusOutput, FacadeError> {
+) -> Result<GetResourceRequestStatusOutput, Error> {
     let account = account(service, caller);
     let token = required(
         RequestToken::MEMBER,
@@ -106,7 +101,7 @@ pub async fn cancel_resource_request(
     service: &ResourceRequestService,
     caller: &Caller,
     input: RequestTokenInput,
-) -> Result<ProgressEventOutput, FacadeError> {
+) -> Result<ProgressEventOutput, Error> {
     let account = account(service, caller);
     let token = required(
         RequestToken::MEMBER,
@@ -123,13 +118,13 @@ pub async fn list_resource_requests(
     service: &ResourceRequestService,
     caller: &Caller,
     input: ListResourceRequestsInput,
-) -> Result<ListResourceRequestsOutput, FacadeError> {
+) -> Result<ListResourceRequestsOutput, Error> {
     let account = account(service, caller);
     let filter = input.resource_request_status_filter.unwrap_or_default();
     let request = ListRequest {
         operations: operations(filter.operations.unwrap_or_default())?,
         statuses: operation_statuses(filter.operation_statuses.unwrap_or_default())?,
-        max_results: MaxResults::parse(input.max_results).map_err(invalid)?,
+        max_results: MaxResults::parse(input.max_results).map_err(Error::invalid_input)?,
         next_token: optional(input.next_token, NextToken::parse)?,
     };
     let page = service.list(&account, &request).await?;
@@ -153,7 +148,7 @@ impl ResourceTarget {
         type_version_id: Option<String>,
         role_arn: Option<String>,
         client_token: Option<String>,
-    ) -> Result<Self, FacadeError> {
+    ) -> Result<Self, Error> {
         Ok(Self {
             type_name: required(TypeName::MEMBER, type_name, TypeName::parse)?,
             type_version_id: optional(type_version_id, TypeVersionId::parse)?,
@@ -163,21 +158,61 @@ impl ResourceTarget {
     }
 }
 
+/// What a create, update or delete request changes, parsed.
+enum Change {
+    Create {
+        desired_state: JsonDocument,
+    },
+    Update {
+        identifier: Identifier,
+        patch_document: JsonDocument,
+    },
+    Delete {
+        identifier: Identifier,
+    },
+}
+
 /// Records a create, update or delete request (the service settles
 /// `ClientToken` idempotency).
 async fn record(
     service: &ResourceRequestService,
     account: &AccountId,
-    client_token: Option<ClientToken>,
-    input: ResourceRequestInput,
-) -> Result<ProgressEventOutput, FacadeError> {
-    let event = service.create(account, client_token, input).await?;
+    target: ResourceTarget,
+    change: Change,
+) -> Result<ProgressEventOutput, Error> {
+    let (operation, identifier, desired_state, patch_document) = match change {
+        Change::Create { desired_state } => (Operation::Create, None, Some(desired_state), None),
+        Change::Update {
+            identifier,
+            patch_document,
+        } => (
+            Operation::Update,
+            Some(identifier),
+            None,
+            Some(patch_document),
+        ),
+        Change::Delete { identifier } => (Operation::Delete, Some(identifier), None, None),
+    };
+    let input = ResourceRequestInput {
+        operation,
+        type_name: target.type_name,
+        identifier,
+        desired_state,
+        patch_document,
+        role_arn: target.role_arn,
+        type_version_id: target.type_version_id,
+    };
+    let event = service.create(account, target.client_token, input).await?;
     Ok(ProgressEventOutput {
         progress_event: event.into(),
     })
 }
 
-fn json_document(member: &'static str, value: Option<String>) -> Result<JsonDocument, FacadeError> {
+fn identifier(value: Option<String>) -> Result<Identifier, Error> {
+    required(Identifier::MEMBER, value, Identifier::parse)
+}
+
+fn json_document(member: &'static str, value: Option<String>) -> Result<JsonDocument, Error> {
     required(member, value, |value| JsonDocument::parse(member, value))
 }
 
@@ -185,7 +220,7 @@ pub async fn create_resource(
     service: &ResourceRequestService,
     caller: &Caller,
     input: CreateResourceInput,
-) -> Result<ProgressEventOutput, FacadeError> {
+) -> Result<ProgressEventOutput, Error> {
     let account = account(service, caller);
     let target = ResourceTarget::parse(
         input.type_name,
@@ -193,23 +228,17 @@ pub async fn create_resource(
         input.role_arn,
         input.client_token,
     )?;
-    let request = ResourceRequestInput {
-        operation: Operation::Create,
-        type_name: target.type_name,
-        identifier: None,
-        desired_state: Some(json_document("DesiredState", input.desired_state)?),
-        patch_document: None,
-        role_arn: target.role_arn,
-        type_version_id: target.type_version_id,
+    let change = Change::Create {
+        desired_state: json_document("DesiredState", input.desired_state)?,
     };
-    record(service, &account, target.client_token, request).await
+    record(service, &account, target, change).await
 }
 
 pub async fn update_resource(
     service: &ResourceRequestService,
     caller: &Caller,
     input: UpdateResourceInput,
-) -> Result<ProgressEventOutput, FacadeError> {
+) -> Result<ProgressEventOutput, Error> {
     let account = account(service, caller);
     let target = ResourceTarget::parse(
         input.type_name,
@@ -217,27 +246,18 @@ pub async fn update_resource(
         input.role_arn,
         input.client_token,
     )?;
-    let request = ResourceRequestInput {
-        operation: Operation::Update,
-        type_name: target.type_name,
-        identifier: Some(required(
-            Identifier::MEMBER,
-            input.identifier,
-            Identifier::parse,
-        )?),
-        desired_state: None,
-        patch_document: Some(json_document("PatchDocument", input.patch_document)?),
-        role_arn: target.role_arn,
-        type_version_id: target.type_version_id,
+    let change = Change::Update {
+        identifier: identifier(input.identifier)?,
+        patch_document: json_document("PatchDocument", input.patch_document)?,
     };
-    record(service, &account, target.client_token, request).await
+    record(service, &account, target, change).await
 }
 
 pub async fn delete_resource(
     service: &ResourceRequestService,
     caller: &Caller,
     input: DeleteResourceInput,
-) -> Result<ProgressEventOutput, FacadeError> {
+) -> Result<ProgressEventOutput, Error> {
     let account = account(service, caller);
     let target = ResourceTarget::parse(
         input.type_name,
@@ -245,18 +265,8 @@ pub async fn delete_resource(
         input.role_arn,
         input.client_token,
     )?;
-    let request = ResourceRequestInput {
-        operation: Operation::Delete,
-        type_name: target.type_name,
-        identifier: Some(required(
-            Identifier::MEMBER,
-            input.identifier,
-            Identifier::parse,
-        )?),
-        desired_state: None,
-        patch_document: None,
-        role_arn: target.role_arn,
-        type_version_id: target.type_version_id,
+    let change = Change::Delete {
+        identifier: identifier(input.identifier)?,
     };
-    record(service, &account, target.client_token, request).await
+    record(service, &account, target, change).await
 }

@@ -1,69 +1,27 @@
 //! Every error the facade answers with, mapped once to the AWS wire forms.
-//! Two sources: domain errors ([`crate::domain::Error`], keyed on their
-//! [`ErrorCode`]) and the facade's own protocol rejections ([`Rejection`]:
-//! unknown target, unreadable body, ...), which never become domain errors.
-//! Both become an [`AwsError`] (name, HTTP status, message member), rendered
-//! as an awsJson body with `x-amzn-ErrorType`, or as the query protocol's XML
-//! `ErrorResponse`. The statuses and message members are the table of
-//! PROTOCOL.md.
+//! Two sources, joined in [`FacadeError`]: domain errors
+//! ([`crate::domain::Error`], keyed on their [`ErrorCode`]) and the
+//! facade's own protocol rejections ([`Rejection`]: unknown target,
+//! unreadable body, ...), which never become domain errors. Both become an
+//! [`AwsError`] (name, HTTP status, message member), rendered as an awsJson
+//! body with `x-amzn-ErrorType`, or as the query protocol's XML
+//! `ErrorResponse`. The HTTP status and message member of each domain error
+//! are one table, [`status_and_message_member`]: the message member as the
+//! AWS models name it (`message` or `Message`: the models differ), and the
+//! status real AWS endpoints answer with; its test spells the table out row
+//! by row.
 
 use axum::http::{HeaderName, HeaderValue, StatusCode, header::CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use super::RequestId;
-use super::operation::{AWS_JSON_1_1, AwsService};
 use super::xml;
 use crate::domain::{ApiFamily, Error, ErrorCode, FieldViolation};
+use crate::http::protocol::{AWS_JSON_1_1, AwsService, MAX_BODY_BYTES, Rejection};
+use crate::http::request_id::RequestId;
 use crate::metrics::Outcome;
 
-/// The largest request body the facade reads.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-
 pub static ERROR_TYPE_HEADER: HeaderName = HeaderName::from_static("x-amzn-errortype");
-
-/// A request the facade refuses before any service sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Rejection {
-    /// A POST without `X-Amz-Target`.
-    MissingTarget,
-    /// An `X-Amz-Target` naming no operation the facade serves.
-    UnknownOperation {
-        target: String,
-    },
-    /// A method or path the facade does not serve.
-    NoRoute,
-    BodyTooLarge,
-    /// The connection failed while the body was read.
-    UnreadableBody,
-    /// Not JSON, or nested deeper than the parser allows.
-    MalformedJson {
-        detail: String,
-    },
-    /// Valid JSON, but not an object.
-    NotAnObject,
-    /// A member of the wrong JSON type (`member` is its path in the body).
-    WrongMemberType {
-        member: String,
-        detail: String,
-    },
-    /// Query form without `Action`.
-    MissingAction,
-    /// Query form naming an action the facade does not serve.
-    InvalidAction {
-        action: String,
-    },
-    /// Query form naming an API version other than Cloud Control's.
-    NoSuchVersion {
-        version: String,
-    },
-    /// A query string or form body that does not decode.
-    MalformedQueryString {
-        detail: String,
-    },
-    /// A handler panicked (the backstop of `CatchPanicLayer`).
-    Panicked,
-}
 
 /// Why a facade call failed.
 #[derive(Debug)]
@@ -93,8 +51,8 @@ pub enum MessageMember {
     Upper,
 }
 
-/// The HTTP status and message member of each error code (PROTOCOL.md), as
-/// the API family the caller spoke to writes them.
+/// The HTTP status and message member of each error code, as the API family
+/// the caller spoke to writes them.
 pub const fn status_and_message_member(
     code: ErrorCode,
     family: ApiFamily,
@@ -108,9 +66,11 @@ pub const fn status_and_message_member(
         ErrorCode::ChangeTokenNotFound | ErrorCode::ChangeTokenAlreadyUsed => {
             (StatusCode::BAD_REQUEST, Lower)
         }
-        // Not in the table; the WAF model gives it a lower-case message and 400.
+        // WAFInvalidOperationException: the WAF model gives it a lower-case
+        // message and 400.
         ErrorCode::ChangeTokenNotUsed => (StatusCode::BAD_REQUEST, Lower),
-        // The Smithy model says 404; the reference page and PROTOCOL.md say 400.
+        // The Smithy model says 404; the Cloud Control API reference says 400,
+        // and so does statusgate.
         ErrorCode::RequestTokenNotFound => (StatusCode::BAD_REQUEST, Upper),
         ErrorCode::ClientTokenConflict => (StatusCode::BAD_REQUEST, Upper),
         ErrorCode::Throttling => (StatusCode::BAD_REQUEST, Upper),
@@ -299,7 +259,8 @@ impl AwsError {
         )
             .into_response();
         // Error names are ASCII identifiers; a failure here would be a bug in
-        // the table above, and the body still carries the name.
+        // `ErrorCode::aws_name` or `from_rejection`, and the body still
+        // carries the name.
         if let Ok(value) = HeaderValue::from_str(&type_name) {
             response
                 .headers_mut()

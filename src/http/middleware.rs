@@ -1,0 +1,181 @@
+//! The layers around the routes, each a function of its own:
+//!
+//! - [`admit`]: load shedding and the request timeout of the facade (not of
+//!   `/metrics`, `/healthz` and `/readyz`).
+//! - [`observe`]: one metrics observation per facade request, by operation
+//!   and outcome.
+//! - [`with_layers`], around every route: the body limit the extractors
+//!   enforce, the panic backstop, and `request_metadata`, which gives each
+//!   request its [`RequestId`] and stamps `x-amzn-RequestId` and `Date` on
+//!   every response, whichever layer or handler produced it.
+
+use std::any::Any;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::HeaderValue;
+use axum::http::header::DATE;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use tokio::sync::Semaphore;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::domain::{Error, ErrorCode};
+use crate::http::log::LOG_TARGET;
+use crate::http::protocol::{MAX_BODY_BYTES, Operation, Rejection};
+use crate::http::render::FacadeError;
+use crate::http::request_id::{REQUEST_ID_HEADER, RequestId};
+use crate::metrics::{Metrics, Outcome};
+use crate::telemetry::Transport;
+
+/// Load shedding and the request timeout of the facade.
+pub struct Admission {
+    in_flight: Arc<Semaphore>,
+    request_timeout: Duration,
+}
+
+impl Admission {
+    pub fn new(max_in_flight: usize, request_timeout: Duration) -> Self {
+        Self {
+            in_flight: Arc::new(Semaphore::new(max_in_flight)),
+            request_timeout,
+        }
+    }
+}
+
+/// Sheds a request beyond `max_in_flight` at once (rather than queueing it)
+/// and answers one that outlives the timeout; both as AWS JSON errors that
+/// every SDK retries.
+pub async fn admit(
+    State(admission): State<Arc<Admission>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Ok(_permit) = admission.in_flight.clone().try_acquire_owned() else {
+        let error = FacadeError::from(Error::new(
+            ErrorCode::Throttling,
+            "Rate exceeded: too many concurrent requests; retry with backoff",
+        ));
+        return error.json_response(None);
+    };
+    match tokio::time::timeout(admission.request_timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(target: LOG_TARGET, timeout = ?admission.request_timeout, "request timed out");
+            FacadeError::from(Error::new(
+                ErrorCode::ServiceUnavailable,
+                "The request did not complete in time; retry the request",
+            ))
+            .json_response(None)
+        }
+    }
+}
+
+/// Counts each facade request by operation (from the response's
+/// [`Operation`] extension; `unknown` for requests refused before routing)
+/// and outcome (from the [`Outcome`] extension every error response
+/// carries; any other answer is a success).
+pub async fn observe(
+    State(metrics): State<Arc<Metrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let operation = response
+        .extensions()
+        .get::<Operation>()
+        .map_or("unknown", |operation| operation.name());
+    let outcome = response
+        .extensions()
+        .get::<Outcome>()
+        .copied()
+        .unwrap_or(Outcome::Ok);
+    metrics.observe_request(Transport::Http, operation, outcome, started.elapsed());
+    response
+}
+
+/// The layers around every route, outermost last: the body limit the
+/// extractors enforce, the panic backstop, and the request id and `Date`.
+pub fn with_layers(routes: Router) -> Router {
+    routes
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn(request_metadata))
+}
+
+/// Marks the answer to a panic so that [`request_metadata`] logs it with
+/// the request id.
+#[derive(Debug, Clone)]
+struct HandlerPanicked(String);
+
+fn panic_response(payload: Box<dyn Any + Send + 'static>) -> Response {
+    let detail = payload
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-text panic payload".to_owned());
+    let mut response = FacadeError::from(Rejection::Panicked).json_response(None);
+    response.extensions_mut().insert(HandlerPanicked(detail));
+    response
+}
+
+/// Gives the request its id and stamps `x-amzn-RequestId` and `Date` on the
+/// response, whichever layer or handler produced it.
+async fn request_metadata(mut request: Request, next: Next) -> Response {
+    let request_id = RequestId::new();
+    request.extensions_mut().insert(request_id.clone());
+    let mut response = next.run(request).await;
+    if let Some(HandlerPanicked(detail)) = response.extensions().get::<HandlerPanicked>() {
+        tracing::error!(target: LOG_TARGET, request_id = %request_id, panic = %detail, "request handler panicked");
+    }
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(request_id.as_str()) {
+        headers.insert(REQUEST_ID_HEADER.clone(), value);
+    }
+    if let Ok(value) = HeaderValue::from_str(&httpdate::fmt_http_date(SystemTime::now())) {
+        headers.insert(DATE, value);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::StatusCode;
+    use axum::http::header::CONTENT_TYPE;
+    use axum::routing::any;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_an_aws_json_500_with_request_id_and_date() {
+        async fn explode() -> Response {
+            panic!("handler bug")
+        }
+        let app = with_layers(Router::new().route("/", any(explode)));
+        let response = app
+            .oneshot(Request::post("/").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            response.headers()[CONTENT_TYPE],
+            "application/x-amz-json-1.1"
+        );
+        let request_id = response.headers()[&REQUEST_ID_HEADER].to_str().unwrap();
+        assert!(uuid::Uuid::parse_str(request_id).is_ok(), "{request_id}");
+        assert!(response.headers().contains_key(DATE));
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(body["__type"], "InternalFailure");
+        assert_eq!(
+            body["message"],
+            "an internal error occurred; retry the request"
+        );
+    }
+}
