@@ -13,8 +13,7 @@ use crate::http::protocol::AwsService;
 /// cannot fail; should it, the caller gets an internal error.
 pub fn encode_json(output: &impl Serialize) -> Result<Vec<u8>, FacadeError> {
     serde_json::to_vec(output).map_err(|error| {
-        // The log target the awsJson endpoint has always logged this under.
-        tracing::error!(target: "statusgate::http::aws_json", %error, "cannot encode the response");
+        tracing::error!(%error, "cannot encode the response");
         Error::internal().into()
     })
 }
