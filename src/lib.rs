@@ -11,10 +11,29 @@
 //!       |
 //!    domain/           values, state machines, the error vocabulary (no I/O)
 //!       |
-//!    store/            the Store trait; Postgres and SQLite behind it
+//!    store/            one trait per concern; Postgres and SQLite behind them
 //! ```
-//! `app` wires them together from a [`config::Config`]; it is the only
-//! module that names a concrete store.
+//!
+//! | module | owns | entry points |
+//! | --- | --- | --- |
+//! | `src/main.rs` | the binary: parse, then serve or migrate | `main` |
+//! | [`config`] | flags and environment | [`config::Cli`], [`config::Config`] |
+//! | [`app`] | wiring: the store named by the URL, the services, both listeners, the jobs | [`app::Application::start`], [`app::open_store`] |
+//! | [`grpc`] | `statusgate.v1` over tonic | [`grpc::routes`], [`grpc::layer`], `grpc/status.rs` (errors) |
+//! | [`http`] | the AWS facade over axum (its own layout in `http/mod.rs`) | [`http::router`] |
+//! | [`service`] | one method per operation, shared by both transports | [`service::Services`] |
+//! | [`domain`] | validated values, state machines, [`domain::ErrorCode`] | `domain/resource_request.rs`, `domain/change_token.rs` |
+//! | [`store`] | persistence traits and backends (its own layout in `store/mod.rs`) | [`store::Store`] |
+//! | [`jobs`] | background work: purge, simulation | [`jobs::purge`], [`jobs::simulation`] |
+//! | [`health`], [`metrics`], [`telemetry`] | readiness, Prometheus, logs and traces | [`health::Health`], [`metrics::Metrics`], [`telemetry::init`] |
+//!
+//! One operation end to end, `GetResourceRequestStatus`: over gRPC
+//! `grpc/resource_requests.rs` (`ResourceRequestApi`), over the facade
+//! `http/handlers/cloudcontrol.rs` (reached from `http/routes/aws_json.rs`);
+//! both call `service::ResourceRequestService::get_status`, which reads
+//! `store::ResourceRequestStore::get_resource_request_status`, implemented in
+//! `store/postgres/resource_requests.rs` and `store/sqlite/resource_requests.rs`.
+//! Errors travel as [`domain::Error`] and are rendered once per transport.
 
 pub mod app;
 pub mod config;

@@ -44,7 +44,7 @@ impl std::fmt::Debug for PostgresStore {
 }
 
 impl PostgresStore {
-    /// Connects (failing within [`ACQUIRE_TIMEOUT`] when the database is
+    /// Connects (failing within `ACQUIRE_TIMEOUT` (5 s) when the database is
     /// unreachable) and applies the migrations in `migrations/postgres`.
     pub async fn connect_and_migrate(url: &str, max_connections: u32) -> Result<Self, StoreError> {
         let options: PgConnectOptions = url
