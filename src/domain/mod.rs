@@ -5,6 +5,7 @@
 pub mod change_token;
 pub mod error;
 pub mod resource_request;
+pub mod resource_types;
 pub mod time;
 pub mod values;
 
