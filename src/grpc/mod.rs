@@ -4,6 +4,7 @@
 
 mod change_tokens;
 mod convert;
+mod methods;
 mod observe;
 mod resource_requests;
 mod status;
