@@ -36,6 +36,7 @@
 mod cli;
 mod coalescing;
 mod common;
+mod cursors;
 mod facade_raw;
 mod facade_sdk;
 mod group_isolation;
@@ -47,3 +48,4 @@ mod races;
 mod simulation;
 mod storable_input;
 mod store_conformance;
+mod worker_times;
