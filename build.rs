@@ -1,5 +1,6 @@
 //! Compiles `proto/` with protox (a pure-Rust protobuf compiler), so building
-//! statusgate needs no `protoc` on the machine.
+//! statusgate needs no `protoc` on the machine; the services are generated
+//! with statusgate's codec (`src/grpc/codec.rs`).
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let protos = [
@@ -13,7 +14,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         out_dir.join("statusgate_descriptor.bin"),
         prost::Message::encode_to_vec(&file_descriptors),
     )?;
-    tonic_prost_build::configure().compile_fds(file_descriptors)?;
+    // Every service decodes with statusgate's codec: malformed protobuf is
+    // INVALID_ARGUMENT with the decoder's message, not INTERNAL.
+    tonic_prost_build::configure()
+        .codec_path("crate::grpc::codec::StatusgateCodec")
+        .compile_fds(file_descriptors)?;
     for proto in protos {
         println!("cargo:rerun-if-changed={proto}");
     }

@@ -3,7 +3,9 @@
 //! domain errors to `tonic::Status` with `google.rpc` details (`status`).
 
 mod change_tokens;
+pub(crate) mod codec;
 mod convert;
+mod first_message;
 mod methods;
 mod observe;
 mod resource_requests;

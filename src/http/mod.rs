@@ -17,8 +17,9 @@
 //!              (aws_json::handle) or the query form     render, protocol
 //!              (query::handle_get, handle_form);
 //!              answer: how every route ends
-//! middleware   admit (shedding, timeout), observe       log, render,
-//!              (metrics), with_layers (body limit,      protocol
+//! middleware   receive_body (the whole body first),     log, render,
+//!              admit (shedding, timeout), observe       protocol
+//!              (metrics), with_layers (body limit,
 //!              panic backstop, request id and Date)
 //! handlers/    dispatch: a routed operation to its      render, protocol,
 //!              handler; waf, cloudcontrol: one          shapes
@@ -68,7 +69,7 @@ use axum::routing::{any, get};
 use crate::health::Health;
 use crate::metrics::Metrics;
 use crate::service::Services;
-use middleware::{Admission, admit, observe, with_layers};
+use middleware::{Admission, admit, observe, receive_body, with_layers};
 
 pub use request_id::RequestId;
 
@@ -83,6 +84,9 @@ pub struct HttpState {
     pub request_timeout: Duration,
     /// Facade requests served at once; beyond it `ThrottlingException`.
     pub max_in_flight: usize,
+    /// Longest time a request's body may take to arrive once its headers
+    /// have; it is read before the request takes an in-flight slot.
+    pub body_timeout: Duration,
 }
 
 /// Every HTTP route statusgate serves: the facade on `/`, and `/metrics`,
@@ -90,11 +94,16 @@ pub struct HttpState {
 /// overloaded server still answers its orchestrator.
 pub fn router(state: HttpState) -> Router {
     let admission = Arc::new(Admission::new(state.max_in_flight, state.request_timeout));
+    // Layers run outermost last: observe, then receive the body, then admit.
     let facade = Router::new()
         .route("/", any(routes::serve_root))
         .fallback(routes::no_route)
         .with_state(state.services.clone())
         .layer(axum::middleware::from_fn_with_state(admission, admit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.body_timeout,
+            receive_body,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             observe,
@@ -186,6 +195,7 @@ mod tests {
             health,
             request_timeout: Duration::from_secs(5),
             max_in_flight: 8,
+            body_timeout: Duration::from_secs(5),
         });
         let logs = CapturedLogs::default();
         let subscriber = tracing_subscriber::fmt()
