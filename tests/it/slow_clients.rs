@@ -86,7 +86,10 @@ async fn dribbled_bodies_are_cut_at_the_body_timeout_without_holding_slots() {
         let answer = String::from_utf8_lossy(&answer);
         assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
         assert!(answer.contains("RequestTimeoutException"), "{answer}");
-        assert!(answer.to_ascii_lowercase().contains("x-amzn-requestid"), "{answer}");
+        assert!(
+            answer.to_ascii_lowercase().contains("x-amzn-requestid"),
+            "{answer}"
+        );
     }
     assert!(
         started.elapsed() < Duration::from_secs(8),
@@ -120,7 +123,11 @@ async fn grpc_streams_without_a_message_are_answered_without_holding_slots() {
         let status = status_of(response).await;
         assert_error(&status, Code::DeadlineExceeded, "RequestTimeoutException");
     }
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -136,7 +143,9 @@ async fn unfinished_headers_and_silent_connections_are_closed() {
         .await
         .unwrap();
     let mut silent_http = TcpStream::connect(&http).await.unwrap();
-    let mut silent_grpc = TcpStream::connect(app.application().grpc_address()).await.unwrap();
+    let mut silent_grpc = TcpStream::connect(app.application().grpc_address())
+        .await
+        .unwrap();
     // A keep-alive connection idle after its request (hyper closes HTTP/1
     // connections idle for the header timeout).
     let mut kept_alive = TcpStream::connect(&http).await.unwrap();
@@ -187,8 +196,15 @@ async fn idle_grpc_connections_and_unanswered_pings_are_closed() {
         .unwrap();
     let started = Instant::now();
     let closed = read_until_closed(&mut deaf, Duration::from_secs(8)).await;
-    assert!(closed.is_some(), "a peer that answers no ping was not closed");
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        closed.is_some(),
+        "a peer that answers no ping was not closed"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -210,7 +226,9 @@ async fn beyond_the_connection_cap_new_connections_wait_for_a_free_slot() {
         assert!(buffer[..read].starts_with(b"HTTP/1.1 200"));
         holders.push(holder);
     }
-    let mut waiting = TcpStream::connect(&http).await.expect("the kernel queues it");
+    let mut waiting = TcpStream::connect(&http)
+        .await
+        .expect("the kernel queues it");
     waiting
         .write_all(b"GET /healthz HTTP/1.1\r\nHost: statusgate\r\nConnection: close\r\n\r\n")
         .await
@@ -223,5 +241,9 @@ async fn beyond_the_connection_cap_new_connections_wait_for_a_free_slot() {
     let answer = read_until_closed(&mut waiting, Duration::from_secs(10))
         .await
         .expect("served once a slot is free");
-    assert!(answer.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&answer));
+    assert!(
+        answer.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
 }

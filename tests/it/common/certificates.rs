@@ -42,7 +42,9 @@ impl TestCa {
     fn issue(&self, names: &[&str], purpose: ExtendedKeyUsagePurpose, common_name: &str) -> Issued {
         let names: Vec<String> = names.iter().map(|name| (*name).to_owned()).collect();
         let mut params = CertificateParams::new(names).unwrap();
-        params.distinguished_name.push(DnType::CommonName, common_name);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, common_name);
         params.extended_key_usages = vec![purpose];
         let key = KeyPair::generate().unwrap();
         let certificate = params.signed_by(&key, &self.issuer).unwrap();
@@ -64,7 +66,11 @@ impl TestCa {
 
     /// A client certificate (mutual TLS).
     pub fn client(&self, common_name: &str) -> Issued {
-        self.issue(&["client.test"], ExtendedKeyUsagePurpose::ClientAuth, common_name)
+        self.issue(
+            &["client.test"],
+            ExtendedKeyUsagePurpose::ClientAuth,
+            common_name,
+        )
     }
 }
 

@@ -6,8 +6,8 @@
 use std::net::SocketAddr;
 
 use bytes::Bytes;
-use h2::client::{ResponseFuture, SendRequest};
 use h2::SendStream;
+use h2::client::{ResponseFuture, SendRequest};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
@@ -29,7 +29,9 @@ pub struct RawConnection {
 impl RawConnection {
     pub async fn connect(address: SocketAddr) -> Self {
         let tcp = TcpStream::connect(address).await.expect("connect to gRPC");
-        let (sender, connection) = h2::client::handshake(tcp).await.expect("an HTTP/2 handshake");
+        let (sender, connection) = h2::client::handshake(tcp)
+            .await
+            .expect("an HTTP/2 handshake");
         Self {
             sender,
             driver: tokio::spawn(connection),
@@ -43,15 +45,24 @@ impl RawConnection {
             .header("te", "trailers")
             .body(())
             .unwrap();
-        let sender = self.sender.clone().ready().await.expect("a stream to send on");
+        let sender = self
+            .sender
+            .clone()
+            .ready()
+            .await
+            .expect("a stream to send on");
         let mut sender = sender;
-        sender.send_request(request, false).expect("send the headers")
+        sender
+            .send_request(request, false)
+            .expect("send the headers")
     }
 
     /// A whole call whose body is `body` exactly (frames included).
     pub async fn call(&mut self, path: &str, body: Vec<u8>) -> tonic::Status {
         let (response, mut stream) = self.start(path).await;
-        stream.send_data(Bytes::from(body), true).expect("send the body");
+        stream
+            .send_data(Bytes::from(body), true)
+            .expect("send the body");
         status_of(response).await
     }
 }
