@@ -7,12 +7,14 @@
 //! once and every connection is shut down gracefully: in-flight requests
 //! finish (the caller bounds the wait with the shutdown grace).
 //!
-//! Malformed HTTP (control bytes in a header, conflicting `Content-Length`
-//! and `Transfer-Encoding`, headers too large) is answered by hyper itself
-//! with a bare 400 or 431 and the connection closed: hyper 1 has no hook for
-//! that answer, and the bytes never became a request, so there is no
-//! operation, request id or AWS dialect to answer in. Writing a parser of
-//! our own to do better would add attack surface for no client's benefit.
+//! HTTP that does not parse (control bytes in a header, headers too large)
+//! is answered by hyper itself with a bare 400 or 431 and the connection
+//! closed: hyper 1 has no hook for that answer, and the bytes never became a
+//! request, so there is no operation, request id or AWS dialect to answer
+//! in. Writing a parser of our own to do better would add attack surface for
+//! no client's benefit. (Both `Content-Length` and `Transfer-Encoding` does
+//! parse: hyper reads the body as chunked, per RFC 9112, and closes the
+//! connection after the answer.)
 
 use axum::Router;
 use hyper::body::Incoming;

@@ -5,6 +5,7 @@
 //! settled by the store.
 
 mod change_tokens;
+mod cursor;
 mod resource_requests;
 
 use std::sync::Arc;

@@ -10,6 +10,11 @@
 //!   `simulation`, `coalescing`, `races`, `store_conformance` (the `Store`
 //!   trait alone), `operations` (tracing, health, overload, shutdown) and
 //!   `cli` (the binary).
+//! - Abuse, each a case that once hurt other callers: `metrics_labels`,
+//!   `storable_input` (NUL), `group_isolation` (coalesced failures),
+//!   `cursors`, `worker_times`, `malformed_grpc`, `malformed_http`,
+//!   `slow_clients` (timeouts, the connection cap), `descriptors` (the
+//!   open-files limit) and `tls`.
 //!
 //! ## Writing a test
 //! - Both backends: write `async fn name(backend: Backend)` and list it in
@@ -44,6 +49,7 @@ mod group_isolation;
 mod grpc_change_tokens;
 mod grpc_resource_requests;
 mod malformed_grpc;
+mod malformed_http;
 mod metrics_labels;
 mod operations;
 mod races;
