@@ -135,11 +135,16 @@ impl Application {
         let grpc_address = local_address(&grpc_listener, "gRPC", config.grpc_listen)?;
         let http_address = local_address(&http_listener, "HTTP", config.http_listen)?;
 
+        let stop = CancellationToken::new();
         let services = Services::new(
             store.clone(),
-            clock,
+            clock.clone(),
             config.default_account.clone(),
             config.request_retention,
+        )
+        .with_watch_limits(
+            crate::service::max_wait_within(config.request_timeout),
+            stop.clone(),
         );
         let pool_store = store.clone();
         let metrics = Arc::new(Metrics::new(Box::new(move || {
@@ -147,24 +152,29 @@ impl Application {
             (connections.in_use, connections.idle)
         })));
         let (health, health_service) = Health::new();
-        let stop = CancellationToken::new();
         let mut servers = JoinSet::new();
         let mut background = JoinSet::new();
 
-        let reflection_service = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(grpc::proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()
-            .map_err(|error| StartupError::Serve {
-                listener: "gRPC",
-                cause: format!("reflection: {error}"),
-            })?;
+        // Both protocol versions: Postman, Evans, grpcui and older grpcurl
+        // speak only v1alpha.
+        let reflection = || {
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(grpc::proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        };
+        let reflection_error = |error: tonic_reflection::server::Error| StartupError::Serve {
+            listener: "gRPC",
+            cause: format!("reflection: {error}"),
+        };
+        let reflection_service = reflection().build_v1().map_err(reflection_error)?;
+        let reflection_v1alpha_service = reflection().build_v1alpha().map_err(reflection_error)?;
         let grpc_server = tonic::transport::Server::builder()
             .timeout(config.request_timeout)
             .layer(grpc::layer(metrics.clone(), config.max_in_flight))
             .add_routes(grpc::routes(&services))
             .add_service(health_service)
-            .add_service(reflection_service);
+            .add_service(reflection_service)
+            .add_service(reflection_v1alpha_service);
         let grpc_stop = stop.clone();
         servers.spawn(async move {
             grpc_server
@@ -218,6 +228,7 @@ impl Application {
         if let Some(delay) = config.simulate_provisioning {
             background.spawn(simulation::provision_resource_requests(
                 services.clone(),
+                clock.clone(),
                 delay,
                 stop.clone(),
             ));

@@ -19,12 +19,12 @@
 //! | `src/main.rs` | the binary: parse, then serve or migrate | `main` |
 //! | [`config`] | flags and environment | [`config::Cli`], [`config::Config`] |
 //! | [`app`] | wiring: the store named by the URL, the services, both listeners, the jobs | [`app::Application::start`], [`app::open_store`] |
-//! | [`grpc`] | `statusgate.v1` over tonic | [`grpc::routes`], [`grpc::layer`], `grpc/status.rs` (errors) |
+//! | [`grpc`] | `statusgate.v1` and `google.longrunning` over tonic (its own layout in `grpc/mod.rs`) | [`grpc::routes`], [`grpc::layer`], `grpc/status.rs` (errors) |
 //! | [`http`] | the AWS facade over axum (its own layout in `http/mod.rs`) | [`http::router`] |
 //! | [`service`] | one method per operation, shared by both transports | [`service::Services`] |
 //! | [`domain`] | validated values, state machines, [`domain::ErrorCode`] | `domain/resource_request.rs`, `domain/change_token.rs` |
 //! | [`store`] | persistence traits and backends (its own layout in `store/mod.rs`) | [`store::Store`] |
-//! | [`jobs`] | background work: purge, simulation | [`jobs::purge`], [`jobs::simulation`] |
+//! | [`jobs`] | background work: purge, simulation (an in-process worker) | [`jobs::purge`], [`jobs::simulation`] |
 //! | [`health`], [`metrics`], [`telemetry`] | readiness, Prometheus, logs and traces | [`health::Health`], [`metrics::Metrics`], [`telemetry::init`] |
 //!
 //! One operation end to end, `GetResourceRequestStatus`: over gRPC

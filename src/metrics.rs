@@ -37,7 +37,8 @@ impl Outcome {
             | ErrorCode::ChangeTokenAlreadyUsed
             | ErrorCode::ChangeTokenNotUsed
             | ErrorCode::RequestTokenNotFound
-            | ErrorCode::ClientTokenConflict => Self::ClientError,
+            | ErrorCode::ClientTokenConflict
+            | ErrorCode::LeaseLost => Self::ClientError,
             ErrorCode::Throttling => Self::Throttled,
             ErrorCode::DatabaseUnavailable
             | ErrorCode::ServiceUnavailable

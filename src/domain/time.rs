@@ -47,6 +47,14 @@ impl Timestamp {
         )
     }
 
+    /// The instant `duration` after this one.
+    pub fn plus(self, duration: Duration) -> Self {
+        Self(
+            self.0
+                .saturating_add(i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)),
+        )
+    }
+
     /// The instant `duration` before this one.
     pub fn minus(self, duration: Duration) -> Self {
         Self(

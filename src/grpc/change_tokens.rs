@@ -7,21 +7,23 @@ use super::proto::change_token_service_server::ChangeTokenService;
 use super::proto::{
     ConsumeChangeTokenRequest, ConsumeChangeTokenResponse, GetChangeTokenRequest,
     GetChangeTokenResponse, GetChangeTokenStatusRequest, GetChangeTokenStatusResponse,
-    MarkChangeTokenInSyncRequest, MarkChangeTokenInSyncResponse,
+    MarkChangeTokenInSyncRequest, MarkChangeTokenInSyncResponse, WatchChangeTokenRequest,
 };
 use super::status_from_error;
+use super::watch::{self, ServerStream};
 use crate::domain::change_token::ChangeTokenScope;
 use crate::domain::values::{ChangeDescription, ChangeToken};
 use crate::domain::{ApiFamily, Error, FieldViolation};
-use crate::service::ChangeTokenService as Service;
+use crate::service::{ChangeTokenService as Service, WatchService};
 
 pub struct ChangeTokenApi {
     service: Service,
+    watches: WatchService,
 }
 
 impl ChangeTokenApi {
-    pub fn new(service: Service) -> Self {
-        Self { service }
+    pub fn new(service: Service, watches: WatchService) -> Self {
+        Self { service, watches }
     }
 
     fn scope(
@@ -118,5 +120,19 @@ impl ChangeTokenService for ChangeTokenApi {
         Ok(Response::new(MarkChangeTokenInSyncResponse {
             change_token_status: convert::change_token_status_to_proto(status),
         }))
+    }
+
+    type WatchChangeTokenStream = ServerStream<GetChangeTokenStatusResponse>;
+
+    async fn watch_change_token(
+        &self,
+        request: Request<WatchChangeTokenRequest>,
+    ) -> Result<Response<Self::WatchChangeTokenStream>, Status> {
+        let request = request.into_inner();
+        let scope = self.scope(request.scope)?;
+        let token = change_token(request.change_token)?;
+        watch::watch_change_token(&self.watches, &scope, &token)
+            .await
+            .map(Response::new)
     }
 }

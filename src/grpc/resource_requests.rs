@@ -1,47 +1,56 @@
-//! `statusgate.v1.ResourceRequestService`.
+//! `statusgate.v1.ResourceRequestService`. The callers' calls are here; the
+//! workers' (`ClaimResourceRequests`, `RenewLease`, `RecordProgressEvent`)
+//! are in `workers.rs` and the waiting and watching ones in `watch.rs`, to
+//! which the methods below hand over.
 
 use tonic::{Request, Response, Status};
 
 use super::convert;
 use super::proto::resource_request_service_server::ResourceRequestService;
 use super::proto::{
-    CancelResourceRequestRequest, CancelResourceRequestResponse, CreateResourceRequestRequest,
-    CreateResourceRequestResponse, GetResourceRequestStatusRequest,
-    GetResourceRequestStatusResponse, ListProgressEventsRequest, ListProgressEventsResponse,
-    ListResourceRequestsRequest, ListResourceRequestsResponse, RecordProgressEventRequest,
-    RecordProgressEventResponse,
+    CancelResourceRequestRequest, CancelResourceRequestResponse, ClaimResourceRequestsRequest,
+    ClaimResourceRequestsResponse, CreateResourceRequestRequest, CreateResourceRequestResponse,
+    GetResourceRequestStatusRequest, GetResourceRequestStatusResponse, ListProgressEventsRequest,
+    ListProgressEventsResponse, ListResourceRequestsRequest, ListResourceRequestsResponse,
+    RecordProgressEventRequest, RecordProgressEventResponse, RenewLeaseRequest, RenewLeaseResponse,
+    WaitResourceRequestRequest, WaitResourceRequestResponse, WatchResourceRequestRequest,
+    WatchResourceRequestResponse,
 };
 use super::status_from_error;
-use crate::domain::resource_request::{ProgressReport, ResourceRequestInput};
+use super::watch::{self, ServerStream};
+use super::workers;
+use crate::domain::resource_request::ResourceRequestInput;
 use crate::domain::values::{
-    ClientToken, Identifier, JsonDocument, MaxResults, NextToken, RequestToken, RoleArn,
-    StatusMessage, TypeName, TypeVersionId,
+    ClientToken, Identifier, JsonDocument, MaxResults, NextToken, RequestToken, RoleArn, TypeName,
+    TypeVersionId,
 };
 use crate::domain::{AccountId, ApiFamily, Error, FieldViolation};
-use crate::service::{ListRequest, ResourceRequestService as Service};
+use crate::service::{ListRequest, ResourceRequestService as Service, WatchService, WorkerService};
 
 pub struct ResourceRequestApi {
     service: Service,
+    workers: WorkerService,
+    watches: WatchService,
 }
 
-fn invalid(violation: FieldViolation) -> Status {
+pub(super) fn invalid(violation: FieldViolation) -> Status {
     to_status(Error::invalid_input(violation))
 }
 
 /// This service speaks for Cloud Control: errors take its AWS names.
-fn to_status(error: Error) -> Status {
+pub(super) fn to_status(error: Error) -> Status {
     status_from_error(error, ApiFamily::CloudControl)
 }
 
 /// Parses an optional member, turning a violation into a status.
-fn optional<T>(
+pub(super) fn optional<T>(
     value: Option<String>,
     parse: impl FnOnce(String) -> Result<T, FieldViolation>,
 ) -> Result<Option<T>, Status> {
     value.map(parse).transpose().map_err(invalid)
 }
 
-fn request_token(value: String) -> Result<RequestToken, Status> {
+pub(super) fn request_token(value: String) -> Result<RequestToken, Status> {
     if value.is_empty() {
         return Err(invalid(FieldViolation::missing(RequestToken::MEMBER)));
     }
@@ -49,8 +58,12 @@ fn request_token(value: String) -> Result<RequestToken, Status> {
 }
 
 impl ResourceRequestApi {
-    pub fn new(service: Service) -> Self {
-        Self { service }
+    pub fn new(service: Service, workers: WorkerService, watches: WatchService) -> Self {
+        Self {
+            service,
+            workers,
+            watches,
+        }
     }
 
     fn account(&self, value: &str) -> Result<AccountId, Status> {
@@ -179,29 +192,9 @@ impl ResourceRequestService for ResourceRequestApi {
     ) -> Result<Response<RecordProgressEventResponse>, Status> {
         let request = request.into_inner();
         let account = self.account(&request.account_id)?;
-        let token = request_token(request.request_token)?;
-        let report = ProgressReport {
-            operation_status: convert::status_from_proto(
-                "OperationStatus",
-                request.operation_status,
-            )
-            .map_err(invalid)?,
-            identifier: optional(request.identifier, Identifier::parse)?,
-            resource_model: optional(request.resource_model, |value| {
-                JsonDocument::parse("ResourceModel", value)
-            })?,
-            status_message: optional(request.status_message, StatusMessage::parse)?,
-            error_code: convert::error_code_from_proto(request.error_code).map_err(invalid)?,
-            retry_after: request.retry_after.map(convert::timestamp_from_proto),
-        };
-        let event = self
-            .service
-            .record_progress(&account, &token, &report)
+        workers::record(&self.workers, &account, request)
             .await
-            .map_err(to_status)?;
-        Ok(Response::new(RecordProgressEventResponse {
-            progress_event: Some(convert::progress_event_to_proto(event)),
-        }))
+            .map(Response::new)
     }
 
     async fn list_progress_events(
@@ -222,5 +215,53 @@ impl ResourceRequestService for ResourceRequestApi {
                 .map(convert::progress_event_to_proto)
                 .collect(),
         }))
+    }
+
+    async fn claim_resource_requests(
+        &self,
+        request: Request<ClaimResourceRequestsRequest>,
+    ) -> Result<Response<ClaimResourceRequestsResponse>, Status> {
+        workers::claim(
+            &self.workers,
+            self.service.default_account(),
+            request.into_inner(),
+        )
+        .await
+        .map(Response::new)
+    }
+
+    async fn renew_lease(
+        &self,
+        request: Request<RenewLeaseRequest>,
+    ) -> Result<Response<RenewLeaseResponse>, Status> {
+        let request = request.into_inner();
+        let account = self.account(&request.account_id)?;
+        workers::renew(&self.workers, &account, request)
+            .await
+            .map(Response::new)
+    }
+
+    async fn wait_resource_request(
+        &self,
+        request: Request<WaitResourceRequestRequest>,
+    ) -> Result<Response<WaitResourceRequestResponse>, Status> {
+        let (metadata, _, request) = request.into_parts();
+        let account = self.account(&request.account_id)?;
+        watch::wait(&self.watches, &account, &metadata, request)
+            .await
+            .map(Response::new)
+    }
+
+    type WatchResourceRequestStream = ServerStream<WatchResourceRequestResponse>;
+
+    async fn watch_resource_request(
+        &self,
+        request: Request<WatchResourceRequestRequest>,
+    ) -> Result<Response<Self::WatchResourceRequestStream>, Status> {
+        let request = request.into_inner();
+        let account = self.account(&request.account_id)?;
+        watch::watch_request(&self.watches, &account, request)
+            .await
+            .map(Response::new)
     }
 }

@@ -8,8 +8,10 @@
 //!   `grpc_resource_requests` (the gRPC API), `facade_sdk` (the AWS facade
 //!   through the real AWS SDKs) and `facade_raw` (what an SDK never sends),
 //!   `simulation`, `coalescing`, `races`, `store_conformance` (the `Store`
-//!   trait alone), `operations` (tracing, health, overload, shutdown) and
-//!   `cli` (the binary).
+//!   trait alone), `leases_store` (claims and notifications, the store
+//!   alone), `workers` (claims and leases over gRPC), `watch` (wait and
+//!   watch), `longrunning` (google.longrunning and reflection), `operations`
+//!   (tracing, health, overload, shutdown) and `cli` (the binary).
 //!
 //! ## Writing a test
 //! - Both backends: write `async fn name(backend: Backend)` and list it in
@@ -40,7 +42,11 @@ mod facade_raw;
 mod facade_sdk;
 mod grpc_change_tokens;
 mod grpc_resource_requests;
+mod leases_store;
+mod longrunning;
 mod operations;
 mod races;
 mod simulation;
 mod store_conformance;
+mod watch;
+mod workers;

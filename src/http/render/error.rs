@@ -73,6 +73,9 @@ pub const fn status_and_message_member(
         // and so does statusgate.
         ErrorCode::RequestTokenNotFound => (StatusCode::BAD_REQUEST, Upper),
         ErrorCode::ClientTokenConflict => (StatusCode::BAD_REQUEST, Upper),
+        // The facade never produces it (workers speak gRPC); a client error
+        // in the Cloud Control style if it ever did.
+        ErrorCode::LeaseLost => (StatusCode::BAD_REQUEST, Upper),
         ErrorCode::Throttling => (StatusCode::BAD_REQUEST, Upper),
         // WAFInternalErrorException has `message`, ServiceInternalErrorException `Message`.
         ErrorCode::DatabaseUnavailable | ErrorCode::Internal => match family {
@@ -400,6 +403,7 @@ mod tests {
                 500,
                 "Message",
             ),
+            (ErrorCode::LeaseLost, CLOUD_CONTROL, 400, "Message"),
             (ErrorCode::Throttling, CLOUD_CONTROL, 400, "Message"),
             (ErrorCode::Throttling, WAF, 400, "Message"),
             (ErrorCode::ServiceUnavailable, CLOUD_CONTROL, 503, "message"),

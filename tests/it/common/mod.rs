@@ -4,7 +4,8 @@
 //!   [`administer`] (statements on the Postgres server), [`open_test_store`];
 //! - `app`: [`TestApp`], the application in-process on ephemeral ports, and
 //!   its gRPC and SDK clients;
-//! - [`change_tokens`], [`resource_requests`]: one function per gRPC call;
+//! - [`change_tokens`], [`resource_requests`], [`workers`] (claims, leases,
+//!   waits and watches): one function per gRPC call;
 //!   [`grpc_errors`]: assertions on gRPC errors and their details;
 //! - `sdk`: the AWS SDK clients of [`TestApp::sdk`]; [`facade`]: raw HTTP;
 //! - `wait`: [`wait_until`]; [`clock`]: a clock tests move by hand;
@@ -24,6 +25,7 @@ pub mod proxy;
 pub mod resource_requests;
 mod sdk;
 mod wait;
+pub mod workers;
 
 pub use app::TestApp;
 pub use database::{Backend, TestDatabase, administer, open_test_store};
