@@ -23,7 +23,7 @@ mod credentials;
 mod error;
 mod operation;
 mod query;
-mod shapes;
+pub mod shapes;
 mod waf;
 mod xml;
 
