@@ -76,4 +76,8 @@ if [[ "$BENCH_SKIP_BUILD" != 1 ]]; then
     rm -f "$build_log"
 fi
 
+# An empty knob means its default, as `: "${BENCH_X:=default}"` always had it.
+for knob in "${!BENCH_@}"; do
+    [[ -n "${!knob}" ]] || unset "$knob"
+done
 exec "$ROOT/target/release/bench" "$@"

@@ -31,6 +31,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::{Instant, SystemTime};
 
+use clap::builder::FalseyValueParser;
 use clap::{Parser, ValueEnum};
 use tokio::runtime::Handle;
 
@@ -144,10 +145,10 @@ pub struct Knobs {
     #[arg(long, env = "BENCH_BIN")]
     bin: Option<PathBuf>,
     /// Exit 0 even if a load run saw errors (1 / true).
-    #[arg(long, env = "BENCH_ALLOW_ERRORS")]
+    #[arg(long, env = "BENCH_ALLOW_ERRORS", value_parser = FalseyValueParser::new())]
     allow_errors: bool,
     /// Keep the work dir: logs, h2load/wrk/pgbench output, bodies (1 / true).
-    #[arg(long, env = "BENCH_KEEP_WORKDIR")]
+    #[arg(long, env = "BENCH_KEEP_WORKDIR", value_parser = FalseyValueParser::new())]
     keep_workdir: bool,
 }
 
