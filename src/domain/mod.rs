@@ -6,6 +6,7 @@ pub mod change_token;
 pub mod error;
 pub mod lease;
 pub mod resource_request;
+pub mod resource_types;
 pub mod time;
 pub mod values;
 
