@@ -13,6 +13,8 @@
 //! - `load`: the h2load, wrk and pgbench runs, and how errors are counted.
 //! - `report`: rows, goals, verdicts, the Markdown.
 //! - `cluster`, `server`: the Postgres cluster and statusgate processes.
+//! - `workers`: the claim run and the watch fan-out (tonic clients in this
+//!   process).
 //! - `cpu`: where a run's CPU went; `process`: children, waits, signals.
 
 mod calls;
@@ -23,6 +25,7 @@ mod phases;
 mod process;
 mod report;
 mod server;
+mod workers;
 
 use std::fs;
 use std::net::TcpListener;
@@ -53,6 +56,8 @@ enum Phase {
     Postgres,
     /// The reads again after a bulk seed to BENCH_LARGE_ROWS (needs postgres).
     Large,
+    /// Workers claiming requests, and 10,000 watch streams on one server.
+    Workers,
     /// statusgate on an SQLite file.
     Sqlite,
 }
@@ -81,7 +86,7 @@ pub struct Knobs {
         long,
         env = "BENCH_PHASES",
         value_delimiter = ',',
-        default_value = "anchors,postgres,large,sqlite"
+        default_value = "anchors,postgres,large,workers,sqlite"
     )]
     phases: Vec<Phase>,
     /// h2load connections of the gRPC throughput runs.
@@ -550,8 +555,9 @@ fn run(knobs: Knobs, runtime: Handle, started: Instant) -> Result<bool, Stop> {
     let h2load = h2load.split_whitespace().nth(1).unwrap_or("?").to_owned();
     let wrk = version_of("wrk", "-v")?;
     let wrk = wrk.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
-    let needs_postgres =
-        knobs.phases.contains(&Phase::Anchors) || knobs.phases.contains(&Phase::Postgres);
+    let needs_postgres = knobs.phases.contains(&Phase::Anchors)
+        || knobs.phases.contains(&Phase::Postgres)
+        || knobs.phases.contains(&Phase::Workers);
     let pg_bin = match cluster::find_bin() {
         Some(bin) => Some(bin),
         None if needs_postgres => {
@@ -607,6 +613,9 @@ fn run(knobs: Knobs, runtime: Handle, started: Instant) -> Result<bool, Stop> {
         if bench.phase(Phase::Large) {
             bench.large()?;
         }
+    }
+    if bench.phase(Phase::Workers) {
+        bench.workers()?;
     }
     bench.stop_server();
     if bench.phase(Phase::Sqlite) {

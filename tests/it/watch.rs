@@ -441,3 +441,24 @@ async fn watchers_catch_up_after_the_listener_reconnects() {
         Some((3, OperationStatus::Success))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_ends_when_its_server_shuts_down() {
+    let mut app = TestApp::spawn(Backend::Sqlite).await;
+    let mut client = app.resource_requests().await;
+    let token = create(&mut client, create_request(None))
+        .await
+        .request_token;
+    let mut stream = watch(&mut client, &token, None).await.unwrap();
+    assert_eq!(
+        next_watched(&mut stream).await,
+        Some((1, OperationStatus::Pending))
+    );
+    let shutdown = tokio::spawn(app.app.take().expect("running").shutdown());
+    let ended = tokio::time::timeout(Duration::from_secs(5), stream.message())
+        .await
+        .expect("the stream ends well within the shutdown grace")
+        .unwrap_err();
+    assert_error(&ended, Code::Unavailable, "ServiceUnavailable");
+    shutdown.await.unwrap();
+}
