@@ -3,7 +3,9 @@
 //! transports map. Nothing here does I/O or knows about gRPC, HTTP or SQL.
 
 pub mod change_token;
+pub mod credential;
 pub mod error;
+pub mod permission;
 pub mod resource_request;
 pub mod time;
 pub mod values;

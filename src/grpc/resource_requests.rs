@@ -2,6 +2,7 @@
 
 use tonic::{Request, Response, Status};
 
+use super::auth::{principal_of, resolve_account};
 use super::convert;
 use super::proto::resource_request_service_server::ResourceRequestService;
 use super::proto::{
@@ -53,10 +54,19 @@ impl ResourceRequestApi {
         Self { service }
     }
 
-    fn account(&self, value: &str) -> Result<AccountId, Status> {
-        let account = convert::account(value, self.service.default_account()).map_err(invalid)?;
-        crate::telemetry::record_account(&account);
-        Ok(account)
+    /// The account a request acts on, resolved through its caller.
+    fn account<T>(
+        &self,
+        request: &Request<T>,
+        value: impl FnOnce(&T) -> &str,
+    ) -> Result<AccountId, Status> {
+        let principal = principal_of(request);
+        resolve_account(
+            principal.as_ref(),
+            value(request.get_ref()),
+            self.service.default_account(),
+            ApiFamily::CloudControl,
+        )
     }
 }
 
@@ -66,8 +76,8 @@ impl ResourceRequestService for ResourceRequestApi {
         &self,
         request: Request<CreateResourceRequestRequest>,
     ) -> Result<Response<CreateResourceRequestResponse>, Status> {
+        let account = self.account(&request, |message| &message.account_id)?;
         let request = request.into_inner();
-        let account = self.account(&request.account_id)?;
         let operation =
             convert::operation_from_proto("Operation", request.operation).map_err(invalid)?;
         if request.type_name.is_empty() {
@@ -101,8 +111,8 @@ impl ResourceRequestService for ResourceRequestApi {
         &self,
         request: Request<GetResourceRequestStatusRequest>,
     ) -> Result<Response<GetResourceRequestStatusResponse>, Status> {
+        let account = self.account(&request, |message| &message.account_id)?;
         let request = request.into_inner();
-        let account = self.account(&request.account_id)?;
         let token = request_token(request.request_token)?;
         let event = self
             .service
@@ -120,8 +130,8 @@ impl ResourceRequestService for ResourceRequestApi {
         &self,
         request: Request<ListResourceRequestsRequest>,
     ) -> Result<Response<ListResourceRequestsResponse>, Status> {
+        let account = self.account(&request, |message| &message.account_id)?;
         let request = request.into_inner();
-        let account = self.account(&request.account_id)?;
         let filter = request.resource_request_status_filter.unwrap_or_default();
         let operations = filter
             .operations
@@ -160,8 +170,8 @@ impl ResourceRequestService for ResourceRequestApi {
         &self,
         request: Request<CancelResourceRequestRequest>,
     ) -> Result<Response<CancelResourceRequestResponse>, Status> {
+        let account = self.account(&request, |message| &message.account_id)?;
         let request = request.into_inner();
-        let account = self.account(&request.account_id)?;
         let token = request_token(request.request_token)?;
         let event = self
             .service
@@ -177,8 +187,8 @@ impl ResourceRequestService for ResourceRequestApi {
         &self,
         request: Request<RecordProgressEventRequest>,
     ) -> Result<Response<RecordProgressEventResponse>, Status> {
+        let account = self.account(&request, |message| &message.account_id)?;
         let request = request.into_inner();
-        let account = self.account(&request.account_id)?;
         let token = request_token(request.request_token)?;
         let report = ProgressReport {
             operation_status: convert::status_from_proto(
@@ -208,8 +218,8 @@ impl ResourceRequestService for ResourceRequestApi {
         &self,
         request: Request<ListProgressEventsRequest>,
     ) -> Result<Response<ListProgressEventsResponse>, Status> {
+        let account = self.account(&request, |message| &message.account_id)?;
         let request = request.into_inner();
-        let account = self.account(&request.account_id)?;
         let token = request_token(request.request_token)?;
         let events = self
             .service

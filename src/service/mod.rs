@@ -5,13 +5,17 @@
 //! settled by the store.
 
 mod change_tokens;
+mod credentials;
 mod resource_requests;
+mod secret_box;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use change_tokens::ChangeTokenService;
+pub use credentials::{CredentialError, CredentialService, LOOKUP_TTL};
 pub use resource_requests::{ChooseReport, ListPage, ListRequest, ResourceRequestService};
+pub use secret_box::{CredentialsKey, KeyError};
 
 use crate::domain::{Clock, Error};
 use crate::store::{Store, StoreError};
@@ -57,6 +61,7 @@ where
 pub struct Services {
     pub change_tokens: ChangeTokenService,
     pub resource_requests: ResourceRequestService,
+    pub credentials: CredentialService,
 }
 
 impl Services {
@@ -65,8 +70,10 @@ impl Services {
         clock: Arc<dyn Clock>,
         default_account: crate::domain::AccountId,
         retention: Duration,
+        credentials_key: Option<CredentialsKey>,
     ) -> Self {
         Self {
+            credentials: CredentialService::new(store.clone(), clock.clone(), credentials_key),
             change_tokens: ChangeTokenService::new(
                 store.clone(),
                 clock.clone(),

@@ -4,6 +4,7 @@
 //! # Layout
 //! ```text
 //! change_tokens.rs      ChangeTokenStore: the WAF Classic token contract
+//! credentials.rs        CredentialStore: access keys, sealed secrets, roles, revocation
 //! resource_requests.rs  ResourceRequestStore: the Cloud Control request contract
 //! maintenance.rs        StoreMaintenance (ping, pool metrics, close) and the availability gate
 //! error.rs              StoreError, the one error every method returns
@@ -11,7 +12,7 @@
 //! coalesce.rs           coalescing of concurrent keyed calls (used by Postgres)
 //! postgres/, sqlite/    one `impl` per trait and backend, in files named like the traits'
 //! ```
-//! [`Store`] is all three traits together, which is what the services hold
+//! [`Store`] is all four traits together, which is what the services hold
 //! (`Arc<dyn Store>`). The backends write their SQL out in plain `impl`
 //! blocks, and the conformance suite in `tests/` checks that they behave
 //! alike; where they differ it is on purpose (coalescing and group commit on
@@ -25,6 +26,7 @@
 
 mod change_tokens;
 mod coalesce;
+mod credentials;
 mod error;
 mod maintenance;
 mod postgres;
@@ -33,6 +35,7 @@ mod rows;
 mod sqlite;
 
 pub use change_tokens::ChangeTokenStore;
+pub use credentials::{CredentialStore, StoredCredential};
 pub use error::StoreError;
 pub use maintenance::{PoolConnections, StoreMaintenance};
 pub use postgres::PostgresStore;
@@ -42,10 +45,13 @@ pub use resource_requests::{
 pub use sqlite::SqliteStore;
 
 /// Everything a backend provides; implemented for every type that
-/// implements the three concerns.
-pub trait Store: ChangeTokenStore + ResourceRequestStore + StoreMaintenance + 'static {}
+/// implements the four concerns.
+pub trait Store:
+    ChangeTokenStore + CredentialStore + ResourceRequestStore + StoreMaintenance + 'static
+{
+}
 
 impl<Backend> Store for Backend where
-    Backend: ChangeTokenStore + ResourceRequestStore + StoreMaintenance + 'static
+    Backend: ChangeTokenStore + CredentialStore + ResourceRequestStore + StoreMaintenance + 'static
 {
 }

@@ -8,6 +8,7 @@
 mod change_tokens;
 mod coalesced;
 mod create_group;
+mod credentials;
 mod errors;
 mod resource_requests;
 

@@ -14,6 +14,7 @@
 //! SQLite result codes.
 
 mod change_tokens;
+mod credentials;
 mod errors;
 mod resource_requests;
 
