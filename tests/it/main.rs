@@ -9,7 +9,10 @@
 //!   through the real AWS SDKs) and `facade_raw` (what an SDK never sends),
 //!   `simulation`, `coalescing`, `races`, `store_conformance` (the `Store`
 //!   trait alone), `operations` (tracing, health, overload, shutdown) and
-//!   `cli` (the binary).
+//!   `cli` (the binary). Authentication (`--auth sigv4`): `facade_auth`
+//!   (SigV4 through the SDKs and raw signed HTTP), `grpc_auth` (Bearer keys,
+//!   the role table, account binding), `credential_store` (the
+//!   `CredentialStore` trait).
 //!
 //! ## Writing a test
 //! - Both backends: write `async fn name(backend: Backend)` and list it in
@@ -25,6 +28,11 @@
 //!   `app.resource_requests().await`, called through
 //!   `common::change_tokens` and `common::resource_requests`, with errors
 //!   checked by `common::grpc_errors::{assert_error, assert_invalid_field}`.
+//! - Authentication: `common::auth::spawn_sigv4(backend)` for a server that
+//!   checks every call, `issue(&app, Some(account), role)` for a key,
+//!   `change_tokens_as(&app, key.bearer())` (and siblings) for gRPC,
+//!   `app.sdk_signing(access_key_id, secret, region)` for the SDKs,
+//!   `common::signing::Signer` for raw signed HTTP.
 //! - AWS SDK clients: `app.sdk(access_key_id, region).waf()` (or
 //!   `.waf_regional()`, `.cloudcontrol()`); raw HTTP:
 //!   `common::facade::aws_json(&app.http_endpoint(), target)` with
@@ -36,8 +44,11 @@
 mod cli;
 mod coalescing;
 mod common;
+mod credential_store;
+mod facade_auth;
 mod facade_raw;
 mod facade_sdk;
+mod grpc_auth;
 mod grpc_change_tokens;
 mod grpc_resource_requests;
 mod operations;
