@@ -7,6 +7,7 @@ pub mod credential;
 pub mod error;
 pub mod permission;
 pub mod resource_request;
+pub mod resource_types;
 pub mod time;
 pub mod values;
 

@@ -53,7 +53,7 @@ mod protocol;
 mod render;
 mod request_id;
 mod routes;
-mod shapes;
+pub mod shapes;
 
 use std::sync::Arc;
 use std::time::Duration;
