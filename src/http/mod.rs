@@ -16,6 +16,8 @@
 //! routes/      serve_root: `/` to the awsJson endpoint  handlers, log,
 //!              (aws_json::handle) or the query form     render, protocol
 //!              (query::handle_get, handle_form);
+//!              authenticate: who calls, and may they
+//!              (--auth sigv4);
 //!              answer: how every route ends
 //! middleware   admit (shedding, timeout), observe       log, render,
 //!              (metrics), with_layers (body limit,      protocol
@@ -31,7 +33,9 @@
 //! protocol/    Target (X-Amz-Target -> service,         shapes
 //!              operation, dialect, span), read_body,
 //!              parse_object, decode_input,
-//!              QueryParameters, Caller, Rejection
+//!              QueryParameters, Caller, Rejection;
+//!              sigv4, sigv4_verify: SigV4 read and
+//!              checked; AuthFailure
 //! shapes       the serde request and response shapes    (the domain)
 //!              of the AWS models
 //! request_id   RequestId
@@ -39,7 +43,7 @@
 //!
 //! An operation's path, for example `CloudApiService.CreateResource`:
 //! `routes::aws_json::handle` -> `protocol::Target::from_headers` ->
-//! `handlers::dispatch` -> `handlers::cloudcontrol::create_resource` ->
+//! `routes::Authenticator::caller` -> `handlers::dispatch` -> `handlers::cloudcontrol::create_resource` ->
 //! `service::ResourceRequestService::create` -> the `store::Store`.
 //!
 //! Every response, whatever produced it, carries `x-amzn-RequestId` and
