@@ -14,6 +14,7 @@ use tonic_build::manual::{Builder, Method, Service};
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let protos = [
         "proto/statusgate/v1/change_token.proto",
+        "proto/statusgate/v1/credential.proto",
         "proto/statusgate/v1/resource_request.proto",
     ];
     let file_descriptors = protox::compile(protos, ["proto"])?;

@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::server::TcpIncoming;
 
-use crate::config::Config;
+use crate::config::{AuthMode, Config};
 use crate::domain::{Clock, SystemClock};
 use crate::health::Health;
 use crate::jobs::{purge, simulation};
@@ -23,6 +23,10 @@ use crate::{grpc, http};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    /// A configuration that must not start (no `--auth` on a non-loopback
+    /// address, an unreadable credentials key, ...).
+    #[error("{0}")]
+    Config(String),
     #[error("unsupported database URL {0:?}: expected postgres://... or sqlite://...")]
     UnsupportedDatabaseUrl(String),
     #[error("cannot open database {url}: {cause}")]
@@ -129,6 +133,13 @@ impl Application {
         config: Config,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StartupError> {
+        let auth = config.auth_mode().map_err(StartupError::Config)?;
+        let credentials_key = config.credentials_key().map_err(StartupError::Config)?;
+        if auth == AuthMode::Sigv4 && credentials_key.is_none() {
+            return Err(StartupError::Config(
+                "--auth sigv4 needs the credentials key: set --credentials-key-file or STATUSGATE_CREDENTIALS_KEY".into(),
+            ));
+        }
         let store = open_store(&config).await?;
         let grpc_listener = bind("gRPC", config.grpc_listen).await?;
         let http_listener = bind("HTTP", config.http_listen).await?;
@@ -141,6 +152,7 @@ impl Application {
             clock.clone(),
             config.default_account.clone(),
             config.request_retention,
+            credentials_key,
         )
         .with_watch_limits(
             crate::service::max_wait_within(config.request_timeout),
@@ -171,7 +183,8 @@ impl Application {
         let grpc_server = tonic::transport::Server::builder()
             .timeout(config.request_timeout)
             .layer(grpc::layer(metrics.clone(), config.max_in_flight))
-            .add_routes(grpc::routes(&services))
+            .layer(grpc::AuthLayer::new(auth, services.credentials.clone()))
+            .add_routes(grpc::routes(&services, &config.default_account))
             .add_service(health_service)
             .add_service(reflection_service)
             .add_service(reflection_v1alpha_service);
@@ -195,6 +208,8 @@ impl Application {
             health: health.clone(),
             request_timeout: config.request_timeout,
             max_in_flight: config.max_in_flight,
+            auth,
+            clock: clock.clone(),
         });
         let http_stop = stop.clone();
         servers.spawn(async move {
@@ -239,6 +254,7 @@ impl Application {
             http = %http_address,
             backend = store.backend(),
             database = %redact(&config.database_url),
+            auth = ?auth,
             "statusgate listening"
         );
         Ok(Self {

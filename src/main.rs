@@ -1,5 +1,6 @@
-//! The `statusgate` binary: parses the configuration, then serves (default)
-//! or migrates. Any start-up failure is one line on stderr and exit code 1.
+//! The `statusgate` binary: parses the configuration, then serves (default),
+//! migrates, or runs a `credentials` command. Any start-up failure is one
+//! line on stderr and exit code 1.
 
 use std::process::ExitCode;
 
@@ -24,6 +25,9 @@ fn main() -> ExitCode {
         let telemetry = telemetry::init();
         let outcome = match cli.command {
             Some(Command::Migrate) => app::migrate(&cli.config).await,
+            Some(Command::Credentials(command)) => {
+                statusgate::cli::credentials(&cli.config, command).await
+            }
             Some(Command::Serve) | None => serve(cli.config).await,
         };
         telemetry.shutdown().await;

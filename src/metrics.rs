@@ -125,6 +125,11 @@ impl Metrics {
             "Expired records deleted by the background purge",
             purged.clone(),
         );
+        // Exposed at 0 from the start, not only after the first purge pass
+        // (which runs one interval after start).
+        for record in ["requests", "change_tokens"] {
+            drop(purged.get_or_create(&PurgeLabels { record }));
+        }
         Self {
             registry: Mutex::new(registry),
             pool_gauge,

@@ -3,8 +3,10 @@
 //! vocabulary that both transports map. Nothing here does I/O or knows about gRPC, HTTP or SQL.
 
 pub mod change_token;
+pub mod credential;
 pub mod error;
 pub mod lease;
+pub mod permission;
 pub mod resource_request;
 pub mod resource_types;
 pub mod time;

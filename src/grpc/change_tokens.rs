@@ -2,6 +2,7 @@
 
 use tonic::{Request, Response, Status};
 
+use super::auth::{principal_of, resolve_account};
 use super::convert;
 use super::proto::change_token_service_server::ChangeTokenService;
 use super::proto::{
@@ -12,6 +13,7 @@ use super::proto::{
 use super::status_from_error;
 use super::watch::{self, ServerStream};
 use crate::domain::change_token::ChangeTokenScope;
+use crate::domain::credential::Principal;
 use crate::domain::values::{ChangeDescription, ChangeToken};
 use crate::domain::{ApiFamily, Error, FieldViolation};
 use crate::service::{ChangeTokenService as Service, WatchService};
@@ -26,13 +28,20 @@ impl ChangeTokenApi {
         Self { service, watches }
     }
 
+    /// The scope a request names, its account resolved through the caller.
     fn scope(
         &self,
+        principal: Option<&Principal>,
         scope: Option<super::proto::ChangeTokenScope>,
     ) -> Result<ChangeTokenScope, Status> {
-        let scope = convert::scope(scope, self.service.default_account()).map_err(invalid)?;
-        crate::telemetry::record_account(scope.account());
-        Ok(scope)
+        let scope = scope.ok_or_else(|| invalid(FieldViolation::missing("Scope")))?;
+        let account = resolve_account(
+            principal,
+            &scope.account_id,
+            self.service.default_account(),
+            ApiFamily::Waf,
+        )?;
+        convert::scope(scope, account).map_err(invalid)
     }
 }
 
@@ -58,8 +67,9 @@ impl ChangeTokenService for ChangeTokenApi {
         &self,
         request: Request<GetChangeTokenRequest>,
     ) -> Result<Response<GetChangeTokenResponse>, Status> {
+        let principal = principal_of(&request);
         let request = request.into_inner();
-        let scope = self.scope(request.scope)?;
+        let scope = self.scope(principal.as_ref(), request.scope)?;
         let token = self
             .service
             .get_change_token(&scope)
@@ -74,8 +84,9 @@ impl ChangeTokenService for ChangeTokenApi {
         &self,
         request: Request<GetChangeTokenStatusRequest>,
     ) -> Result<Response<GetChangeTokenStatusResponse>, Status> {
+        let principal = principal_of(&request);
         let request = request.into_inner();
-        let scope = self.scope(request.scope)?;
+        let scope = self.scope(principal.as_ref(), request.scope)?;
         let token = change_token(request.change_token)?;
         let status = self
             .service
@@ -91,8 +102,9 @@ impl ChangeTokenService for ChangeTokenApi {
         &self,
         request: Request<ConsumeChangeTokenRequest>,
     ) -> Result<Response<ConsumeChangeTokenResponse>, Status> {
+        let principal = principal_of(&request);
         let request = request.into_inner();
-        let scope = self.scope(request.scope)?;
+        let scope = self.scope(principal.as_ref(), request.scope)?;
         let token = change_token(request.change_token)?;
         let description = ChangeDescription::parse(request.change_description).map_err(invalid)?;
         let status = self
@@ -109,8 +121,9 @@ impl ChangeTokenService for ChangeTokenApi {
         &self,
         request: Request<MarkChangeTokenInSyncRequest>,
     ) -> Result<Response<MarkChangeTokenInSyncResponse>, Status> {
+        let principal = principal_of(&request);
         let request = request.into_inner();
-        let scope = self.scope(request.scope)?;
+        let scope = self.scope(principal.as_ref(), request.scope)?;
         let token = change_token(request.change_token)?;
         let status = self
             .service
@@ -128,8 +141,9 @@ impl ChangeTokenService for ChangeTokenApi {
         &self,
         request: Request<WatchChangeTokenRequest>,
     ) -> Result<Response<Self::WatchChangeTokenStream>, Status> {
+        let principal = principal_of(&request);
         let request = request.into_inner();
-        let scope = self.scope(request.scope)?;
+        let scope = self.scope(principal.as_ref(), request.scope)?;
         let token = change_token(request.change_token)?;
         watch::watch_change_token(&self.watches, &scope, &token)
             .await

@@ -59,16 +59,12 @@ pub fn optional_duration(
         .transpose()
 }
 
-pub fn account(value: &str, default: &AccountId) -> Result<AccountId, FieldViolation> {
-    AccountId::parse_or_default(value, default)
-}
-
+/// The scope a request names, for `account` (already resolved from the
+/// scope's `account_id` and the caller).
 pub fn scope(
-    scope: Option<proto::ChangeTokenScope>,
-    default_account: &AccountId,
+    scope: proto::ChangeTokenScope,
+    account: AccountId,
 ) -> Result<ChangeTokenScope, FieldViolation> {
-    let scope = scope.ok_or_else(|| FieldViolation::missing("Scope"))?;
-    let account = account(&scope.account_id, default_account)?;
     match proto::WafEndpoint::try_from(scope.endpoint) {
         Ok(proto::WafEndpoint::Global) => Ok(ChangeTokenScope::global(account)),
         Ok(proto::WafEndpoint::Regional) => {
@@ -279,27 +275,26 @@ mod tests {
     fn scopes_need_an_endpoint_and_regional_ones_a_region() {
         let default = AccountId::parse("000000000000").unwrap();
         let global = scope(
-            Some(proto::ChangeTokenScope {
+            proto::ChangeTokenScope {
                 account_id: String::new(),
                 endpoint: 1,
                 region: "eu-west-1".into(),
-            }),
-            &default,
+            },
+            default.clone(),
         )
         .unwrap();
         assert_eq!(global.region_key(), "", "WAF global ignores the region");
         assert_eq!(global.account(), &default);
         let missing_region = scope(
-            Some(proto::ChangeTokenScope {
+            proto::ChangeTokenScope {
                 account_id: String::new(),
                 endpoint: 2,
                 region: String::new(),
-            }),
-            &default,
+            },
+            default.clone(),
         );
         assert_eq!(missing_region.unwrap_err().member, "Region");
-        let unspecified = scope(Some(proto::ChangeTokenScope::default()), &default);
+        let unspecified = scope(proto::ChangeTokenScope::default(), default);
         assert_eq!(unspecified.unwrap_err().member, "Endpoint");
-        assert_eq!(scope(None, &default).unwrap_err().member, "Scope");
     }
 }

@@ -16,9 +16,10 @@
 //! `WaitResourceRequest`, and `DeleteOperation` is `UNIMPLEMENTED`: requests
 //! expire by retention.
 //!
-//! The longrunning messages have no account member. Until credentials say
-//! who calls (issue 13), the account is read from the `statusgate-account-id`
-//! metadata entry, and is the server's default account without it.
+//! The longrunning messages have no account member: a caller bound to one
+//! account acts on it; otherwise the account is the `statusgate-account-id`
+//! metadata entry (the server's default account without it), resolved
+//! through the caller's credential like any request's account.
 
 use googleapis_tonic_google_longrunning::google::longrunning::{
     CancelOperationRequest, DeleteOperationRequest, GetOperationRequest, ListOperationsRequest,
@@ -28,10 +29,10 @@ use googleapis_tonic_google_longrunning::google::rpc;
 use prost::Message;
 use prost_types::value::Kind;
 use prost_types::{Any, ListValue, Struct, Value};
-use tonic::metadata::MetadataMap;
 use tonic::{Code, Request, Response, Status};
 
 use super::Empty;
+use super::auth::{principal_of, resolve_account};
 use super::convert;
 use super::longrunning_server::operations_server::Operations;
 use super::resource_requests::{invalid, to_status};
@@ -39,7 +40,7 @@ use super::status::ERROR_DOMAIN;
 use super::watch::{wait_timeout, wait_within};
 use crate::domain::resource_request::{HandlerErrorCode, OperationStatus, ProgressEvent};
 use crate::domain::values::{MaxResults, NextToken, RequestToken};
-use crate::domain::{AccountId, FieldViolation};
+use crate::domain::{AccountId, ApiFamily, FieldViolation};
 use crate::service::{ListRequest, ResourceRequestService, WatchService};
 
 /// The type of `Operation.metadata`.
@@ -61,7 +62,10 @@ impl OperationsApi {
         Self { requests, watches }
     }
 
-    fn account(&self, metadata: &MetadataMap) -> Result<AccountId, Status> {
+    /// The account a call acts on: the `statusgate-account-id` entry,
+    /// resolved through the caller's credential like any request's account.
+    fn account<T>(&self, request: &Request<T>) -> Result<AccountId, Status> {
+        let metadata = request.metadata();
         let value = match metadata.get(ACCOUNT_METADATA) {
             Some(value) => value.to_str().map_err(|_| {
                 invalid(FieldViolation::invalid(
@@ -72,9 +76,12 @@ impl OperationsApi {
             })?,
             None => "",
         };
-        let account = convert::account(value, self.requests.default_account()).map_err(invalid)?;
-        crate::telemetry::record_account(&account);
-        Ok(account)
+        resolve_account(
+            principal_of(request).as_ref(),
+            value,
+            self.requests.default_account(),
+            ApiFamily::CloudControl,
+        )
     }
 }
 
@@ -266,7 +273,7 @@ impl Operations for OperationsApi {
         &self,
         request: Request<ListOperationsRequest>,
     ) -> Result<Response<ListOperationsResponse>, Status> {
-        let account = self.account(request.metadata())?;
+        let account = self.account(&request)?;
         let request = request.into_inner();
         if !(request.name.is_empty() || request.name == "operations") {
             return Err(invalid(FieldViolation::invalid(
@@ -300,7 +307,7 @@ impl Operations for OperationsApi {
         &self,
         request: Request<GetOperationRequest>,
     ) -> Result<Response<Operation>, Status> {
-        let account = self.account(request.metadata())?;
+        let account = self.account(&request)?;
         let token = request_token_of(request.into_inner().name)?;
         let event = self
             .requests
@@ -323,7 +330,7 @@ impl Operations for OperationsApi {
         &self,
         request: Request<CancelOperationRequest>,
     ) -> Result<Response<Empty>, Status> {
-        let account = self.account(request.metadata())?;
+        let account = self.account(&request)?;
         let token = request_token_of(request.into_inner().name)?;
         self.requests
             .cancel(&account, &token)
@@ -336,7 +343,7 @@ impl Operations for OperationsApi {
         &self,
         request: Request<WaitOperationRequest>,
     ) -> Result<Response<Operation>, Status> {
-        let account = self.account(request.metadata())?;
+        let account = self.account(&request)?;
         let within = wait_within(request.metadata());
         let request = request.into_inner();
         let token = request_token_of(request.name)?;

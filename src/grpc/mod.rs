@@ -9,10 +9,14 @@
 //! | `workers.rs` | its worker calls: claim, renew, record |
 //! | `watch.rs` | its wait and watch calls, and `WatchChangeToken` |
 //! | `longrunning.rs` | `google.longrunning.Operations` over resource requests |
+//! | `credentials.rs` | `statusgate.v1.CredentialService`: the admins' credential management |
+//! | `auth.rs` | the layer that authenticates and authorises every call (and the one function handlers resolve accounts through) |
 //! | `observe.rs` | the layer in front of all: spans, metrics, load shedding |
 
+mod auth;
 mod change_tokens;
 mod convert;
+mod credentials;
 mod longrunning;
 mod observe;
 mod resource_requests;
@@ -20,7 +24,9 @@ mod status;
 mod watch;
 mod workers;
 
+pub use auth::{AuthLayer, action_of};
 pub use change_tokens::ChangeTokenApi;
+pub use credentials::CredentialApi;
 pub use longrunning::{
     ACCOUNT_METADATA, METADATA_TYPE_URL, OperationsApi, RESPONSE_TYPE_URL, handler_code,
     parse_filter,
@@ -55,10 +61,14 @@ pub type Empty = ();
 use crate::service::Services;
 use longrunning_server::operations_server::OperationsServer;
 use proto::change_token_service_server::ChangeTokenServiceServer;
+use proto::credential_service_server::CredentialServiceServer;
 use proto::resource_request_service_server::ResourceRequestServiceServer;
 
 /// Every statusgate gRPC service, ready to be served.
-pub fn routes(services: &Services) -> tonic::service::Routes {
+pub fn routes(
+    services: &Services,
+    default_account: &crate::domain::AccountId,
+) -> tonic::service::Routes {
     tonic::service::Routes::new(ChangeTokenServiceServer::new(ChangeTokenApi::new(
         services.change_tokens.clone(),
         services.watches.clone(),
@@ -71,5 +81,9 @@ pub fn routes(services: &Services) -> tonic::service::Routes {
     .add_service(OperationsServer::new(OperationsApi::new(
         services.resource_requests.clone(),
         services.watches.clone(),
+    )))
+    .add_service(CredentialServiceServer::new(CredentialApi::new(
+        services.credentials.clone(),
+        default_account.clone(),
     )))
 }

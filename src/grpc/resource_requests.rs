@@ -5,6 +5,7 @@
 
 use tonic::{Request, Response, Status};
 
+use super::auth::{principal_of, resolve_account};
 use super::convert;
 use super::proto::resource_request_service_server::ResourceRequestService;
 use super::proto::{
@@ -66,10 +67,19 @@ impl ResourceRequestApi {
         }
     }
 
-    fn account(&self, value: &str) -> Result<AccountId, Status> {
-        let account = convert::account(value, self.service.default_account()).map_err(invalid)?;
-        crate::telemetry::record_account(&account);
-        Ok(account)
+    /// The account a request acts on, resolved through its caller.
+    fn account<T>(
+        &self,
+        request: &Request<T>,
+        value: impl FnOnce(&T) -> &str,
+    ) -> Result<AccountId, Status> {
+        let principal = principal_of(request);
+        resolve_account(
+            principal.as_ref(),
+            value(request.get_ref()),
+            self.service.default_account(),
+            ApiFamily::CloudControl,
+        )
     }
 }
 
@@ -79,8 +89,8 @@ impl ResourceRequestService for ResourceRequestApi {
         &self,
         request: Request<CreateResourceRequestRequest>,
     ) -> Result<Response<CreateResourceRequestResponse>, Status> {
+        let account = self.account(&request, |message| &message.account_id)?;
         let request = request.into_inner();
-        let account = self.account(&request.account_id)?;
         let operation =
             convert::operation_from_proto("Operation", request.operation).map_err(invalid)?;
         if request.type_name.is_empty() {
@@ -114,8 +124,8 @@ impl ResourceRequestService for ResourceRequestApi {
         &self,
         request: Request<GetResourceRequestStatusRequest>,
     ) -> Result<Response<GetResourceRequestStatusResponse>, Status> {
+        let account = self.account(&request, |message| &message.account_id)?;
         let request = request.into_inner();
-        let account = self.account(&request.account_id)?;
         let token = request_token(request.request_token)?;
         let event = self
             .service
@@ -133,8 +143,8 @@ impl ResourceRequestService for ResourceRequestApi {
         &self,
         request: Request<ListResourceRequestsRequest>,
     ) -> Result<Response<ListResourceRequestsResponse>, Status> {
+        let account = self.account(&request, |message| &message.account_id)?;
         let request = request.into_inner();
-        let account = self.account(&request.account_id)?;
         let filter = request.resource_request_status_filter.unwrap_or_default();
         let operations = filter
             .operations
@@ -173,8 +183,8 @@ impl ResourceRequestService for ResourceRequestApi {
         &self,
         request: Request<CancelResourceRequestRequest>,
     ) -> Result<Response<CancelResourceRequestResponse>, Status> {
+        let account = self.account(&request, |message| &message.account_id)?;
         let request = request.into_inner();
-        let account = self.account(&request.account_id)?;
         let token = request_token(request.request_token)?;
         let event = self
             .service
@@ -190,9 +200,8 @@ impl ResourceRequestService for ResourceRequestApi {
         &self,
         request: Request<RecordProgressEventRequest>,
     ) -> Result<Response<RecordProgressEventResponse>, Status> {
-        let request = request.into_inner();
-        let account = self.account(&request.account_id)?;
-        workers::record(&self.workers, &account, request)
+        let account = self.account(&request, |message| &message.account_id)?;
+        workers::record(&self.workers, &account, request.into_inner())
             .await
             .map(Response::new)
     }
@@ -201,8 +210,8 @@ impl ResourceRequestService for ResourceRequestApi {
         &self,
         request: Request<ListProgressEventsRequest>,
     ) -> Result<Response<ListProgressEventsResponse>, Status> {
+        let account = self.account(&request, |message| &message.account_id)?;
         let request = request.into_inner();
-        let account = self.account(&request.account_id)?;
         let token = request_token(request.request_token)?;
         let events = self
             .service
@@ -221,22 +230,24 @@ impl ResourceRequestService for ResourceRequestApi {
         &self,
         request: Request<ClaimResourceRequestsRequest>,
     ) -> Result<Response<ClaimResourceRequestsResponse>, Status> {
-        workers::claim(
-            &self.workers,
+        let principal = principal_of(&request);
+        let request = request.into_inner();
+        let account = workers::claim_account(
+            principal.as_ref(),
+            request.account_id.as_deref(),
             self.service.default_account(),
-            request.into_inner(),
-        )
-        .await
-        .map(Response::new)
+        )?;
+        workers::claim(&self.workers, account, request)
+            .await
+            .map(Response::new)
     }
 
     async fn renew_lease(
         &self,
         request: Request<RenewLeaseRequest>,
     ) -> Result<Response<RenewLeaseResponse>, Status> {
-        let request = request.into_inner();
-        let account = self.account(&request.account_id)?;
-        workers::renew(&self.workers, &account, request)
+        let account = self.account(&request, |message| &message.account_id)?;
+        workers::renew(&self.workers, &account, request.into_inner())
             .await
             .map(Response::new)
     }
@@ -245,8 +256,8 @@ impl ResourceRequestService for ResourceRequestApi {
         &self,
         request: Request<WaitResourceRequestRequest>,
     ) -> Result<Response<WaitResourceRequestResponse>, Status> {
+        let account = self.account(&request, |message| &message.account_id)?;
         let (metadata, _, request) = request.into_parts();
-        let account = self.account(&request.account_id)?;
         watch::wait(&self.watches, &account, &metadata, request)
             .await
             .map(Response::new)
@@ -258,9 +269,8 @@ impl ResourceRequestService for ResourceRequestApi {
         &self,
         request: Request<WatchResourceRequestRequest>,
     ) -> Result<Response<Self::WatchResourceRequestStream>, Status> {
-        let request = request.into_inner();
-        let account = self.account(&request.account_id)?;
-        watch::watch_request(&self.watches, &account, request)
+        let account = self.account(&request, |message| &message.account_id)?;
+        watch::watch_request(&self.watches, &account, request.into_inner())
             .await
             .map(Response::new)
     }

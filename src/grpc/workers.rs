@@ -5,18 +5,20 @@
 
 use tonic::Status;
 
+use super::auth::resolve_account;
 use super::convert;
 use super::proto::{
     ClaimResourceRequestsRequest, ClaimResourceRequestsResponse, RecordProgressEventRequest,
     RecordProgressEventResponse, RenewLeaseRequest, RenewLeaseResponse, ResourceRequestClaim,
 };
 use super::resource_requests::{invalid, optional, request_token, to_status};
+use crate::domain::credential::{AccountBinding, Principal};
 use crate::domain::lease::{LeaseDuration, MaxClaims, MinEventAge};
 use crate::domain::resource_request::ProgressReport;
 use crate::domain::values::{
     Identifier, JsonDocument, LeaseToken, StatusMessage, TypeNamePrefix, WorkerId,
 };
-use crate::domain::{AccountId, FieldViolation};
+use crate::domain::{AccountId, ApiFamily, FieldViolation};
 use crate::service::{ClaimRequest, ClaimedRequest, Recorded, WorkerService};
 
 fn lease_token(value: String) -> Result<LeaseToken, Status> {
@@ -39,21 +41,37 @@ fn claim_to_proto(claimed: ClaimedRequest) -> ResourceRequestClaim {
     }
 }
 
+/// The accounts a claim may take requests of (`None`: every account). A
+/// caller bound to one account claims in it; one bound to all accounts (or,
+/// without credentials, anyone) claims across them unless it names one.
+/// Naming an account goes through the same resolution as every request
+/// (empty is the default account; another than a bound caller's is denied).
+pub(super) fn claim_account(
+    principal: Option<&Principal>,
+    requested: Option<&str>,
+    default: &AccountId,
+) -> Result<Option<AccountId>, Status> {
+    let bound =
+        principal.is_some_and(|principal| matches!(principal.binding, AccountBinding::Account(_)));
+    match requested {
+        None if !bound => Ok(None),
+        requested => resolve_account(
+            principal,
+            requested.unwrap_or(""),
+            default,
+            ApiFamily::CloudControl,
+        )
+        .map(Some),
+    }
+}
+
 pub(super) async fn claim(
     workers: &WorkerService,
-    default_account: &AccountId,
+    account: Option<AccountId>,
     request: ClaimResourceRequestsRequest,
 ) -> Result<ClaimResourceRequestsResponse, Status> {
     if request.worker_id.is_empty() {
         return Err(invalid(FieldViolation::missing(WorkerId::MEMBER)));
-    }
-    let account = request
-        .account_id
-        .map(|account| convert::account(&account, default_account))
-        .transpose()
-        .map_err(invalid)?;
-    if let Some(account) = &account {
-        crate::telemetry::record_account(account);
     }
     let claim = ClaimRequest {
         worker_id: WorkerId::parse(request.worker_id).map_err(invalid)?,

@@ -16,6 +16,8 @@
 //! routes/      serve_root: `/` to the awsJson endpoint  handlers, log,
 //!              (aws_json::handle) or the query form     render, protocol
 //!              (query::handle_get, handle_form);
+//!              authenticate: who calls, and may they
+//!              (--auth sigv4);
 //!              answer: how every route ends
 //! middleware   admit (shedding, timeout), observe       log, render,
 //!              (metrics), with_layers (body limit,      protocol
@@ -31,7 +33,9 @@
 //! protocol/    Target (X-Amz-Target -> service,         shapes
 //!              operation, dialect, span), read_body,
 //!              parse_object, decode_input,
-//!              QueryParameters, Caller, Rejection
+//!              QueryParameters, Caller, Rejection;
+//!              sigv4, sigv4_verify: SigV4 read and
+//!              checked; AuthFailure
 //! shapes       the serde request and response shapes    (the domain)
 //!              of the AWS models
 //! request_id   RequestId
@@ -39,7 +43,7 @@
 //!
 //! An operation's path, for example `CloudApiService.CreateResource`:
 //! `routes::aws_json::handle` -> `protocol::Target::from_headers` ->
-//! `handlers::dispatch` -> `handlers::cloudcontrol::create_resource` ->
+//! `routes::Authenticator::caller` -> `handlers::dispatch` -> `handlers::cloudcontrol::create_resource` ->
 //! `service::ResourceRequestService::create` -> the `store::Store`.
 //!
 //! Every response, whatever produced it, carries `x-amzn-RequestId` and
@@ -83,6 +87,10 @@ pub struct HttpState {
     pub request_timeout: Duration,
     /// Facade requests served at once; beyond it `ThrottlingException`.
     pub max_in_flight: usize,
+    /// Whether callers must sign (`sigv4`) or are trusted (`none`).
+    pub auth: crate::config::AuthMode,
+    /// The clock signing times are checked against.
+    pub clock: Arc<dyn crate::domain::Clock>,
 }
 
 /// Every HTTP route statusgate serves: the facade on `/`, and `/metrics`,
@@ -90,10 +98,18 @@ pub struct HttpState {
 /// overloaded server still answers its orchestrator.
 pub fn router(state: HttpState) -> Router {
     let admission = Arc::new(Admission::new(state.max_in_flight, state.request_timeout));
+    let facade_state = routes::Facade {
+        services: state.services.clone(),
+        authenticator: routes::Authenticator::new(
+            state.auth,
+            state.services.credentials.clone(),
+            state.clock.clone(),
+        ),
+    };
     let facade = Router::new()
         .route("/", any(routes::serve_root))
         .fallback(routes::no_route)
-        .with_state(state.services.clone())
+        .with_state(facade_state)
         .layer(axum::middleware::from_fn_with_state(admission, admit))
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
@@ -173,6 +189,7 @@ mod tests {
             std::sync::Arc::new(crate::domain::SystemClock),
             crate::domain::AccountId::parse("000000000000").unwrap(),
             std::time::Duration::from_secs(3600),
+            None,
         )
     }
 
@@ -186,6 +203,8 @@ mod tests {
             health,
             request_timeout: Duration::from_secs(5),
             max_in_flight: 8,
+            auth: crate::config::AuthMode::None,
+            clock: Arc::new(crate::domain::SystemClock),
         });
         let logs = CapturedLogs::default();
         let subscriber = tracing_subscriber::fmt()

@@ -12,7 +12,9 @@
 //! | `watch.rs` | waiting for and watching requests and change tokens |
 
 mod change_tokens;
+mod credentials;
 mod resource_requests;
+mod secret_box;
 mod watch;
 mod workers;
 
@@ -22,7 +24,9 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 pub use change_tokens::ChangeTokenService;
+pub use credentials::{CredentialError, CredentialService, LOOKUP_TTL};
 pub use resource_requests::{ListPage, ListRequest, ResourceRequestService};
+pub use secret_box::{CredentialsKey, KeyError};
 pub use watch::{WatchService, max_wait_within};
 pub use workers::{ClaimRequest, ClaimedRequest, Recorded, WorkerService};
 
@@ -70,6 +74,7 @@ where
 pub struct Services {
     pub change_tokens: ChangeTokenService,
     pub resource_requests: ResourceRequestService,
+    pub credentials: CredentialService,
     pub workers: WorkerService,
     pub watches: WatchService,
 }
@@ -80,6 +85,7 @@ impl Services {
         clock: Arc<dyn Clock>,
         default_account: crate::domain::AccountId,
         retention: Duration,
+        credentials_key: Option<CredentialsKey>,
     ) -> Self {
         let change_tokens = ChangeTokenService::new(
             store.clone(),
@@ -90,6 +96,7 @@ impl Services {
         let resource_requests =
             ResourceRequestService::new(store.clone(), clock.clone(), default_account, retention);
         Self {
+            credentials: CredentialService::new(store.clone(), clock.clone(), credentials_key),
             workers: WorkerService::new(store.clone(), clock.clone(), retention),
             watches: WatchService::new(
                 resource_requests.clone(),

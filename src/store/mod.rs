@@ -4,6 +4,7 @@
 //! # Layout
 //! ```text
 //! change_tokens.rs      ChangeTokenStore: the WAF Classic token contract
+//! credentials.rs        CredentialStore: access keys, sealed secrets, roles, revocation
 //! resource_requests.rs  ResourceRequestStore: the Cloud Control request contract
 //! leases.rs             ResourceRequestLeases: workers claiming requests under leases
 //! notifications.rs      Notifications: subscribe to a request's events or a token's status
@@ -29,6 +30,7 @@
 
 mod change_tokens;
 mod coalesce;
+mod credentials;
 mod error;
 mod leases;
 mod maintenance;
@@ -39,6 +41,7 @@ mod rows;
 mod sqlite;
 
 pub use change_tokens::ChangeTokenStore;
+pub use credentials::{CredentialStore, StoredCredential};
 pub use error::StoreError;
 pub use leases::{ClaimQuery, DecideClaim, ResourceRequestLeases};
 pub use maintenance::{PoolConnections, StoreMaintenance};
@@ -53,6 +56,7 @@ pub use sqlite::SqliteStore;
 /// implements all the concerns.
 pub trait Store:
     ChangeTokenStore
+    + CredentialStore
     + ResourceRequestStore
     + ResourceRequestLeases
     + Notifications
@@ -63,6 +67,7 @@ pub trait Store:
 
 impl<Backend> Store for Backend where
     Backend: ChangeTokenStore
+        + CredentialStore
         + ResourceRequestStore
         + ResourceRequestLeases
         + Notifications

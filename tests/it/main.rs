@@ -12,6 +12,11 @@
 //!   alone), `workers` (claims and leases over gRPC), `watch` (wait and
 //!   watch), `longrunning` (google.longrunning and reflection), `operations`
 //!   (tracing, health, overload, shutdown) and `cli` (the binary).
+//!   Authentication (`--auth sigv4`): `facade_auth` (SigV4 through the SDKs
+//!   and raw signed HTTP), `grpc_auth` (Bearer keys, the role table, account
+//!   binding), `credential_store` (the `CredentialStore` trait),
+//!   `workers_auth` (claims, waits, watches and google.longrunning under
+//!   roles and account bindings).
 //!
 //! ## Writing a test
 //! - Both backends: write `async fn name(backend: Backend)` and list it in
@@ -27,6 +32,11 @@
 //!   `app.resource_requests().await`, called through
 //!   `common::change_tokens` and `common::resource_requests`, with errors
 //!   checked by `common::grpc_errors::{assert_error, assert_invalid_field}`.
+//! - Authentication: `common::auth::spawn_sigv4(backend)` for a server that
+//!   checks every call, `issue(&app, Some(account), role)` for a key,
+//!   `change_tokens_as(&app, key.bearer())` (and siblings) for gRPC,
+//!   `app.sdk_signing(access_key_id, secret, region)` for the SDKs,
+//!   `common::signing::Signer` for raw signed HTTP.
 //! - AWS SDK clients: `app.sdk(access_key_id, region).waf()` (or
 //!   `.waf_regional()`, `.cloudcontrol()`); raw HTTP:
 //!   `common::facade::aws_json(&app.http_endpoint(), target)` with
@@ -38,8 +48,11 @@
 mod cli;
 mod coalescing;
 mod common;
+mod credential_store;
+mod facade_auth;
 mod facade_raw;
 mod facade_sdk;
+mod grpc_auth;
 mod grpc_change_tokens;
 mod grpc_resource_requests;
 mod leases_store;
@@ -50,3 +63,4 @@ mod simulation;
 mod store_conformance;
 mod watch;
 mod workers;
+mod workers_auth;

@@ -161,6 +161,7 @@ impl AwsError {
 
     pub fn from_rejection(rejection: &Rejection) -> Self {
         let (name, status, message) = match rejection {
+            Rejection::Auth(failure) => return super::auth::aws_error(failure),
             Rejection::MissingTarget => (
                 "UnknownOperationException",
                 StatusCode::BAD_REQUEST,

@@ -9,6 +9,7 @@
 mod change_tokens;
 mod coalesced;
 mod create_group;
+mod credentials;
 mod errors;
 mod leases;
 mod listener;

@@ -17,6 +17,7 @@
 //! written out; `errors.rs` classifies SQLite result codes.
 
 mod change_tokens;
+mod credentials;
 mod errors;
 mod leases;
 mod resource_requests;

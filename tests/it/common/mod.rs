@@ -9,12 +9,15 @@
 //!   [`grpc_errors`]: assertions on gRPC errors and their details;
 //! - `sdk`: the AWS SDK clients of [`TestApp::sdk`]; [`facade`]: raw HTTP;
 //! - `wait`: [`wait_until`]; [`clock`]: a clock tests move by hand;
+//! - [`auth`]: `--auth sigv4` servers, credentials, gRPC clients sending
+//!   `Bearer` keys; [`signing`]: raw SigV4-signed HTTP;
 //! - [`binary`]: the `statusgate` process; [`proxy`]: a TCP proxy that takes
 //!   the database away;
 //! - [`backend_tests!`](crate::backend_tests): one test body on both
 //!   backends.
 
 mod app;
+pub mod auth;
 pub mod binary;
 pub mod change_tokens;
 pub mod clock;
@@ -24,6 +27,7 @@ pub mod grpc_errors;
 pub mod proxy;
 pub mod resource_requests;
 mod sdk;
+pub mod signing;
 mod wait;
 pub mod workers;
 
