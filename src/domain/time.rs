@@ -1,7 +1,10 @@
 //! Time as the domain sees it: microseconds since the Unix epoch, read from an
-//! injectable clock so that expiry can be tested without sleeping.
+//! injectable clock so that expiry can be tested without sleeping; and the
+//! window a time a worker records must lie in ([`check_recorded_time`]).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::FieldViolation;
 
 /// A point in time with microsecond precision (what both databases store).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -64,6 +67,38 @@ impl Timestamp {
     }
 }
 
+/// How far before now a recorded time may lie. A `RetryAfter` in the past
+/// means "retry now", and a worker's clock may run behind ours or its report
+/// arrive late; a day covers both. An older time says nothing more than
+/// "now" does, and far-off values are what clients fail to parse.
+pub const RECORDED_TIME_MAX_PAST: Duration = Duration::from_secs(24 * 3600);
+
+/// How far after now a recorded time may lie: longer than any retry or hook
+/// is worth waiting for, and far inside what every SDK can parse (boto3 fails
+/// on the whole response beyond the year 9999).
+pub const RECORDED_TIME_MAX_FUTURE: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// Refuses a time a worker records (`RetryAfter`, hook event times) outside
+/// `now - 1 day ..= now + 366 days`, naming the member. One caller's
+/// absurd time would otherwise be returned to every reader of the account.
+pub fn check_recorded_time(
+    member: &'static str,
+    time: Timestamp,
+    now: Timestamp,
+) -> Result<Timestamp, FieldViolation> {
+    let earliest = now.minus(RECORDED_TIME_MAX_PAST);
+    let latest = now.plus(RECORDED_TIME_MAX_FUTURE);
+    if (earliest..=latest).contains(&time) {
+        return Ok(time);
+    }
+    let (seconds, _) = time.seconds_and_nanos();
+    Err(FieldViolation::invalid(
+        member,
+        &seconds.to_string(),
+        "Member must be a time from 1 day before to 366 days after the current time",
+    ))
+}
+
 /// Where "now" comes from.
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> Timestamp;
@@ -106,6 +141,32 @@ mod tests {
                 timestamp
             );
         }
+    }
+
+    #[test]
+    fn recorded_times_lie_within_a_day_before_and_a_year_after_now() {
+        let now = Timestamp::from_micros(1_700_000_000_000_000);
+        let day = Duration::from_secs(24 * 3600);
+        for fine in [
+            now,
+            now.minus(day),
+            now.plus(Duration::from_secs(366 * 24 * 3600)),
+        ] {
+            assert_eq!(check_recorded_time("RetryAfter", fine, now), Ok(fine));
+        }
+        let year_10000 = Timestamp::from_seconds_and_nanos(253_402_300_800, 0);
+        for absurd in [
+            year_10000,
+            now.minus(day + Duration::from_secs(1)),
+            now.plus(Duration::from_secs(367 * 24 * 3600)),
+            Timestamp::from_micros(i64::MIN),
+            Timestamp::from_micros(i64::MAX),
+        ] {
+            let violation = check_recorded_time("RetryAfter", absurd, now).unwrap_err();
+            assert_eq!(violation.member, "RetryAfter");
+        }
+        let violation = check_recorded_time("RetryAfter", year_10000, now).unwrap_err();
+        assert_eq!(violation.value.as_deref(), Some("253402300800"));
     }
 
     #[test]

@@ -161,13 +161,19 @@ async fn workers_drive_requests_to_success(backend: Backend) {
         .await
         .request_token;
 
+    // An hour from now: recorded times must lie near the present.
+    let retry_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        + 3600;
     let started = record(
         &mut client,
         RecordProgressEventRequest {
             identifier: Some("app-logs".into()),
             status_message: Some("creating".into()),
             retry_after: Some(prost_types::Timestamp {
-                seconds: 1_900_000_000,
+                seconds: retry_at,
                 nanos: 500_000_000,
             }),
             ..report(&token, OperationStatus::InProgress)
@@ -181,7 +187,7 @@ async fn workers_drive_requests_to_success(backend: Backend) {
     assert_eq!(
         started.retry_after,
         Some(prost_types::Timestamp {
-            seconds: 1_900_000_000,
+            seconds: retry_at,
             nanos: 500_000_000
         })
     );

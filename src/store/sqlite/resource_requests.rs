@@ -52,16 +52,34 @@ const INSERT_REQUEST: &str = "\
 const SELECT_REQUEST_BY_CLIENT_TOKEN: &str = "\
     SELECT * FROM resource_requests WHERE account_id = $1 AND client_token = $2";
 
-/// The columns of [`ListedRow`]. `$3` is the cursor (exclusive), `$4`/`$5`
-/// JSON arrays of the allowed operations and statuses.
+/// The columns of [`ListedRow`], newest first: the first page. `$3`/`$4`
+/// are the allowed operations and statuses.
 const LIST_REQUESTS: &str = "\
-    SELECT seq, request_token, type_name, operation, operation_status, identifier, \
+    SELECT created_at, request_token, type_name, operation, operation_status, identifier, \
       resource_model, status_message, error_code, retry_after, event_time \
     FROM resource_requests \
-    WHERE account_id = $1 AND created_at >= $2 AND seq < $3 \
-      AND operation IN (SELECT value FROM json_each($4)) \
-      AND operation_status IN (SELECT value FROM json_each($5)) \
-    ORDER BY seq DESC LIMIT $6";
+    WHERE account_id = $1 AND created_at >= $2 \
+      AND operation IN (SELECT value FROM json_each($3)) \
+      AND operation_status IN (SELECT value FROM json_each($4)) \
+    ORDER BY seq DESC LIMIT $5";
+
+/// [`LIST_REQUESTS`] after the request `$6` of the account (the cursor):
+/// the keyset subquery is scoped to the account, so another account's
+/// request names nothing (`seq < NULL` lists no row).
+const LIST_REQUESTS_AFTER: &str = "\
+    SELECT created_at, request_token, type_name, operation, operation_status, identifier, \
+      resource_model, status_message, error_code, retry_after, event_time \
+    FROM resource_requests \
+    WHERE account_id = $1 AND created_at >= $2 \
+      AND operation IN (SELECT value FROM json_each($3)) \
+      AND operation_status IN (SELECT value FROM json_each($4)) \
+      AND seq < (SELECT seq FROM resource_requests WHERE request_token = $6 AND account_id = $1) \
+    ORDER BY seq DESC LIMIT $5";
+
+/// Whether `$1` is a request of account `$2` (told apart from the end of a
+/// listing only when a page after a cursor comes back empty).
+const REQUEST_EXISTS: &str = "\
+    SELECT 1 FROM resource_requests WHERE request_token = $1 AND account_id = $2";
 
 /// The request's whole current state: the latest event (`$2`..`$9`) and the
 /// lease (`$10`..`$13`, all `NULL` for none).
@@ -187,16 +205,32 @@ impl ResourceRequestStore for SqliteStore {
         query: &ListQuery,
     ) -> Result<Vec<ListedRequest>, StoreError> {
         self.availability.check()?;
-        let rows: Vec<ListedRow> = sqlx::query_as(LIST_REQUESTS)
+        let sql = if query.after.is_some() {
+            LIST_REQUESTS_AFTER
+        } else {
+            LIST_REQUESTS
+        };
+        let mut list = sqlx::query_as(sql)
             .bind(query.account.as_str())
             .bind(query.visible_since.as_micros())
-            .bind(query.after.unwrap_or(i64::MAX))
             .bind(json_list(&query.operation_names()))
             .bind(json_list(&query.status_names()))
-            .bind(i64::from(query.limit))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(classify)?;
+            .bind(i64::from(query.limit));
+        if let Some(after) = &query.after {
+            list = list.bind(after.as_str());
+        }
+        let rows: Vec<ListedRow> = list.fetch_all(&self.pool).await.map_err(classify)?;
+        if let (true, Some(after)) = (rows.is_empty(), &query.after) {
+            let exists: Option<i32> = sqlx::query_scalar(REQUEST_EXISTS)
+                .bind(after.as_str())
+                .bind(query.account.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(classify)?;
+            if exists.is_none() {
+                return Err(StoreError::NotFound);
+            }
+        }
         rows.into_iter().map(ListedRow::into_listed).collect()
     }
 
