@@ -2,7 +2,9 @@
 # Runs the AWS CLI and boto3 examples of the README (the fenced ```sh and
 # ```python blocks between the aws-clients markers) against a real statusgate
 # and checks each against the ```text block that follows it, so the README
-# cannot rot. In expected output, a lower-case `<name>` matches one word that
+# cannot rot. Then it starts a second statusgate with --auth sigv4 and runs
+# .ci/signed_clients.py: real signatures from boto3, botocore's presigner and
+# the AWS CLI, right and wrong. In expected output, a lower-case `<name>` matches one word that
 # differs from run to run (a UUID, a time, a count); whitespace runs and blank
 # lines are not significant.
 #
@@ -23,7 +25,8 @@ note() { printf '==> %s\n' "$*"; }
 [ $# -eq 1 ] || fail "usage: bash .ci/readme-examples.sh path/to/statusgate"
 [ -f "$1" ] && [ -x "$1" ] || fail "$1 is not an executable statusgate binary"
 binary="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
-readme="$(cd "$(dirname "$0")/.." && pwd)/README.md"
+ci_dir="$(cd "$(dirname "$0")" && pwd)"
+readme="$(dirname "$ci_dir")/README.md"
 [ -f "$readme" ] || fail "no README.md at $readme"
 command -v python3 >/dev/null || fail "python3 is required"
 command -v curl >/dev/null || fail "curl is required"
@@ -202,3 +205,35 @@ python3 "$work/examples.py" "$readme" "$work" || {
 
 stop_server
 note "README examples passed"
+
+note "starting statusgate with --auth sigv4 on 127.0.0.1:8080"
+export STATUSGATE_CREDENTIALS_KEY="$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')"
+signed_database="sqlite://$work/signed.db"
+"$binary" migrate --database-url "$signed_database" >"$work/migrate.log" 2>&1 || {
+    cat "$work/migrate.log" >&2
+    fail "statusgate migrate"
+}
+"$binary" --auth sigv4 --database-url "$signed_database" \
+    --http-listen 127.0.0.1:8080 --grpc-listen "127.0.0.1:$grpc_port" \
+    >"$work/signed-server.log" 2>&1 &
+server_pid=$!
+ready=no
+for _ in $(seq 1 150); do
+    if ! kill -0 "$server_pid" 2>/dev/null; then
+        cat "$work/signed-server.log" >&2
+        fail "statusgate --auth sigv4 exited during start-up"
+    fi
+    if curl -s -o /dev/null --max-time 1 http://127.0.0.1:8080/healthz; then
+        ready=yes
+        break
+    fi
+    sleep 0.2
+done
+[ "$ready" = yes ] || fail "statusgate --auth sigv4 did not answer within 30 s"
+"$work/venv/bin/python" "$ci_dir/signed_clients.py" http://127.0.0.1:8080 "$binary" "$signed_database" || {
+    printf -- '--- server log\n' >&2
+    tail -n 50 "$work/signed-server.log" >&2
+    fail "signed client checks"
+}
+stop_server
+note "signed client checks passed"

@@ -1,24 +1,24 @@
--- wrk script for the AWS JSON facade (awsJson 1.0 / 1.1 over HTTP/1.1).
+-- wrk script for the AWS JSON facade (awsJson 1.0 / 1.1 over HTTP/1.1). The
+-- benchmark tool (bench/tool/) writes the requests and checks each once
+-- through a real HTTP client before the run; this only sends them.
 --
---   wrk ... -s bench/facade.lua http://127.0.0.1:PORT/ -- TARGET CONTENT_TYPE ACCOUNT MODE [ARGS]
+--   wrk ... -s bench/facade.lua http://127.0.0.1:PORT/ -- TARGET CONTENT_TYPE REQUESTS [LO HI]
 --
--- MODE
---   fixed BODY            the same request every time
---   random-request LO HI  GetResourceRequestStatus of a random seeded request
---                         number in [LO, HI] (token layout as bench/sql/seed_requests.sql)
---   scopes N BODY         the same body, signed as one of N accounts
---                         (ACCOUNT, ACCOUNT+1, ...) picked at random: N scopes
---   keys FIELD KEY...     {"FIELD":"KEY"} with KEY picked at random
+-- REQUESTS  a file with one request a line: the Authorization header, a tab,
+--           the JSON body (one of the facade's own shapes, serialized).
+--           Each request sends a line picked at random.
+-- LO HI     in every body, @SEEDED_REQUEST_TOKEN@ is replaced, per request,
+--           by the token of a seeded request number in [LO, HI] picked at
+--           random (the layout of bench/sql/seed_requests.sql).
 --
--- The account is the access key id of a SigV4-shaped Authorization header
--- (statusgate does not verify signatures). done() prints one line:
+-- done() prints one line:
 --   BENCHJSON requests duration_us connect read write status timeout p50_us p99_us
 
-local target, content_type, account, mode
-local fixed_request
-local scoped_requests = {}
+local PLACEHOLDER = "@SEEDED_REQUEST_TOKEN@"
+
+local requests = {}   -- ready-made requests (no range)
+local templates = {}  -- {headers, before, after} around the placeholder (range)
 local lo, hi
-local account_headers
 
 local thread_counter = 0
 
@@ -27,62 +27,53 @@ function setup(thread)
   thread:set("thread_number", thread_counter)
 end
 
-local function authorization(key)
-  return "AWS4-HMAC-SHA256 Credential=" .. key
-    .. "/20260101/us-east-1/bench/aws4_request, SignedHeaders=host;x-amz-date, Signature=00"
-end
-
-local function headers_for(key)
-  return {
-    ["Content-Type"] = content_type,
-    ["X-Amz-Target"] = target,
-    ["Authorization"] = authorization(key),
-  }
-end
-
 -- The request token of seeded request number i: the first group scatters the
--- keys over the index like random UUIDs, the last group is i.
-function request_token(i)
+-- keys over the index like random UUIDs, the last group is i. The tool's
+-- seeded_request_token and bench/sql/seed_requests.sql compute the same.
+local function request_token(i)
   local h = (i * 1000003) % 4294967296
   return string.format("%04x%04x-0000-4000-8000-%012x",
     math.floor(h / 65536), h % 65536, i)
 end
 
 function init(args)
-  target, content_type, account, mode = args[1], args[2], args[3], args[4]
-  local seed = (thread_number or 1) * 7919 + os.time()
-  math.randomseed(seed)
-  if mode == "fixed" then
-    fixed_request = wrk.format("POST", "/", headers_for(account), args[5])
-  elseif mode == "random-request" then
-    lo, hi = tonumber(args[5]), tonumber(args[6])
-    account_headers = headers_for(account)
-  elseif mode == "scopes" then
-    local n = tonumber(args[5])
-    for k = 0, n - 1 do
-      local key = string.format("%012.0f", tonumber(account) + k)
-      scoped_requests[k + 1] = wrk.format("POST", "/", headers_for(key), args[6])
+  local target, content_type, file = args[1], args[2], args[3]
+  if args[4] then
+    lo, hi = tonumber(args[4]), tonumber(args[5])
+  end
+  math.randomseed((thread_number or 1) * 7919 + os.time())
+  for line in io.lines(file) do
+    local authorization, body = line:match("^([^\t]*)\t(.*)$")
+    if not authorization then
+      error("bad request line in " .. file .. ": " .. line)
     end
-  elseif mode == "keys" then
-    local field = args[5]
-    for k = 6, #args do
-      scoped_requests[#scoped_requests + 1] =
-        wrk.format("POST", "/", headers_for(account), '{"' .. field .. '":"' .. args[k] .. '"}')
+    local headers = {
+      ["Content-Type"] = content_type,
+      ["X-Amz-Target"] = target,
+      ["Authorization"] = authorization,
+    }
+    if lo then
+      local first, last = body:find(PLACEHOLDER, 1, true)
+      if not first then
+        error("no " .. PLACEHOLDER .. " in " .. body)
+      end
+      templates[#templates + 1] = {headers, body:sub(1, first - 1), body:sub(last + 1)}
+    else
+      requests[#requests + 1] = wrk.format("POST", "/", headers, body)
     end
-  else
-    error("unknown mode " .. tostring(mode))
+  end
+  if #requests + #templates == 0 then
+    error("no requests in " .. file)
   end
 end
 
 function request()
-  if fixed_request then
-    return fixed_request
-  elseif lo then
-    local body = '{"RequestToken":"' .. request_token(math.random(lo, hi)) .. '"}'
-    return wrk.format("POST", "/", account_headers, body)
-  else
-    return scoped_requests[math.random(1, #scoped_requests)]
+  if lo then
+    local template = templates[math.random(1, #templates)]
+    local body = template[2] .. request_token(math.random(lo, hi)) .. template[3]
+    return wrk.format("POST", "/", template[1], body)
   end
+  return requests[math.random(1, #requests)]
 end
 
 function done(summary, latency, requests)

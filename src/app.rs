@@ -13,7 +13,7 @@ use futures::FutureExt;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
+use crate::config::{AuthMode, Config};
 use crate::domain::{Clock, SystemClock};
 use crate::health::Health;
 use crate::jobs::{purge, simulation};
@@ -25,6 +25,10 @@ use crate::{grpc, http};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    /// A configuration that must not start (no `--auth` on a non-loopback
+    /// address, an unreadable credentials key, ...).
+    #[error("{0}")]
+    Config(String),
     #[error("unsupported database URL {0:?}: expected postgres://... or sqlite://...")]
     UnsupportedDatabaseUrl(String),
     #[error("cannot open database {url}: {cause}")]
@@ -184,6 +188,13 @@ impl Application {
         config: Config,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StartupError> {
+        let auth = config.auth_mode().map_err(StartupError::Config)?;
+        let credentials_key = config.credentials_key().map_err(StartupError::Config)?;
+        if auth == AuthMode::Sigv4 && credentials_key.is_none() {
+            return Err(StartupError::Config(
+                "--auth sigv4 needs the credentials key: set --credentials-key-file or STATUSGATE_CREDENTIALS_KEY".into(),
+            ));
+        }
         let store = open_store(&config).await?;
         let (grpc_tls, http_tls) = listener_tls(&config)?;
         let (grpc_acceptor, grpc_address) =
@@ -203,11 +214,17 @@ impl Application {
                 .collect(),
         };
 
+        let stop = CancellationToken::new();
         let services = Services::new(
             store.clone(),
-            clock,
+            clock.clone(),
             config.default_account.clone(),
             config.request_retention,
+            credentials_key,
+        )
+        .with_watch_limits(
+            crate::service::max_wait_within(config.request_timeout),
+            stop.clone(),
         );
         let pool_store = store.clone();
         let metrics = Arc::new(Metrics::new(Box::new(move || {
@@ -215,18 +232,22 @@ impl Application {
             (connections.in_use, connections.idle)
         })));
         let (health, health_service) = Health::new();
-        let stop = CancellationToken::new();
         let mut servers = JoinSet::new();
         let mut background = JoinSet::new();
 
-        let reflection_service = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(grpc::proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()
-            .map_err(|error| StartupError::Serve {
-                listener: "gRPC",
-                cause: format!("reflection: {error}"),
-            })?;
+        // Both protocol versions: Postman, Evans, grpcui and older grpcurl
+        // speak only v1alpha.
+        let reflection = || {
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(grpc::proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        };
+        let reflection_error = |error: tonic_reflection::server::Error| StartupError::Serve {
+            listener: "gRPC",
+            cause: format!("reflection: {error}"),
+        };
+        let reflection_service = reflection().build_v1().map_err(reflection_error)?;
+        let reflection_v1alpha_service = reflection().build_v1alpha().map_err(reflection_error)?;
         let grpc_server = tonic::transport::Server::builder()
             .timeout(config.request_timeout)
             .http2_keepalive_interval(Some(limits.keepalive_interval))
@@ -237,9 +258,11 @@ impl Application {
                 config.max_in_flight,
                 config.http_body_timeout,
             ))
-            .add_routes(grpc::routes(&services))
+            .layer(grpc::AuthLayer::new(auth, services.credentials.clone()))
+            .add_routes(grpc::routes(&services, &config.default_account))
             .add_service(health_service)
-            .add_service(reflection_service);
+            .add_service(reflection_service)
+            .add_service(reflection_v1alpha_service);
         let grpc_stop = stop.clone();
         servers.spawn(async move {
             grpc_server
@@ -261,6 +284,8 @@ impl Application {
             request_timeout: config.request_timeout,
             max_in_flight: config.max_in_flight,
             body_timeout: config.http_body_timeout,
+            auth,
+            clock: clock.clone(),
         });
         servers.spawn(
             net::serve_http(http_acceptor, http_tls, http_router, limits, stop.clone()).map(Ok),
@@ -287,6 +312,7 @@ impl Application {
         if let Some(delay) = config.simulate_provisioning {
             background.spawn(simulation::provision_resource_requests(
                 services.clone(),
+                clock.clone(),
                 delay,
                 stop.clone(),
             ));
@@ -298,6 +324,7 @@ impl Application {
             tls = !tls.listeners.is_empty(),
             backend = store.backend(),
             database = %redact(&config.database_url),
+            auth = ?auth,
             "statusgate listening"
         );
         Ok(Self {

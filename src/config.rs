@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use crate::domain::AccountId;
+use crate::service::CredentialsKey;
 
 /// The embedded default: an SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://statusgate.db";
@@ -31,6 +32,53 @@ pub enum Command {
     Serve,
     /// Apply the database migrations and exit.
     Migrate,
+    /// Manage the credentials callers sign with (`--auth sigv4`).
+    #[command(subcommand)]
+    Credentials(CredentialsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CredentialsCommand {
+    /// Issue a credential and print it once, as JSON with its secret.
+    Create {
+        /// The account it acts as (12 digits).
+        #[arg(long, value_parser = parse_account, required_unless_present = "all_accounts", conflicts_with = "all_accounts")]
+        account: Option<AccountId>,
+        /// Bind it to every account instead (workers and admins only).
+        #[arg(long)]
+        all_accounts: bool,
+        /// `client` (what an AWS caller calls), `worker` (also the worker
+        /// RPCs) or `admin` (also credential management).
+        #[arg(long)]
+        role: String,
+    },
+    /// List every credential, without secrets, as JSON lines.
+    List,
+    /// Revoke a credential: every replica refuses it within seconds.
+    Revoke {
+        /// The access key id.
+        access_key_id: String,
+    },
+}
+
+/// Whether callers must sign their calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthMode {
+    /// Verify every call: SigV4 on the AWS facade, `Bearer` keys on gRPC.
+    Sigv4,
+    /// Trust every caller (local development): the access key id names the
+    /// account.
+    None,
+}
+
+/// The credentials key as given in the environment; never printed.
+#[derive(Clone)]
+pub struct KeyText(pub String);
+
+impl std::fmt::Debug for KeyText {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("KeyText(<redacted>)")
+    }
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -104,6 +152,22 @@ pub struct Config {
     /// tokens to INSYNC this long after they were used.
     #[arg(long, env = "STATUSGATE_SIMULATE_PROPAGATION", value_parser = parse_duration, global = true)]
     pub simulate_propagation: Option<Duration>,
+
+    /// `sigv4` or `none`. Without it, `none` while every listener is on a
+    /// loopback address; on any other address the server refuses to start.
+    #[arg(long, env = "STATUSGATE_AUTH", value_enum, global = true)]
+    pub auth: Option<AuthMode>,
+
+    /// A file holding the credentials key: 32 random bytes, base64
+    /// (`head -c 32 /dev/urandom | base64`). Needed for `--auth sigv4` and
+    /// `credentials create`.
+    #[arg(long, env = "STATUSGATE_CREDENTIALS_KEY_FILE", global = true)]
+    pub credentials_key_file: Option<PathBuf>,
+
+    /// The credentials key itself (base64), when no file is given. Only from
+    /// the environment: a command line is visible to every local user.
+    #[arg(skip = std::env::var("STATUSGATE_CREDENTIALS_KEY").ok().map(KeyText))]
+    pub credentials_key: Option<KeyText>,
 
     /// Simulation for environments without a real worker: drive resource
     /// requests PENDING -> IN_PROGRESS -> SUCCESS, each step this long after
@@ -190,6 +254,9 @@ impl Config {
             health_interval: Duration::from_secs(1),
             simulate_propagation: None,
             simulate_provisioning: None,
+            auth: None,
+            credentials_key_file: None,
+            credentials_key: None,
             tls_cert: None,
             tls_key: None,
             grpc_client_ca: None,
@@ -200,6 +267,44 @@ impl Config {
             http2_keepalive_interval: Duration::from_secs(20),
             http2_keepalive_timeout: Duration::from_secs(10),
         }
+    }
+
+    /// The authentication mode in force: the one given, else `none` while
+    /// every listener is on a loopback address. Refuses to guess for a
+    /// server reachable from other hosts.
+    pub fn auth_mode(&self) -> Result<AuthMode, String> {
+        if let Some(mode) = self.auth {
+            return Ok(mode);
+        }
+        for (name, address) in [
+            ("--grpc-listen", self.grpc_listen),
+            ("--http-listen", self.http_listen),
+        ] {
+            if !address.ip().is_loopback() {
+                return Err(format!(
+                    "{name} {address} is not a loopback address: say --auth sigv4 (verify every call) or --auth none (trust every caller) explicitly"
+                ));
+            }
+        }
+        Ok(AuthMode::None)
+    }
+
+    /// The credentials key, from `--credentials-key-file` or else
+    /// `STATUSGATE_CREDENTIALS_KEY`; `None` when neither is given.
+    pub fn credentials_key(&self) -> Result<Option<CredentialsKey>, String> {
+        let text = match (&self.credentials_key_file, &self.credentials_key) {
+            (Some(path), _) => std::fs::read_to_string(path).map_err(|error| {
+                format!(
+                    "cannot read the credentials key file {}: {error}",
+                    path.display()
+                )
+            })?,
+            (None, Some(KeyText(text))) => text.clone(),
+            (None, None) => return Ok(None),
+        };
+        CredentialsKey::from_base64(&text)
+            .map(Some)
+            .map_err(|error| error.to_string())
     }
 }
 
@@ -240,6 +345,97 @@ mod tests {
         assert!(Cli::try_parse_from(["statusgate", "--grpc-client-ca", "ca.pem"]).is_err());
         let tls = Cli::try_parse_from(["statusgate", "--tls-cert", "c.pem", "--tls-key", "k.pem"]);
         assert!(tls.unwrap().config.tls_cert.is_some());
+    }
+
+    #[test]
+    fn without_auth_only_loopback_listeners_may_start() {
+        let loopback = Cli::try_parse_from(["statusgate"]).unwrap().config;
+        assert_eq!(loopback.auth_mode(), Ok(AuthMode::None));
+        let exposed = Cli::try_parse_from(["statusgate", "--http-listen", "0.0.0.0:8080"])
+            .unwrap()
+            .config;
+        let refusal = exposed.auth_mode().unwrap_err();
+        assert!(
+            refusal.contains("--http-listen 0.0.0.0:8080 is not a loopback address"),
+            "{refusal}"
+        );
+        let ipv6 = Cli::try_parse_from(["statusgate", "--grpc-listen", "[::1]:50051"])
+            .unwrap()
+            .config;
+        assert_eq!(ipv6.auth_mode(), Ok(AuthMode::None));
+        for (flag, mode) in [("sigv4", AuthMode::Sigv4), ("none", AuthMode::None)] {
+            let explicit = Cli::try_parse_from([
+                "statusgate",
+                "--http-listen",
+                "0.0.0.0:8080",
+                "--auth",
+                flag,
+            ])
+            .unwrap()
+            .config;
+            assert_eq!(explicit.auth_mode(), Ok(mode));
+        }
+        assert!(Cli::try_parse_from(["statusgate", "--auth", "maybe"]).is_err());
+    }
+
+    #[test]
+    fn credentials_commands_parse() {
+        let create = Cli::try_parse_from([
+            "statusgate",
+            "credentials",
+            "create",
+            "--account",
+            "123456789012",
+            "--role",
+            "client",
+        ])
+        .unwrap();
+        assert!(matches!(
+            create.command,
+            Some(Command::Credentials(CredentialsCommand::Create {
+                account: Some(_),
+                all_accounts: false,
+                ..
+            }))
+        ));
+        assert!(
+            Cli::try_parse_from(["statusgate", "credentials", "create", "--role", "worker"])
+                .is_err()
+        );
+        assert!(
+            Cli::try_parse_from([
+                "statusgate",
+                "credentials",
+                "create",
+                "--all-accounts",
+                "--account",
+                "123456789012",
+                "--role",
+                "worker",
+            ])
+            .is_err()
+        );
+        assert!(
+            Cli::try_parse_from([
+                "statusgate",
+                "credentials",
+                "create",
+                "--all-accounts",
+                "--role",
+                "worker"
+            ])
+            .is_ok()
+        );
+        assert!(
+            Cli::try_parse_from([
+                "statusgate",
+                "credentials",
+                "revoke",
+                "SGAKABCDEFGHIJ234567"
+            ])
+            .is_ok()
+        );
+        assert!(Cli::try_parse_from(["statusgate", "credentials", "list"]).is_ok());
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The `statusgate` binary: parses the configuration, raises the soft limit
-//! on open files to the hard one, then serves (default) or migrates. While
-//! serving, SIGTERM/SIGINT drain and stop, SIGHUP reloads the TLS files.
-//! Any start-up failure is one line on stderr and exit code 1.
+//! on open files to the hard one, then serves (default), migrates, or runs a
+//! `credentials` command. While serving, SIGTERM/SIGINT drain and stop,
+//! SIGHUP reloads the TLS files. Any start-up failure is one line on stderr
+//! and exit code 1.
 
 use std::process::ExitCode;
 
@@ -33,6 +34,9 @@ fn main() -> ExitCode {
         }
         let outcome = match cli.command {
             Some(Command::Migrate) => app::migrate(&cli.config).await,
+            Some(Command::Credentials(command)) => {
+                statusgate::cli::credentials(&cli.config, command).await
+            }
             Some(Command::Serve) | None => serve(cli.config).await,
         };
         telemetry.shutdown().await;

@@ -38,7 +38,8 @@ impl Outcome {
             | ErrorCode::ChangeTokenAlreadyUsed
             | ErrorCode::ChangeTokenNotUsed
             | ErrorCode::RequestTokenNotFound
-            | ErrorCode::ClientTokenConflict => Self::ClientError,
+            | ErrorCode::ClientTokenConflict
+            | ErrorCode::LeaseLost => Self::ClientError,
             ErrorCode::Throttling => Self::Throttled,
             ErrorCode::DatabaseUnavailable
             | ErrorCode::ServiceUnavailable
@@ -132,6 +133,11 @@ impl Metrics {
             "Expired records deleted by the background purge",
             purged.clone(),
         );
+        // Exposed at 0 from the start, not only after the first purge pass
+        // (which runs one interval after start).
+        for record in ["requests", "change_tokens"] {
+            drop(purged.get_or_create(&PurgeLabels { record }));
+        }
         Self {
             registry: Mutex::new(registry),
             pool_gauge,

@@ -41,6 +41,10 @@ pub enum ErrorCode {
     RequestTokenNotFound,
     /// The client token belongs to a request with other input.
     ClientTokenConflict,
+    /// A worker's write names a lease it does not hold (any more): another
+    /// worker claimed the request, the request is leased and the write
+    /// carries no token, or the request is finished.
+    LeaseLost,
     /// Shed under load; retry with backoff.
     Throttling,
     /// The database cannot be reached; retry later.
@@ -52,7 +56,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::InvalidParameter,
         Self::InvalidRequestState,
         Self::ChangeTokenNotFound,
@@ -60,6 +64,7 @@ impl ErrorCode {
         Self::ChangeTokenNotUsed,
         Self::RequestTokenNotFound,
         Self::ClientTokenConflict,
+        Self::LeaseLost,
         Self::Throttling,
         Self::DatabaseUnavailable,
         Self::ServiceUnavailable,
@@ -80,6 +85,7 @@ impl ErrorCode {
             Self::ChangeTokenNotUsed => "WAFInvalidOperationException",
             Self::RequestTokenNotFound => "RequestTokenNotFoundException",
             Self::ClientTokenConflict => "ClientTokenConflictException",
+            Self::LeaseLost => "LeaseLostException",
             Self::Throttling => "ThrottlingException",
             Self::DatabaseUnavailable | Self::Internal => match family {
                 ApiFamily::Waf => "WAFInternalErrorException",
@@ -286,6 +292,11 @@ mod tests {
                 ErrorCode::ClientTokenConflict,
                 "ClientTokenConflictException",
                 "ClientTokenConflictException",
+            ),
+            (
+                ErrorCode::LeaseLost,
+                "LeaseLostException",
+                "LeaseLostException",
             ),
             (
                 ErrorCode::Throttling,

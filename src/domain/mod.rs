@@ -1,9 +1,12 @@
 //! The statusgate domain: validated values, the change-token and
-//! resource-request state machines, and the one error vocabulary that both
-//! transports map. Nothing here does I/O or knows about gRPC, HTTP or SQL.
+//! resource-request state machines, worker leases, and the one error
+//! vocabulary that both transports map. Nothing here does I/O or knows about gRPC, HTTP or SQL.
 
 pub mod change_token;
+pub mod credential;
 pub mod error;
+pub mod lease;
+pub mod permission;
 pub mod resource_request;
 pub mod resource_types;
 pub mod time;

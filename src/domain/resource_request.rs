@@ -12,6 +12,7 @@
 //! ```
 //! `SUCCESS`, `FAILED` and `CANCEL_COMPLETE` are terminal.
 
+use super::lease::Lease;
 use super::time::check_recorded_time;
 use super::values::{
     AccountId, ClientToken, Identifier, JsonDocument, RequestToken, RoleArn, StatusMessage,
@@ -175,6 +176,14 @@ pub struct ProgressEvent {
     pub retry_after: Option<Timestamp>,
 }
 
+/// An event with its position in the request's history (1 is the `PENDING`
+/// event of its creation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NumberedEvent {
+    pub number: i64,
+    pub event: ProgressEvent,
+}
+
 /// What a caller asked for; two creates with the same client token must carry
 /// equal inputs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -233,6 +242,9 @@ pub struct StoredResourceRequest {
     pub event_count: i64,
     /// When the request was recorded; it expires a retention period later.
     pub created_at: Timestamp,
+    /// The worker lease, live or expired; `None` for a request no worker
+    /// claimed, or once a terminal event released it.
+    pub lease: Option<Lease>,
 }
 
 /// What a worker reports.
@@ -246,11 +258,19 @@ pub struct ProgressReport {
     pub retry_after: Option<Timestamp>,
 }
 
-/// What to do with a request, decided while its row is locked.
+/// What to do with a request, decided while its row is locked. Whatever
+/// appends a terminal event releases the request's lease with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    /// Append this event; it becomes the request's current state.
+    /// Append this event; it becomes the request's current state. The lease,
+    /// if any, stays as it is.
     Append(ProgressEvent),
+    /// The lease holder's write: append `event`, if any, and replace the
+    /// lease with `lease` (the same token, renewed).
+    Leased {
+        event: Option<ProgressEvent>,
+        lease: Lease,
+    },
     /// Leave the request as it is and answer with its current state.
     Unchanged,
 }
@@ -392,6 +412,7 @@ mod tests {
             input,
             event_count,
             created_at: Timestamp::from_micros(1),
+            lease: None,
         }
     }
 
@@ -493,6 +514,7 @@ mod tests {
         let appended = |status, count| match decide_cancel(&request_in(status, count), now) {
             Ok(Decision::Append(event)) => Some(event.operation_status),
             Ok(Decision::Unchanged) => None,
+            Ok(Decision::Leased { .. }) => panic!("a cancel is no lease holder's write"),
             Err(error) => panic!("unexpected {error}"),
         };
         assert_eq!(appended(Pending, 1), Some(CancelComplete));

@@ -8,6 +8,7 @@
 //! statement, on either transport and either backend.
 
 use std::sync::LazyLock;
+use std::time::Duration;
 
 use regex::Regex;
 
@@ -167,6 +168,21 @@ constrained_string!(
     ChangeDescription, "ChangeDescription", 0..=4096
 );
 
+constrained_string!(
+    /// Who claims requests: kept with a lease (a host name and process id,
+    /// a pod name).
+    WorkerId, "WorkerId", 1..=128, pattern = "[-A-Za-z0-9_.:@/]+"
+);
+constrained_string!(
+    /// The proof that a worker holds a request's lease (a UUID, handed out
+    /// by a claim).
+    LeaseToken, "LeaseToken", 1..=64, pattern = "[-A-Za-z0-9]+"
+);
+constrained_string!(
+    /// The start of the type names a worker handles (`AWS::S3::`).
+    TypeNamePrefix, "TypeNamePrefix", 1..=196, pattern = "[A-Za-z0-9:]+"
+);
+
 /// A JSON document member (`DesiredState`, `PatchDocument`, `ResourceModel`):
 /// 1..=262144 characters of valid JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -275,6 +291,67 @@ impl MaxResults {
     }
 
     pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+/// A duration member within `min..=max`, `default` when absent.
+pub(crate) fn duration_within(
+    member: &'static str,
+    value: Option<Duration>,
+    default: Duration,
+    min: Duration,
+    max: Duration,
+) -> Result<Duration, FieldViolation> {
+    let Some(value) = value else {
+        return Ok(default);
+    };
+    let shown = humantime::format_duration(value).to_string();
+    if value < min {
+        return Err(FieldViolation::invalid(
+            member,
+            &shown,
+            format!(
+                "Member must have value greater than or equal to {}",
+                humantime::format_duration(min)
+            ),
+        ));
+    }
+    if value > max {
+        return Err(FieldViolation::invalid(
+            member,
+            &shown,
+            format!(
+                "Member must have value less than or equal to {}",
+                humantime::format_duration(max)
+            ),
+        ));
+    }
+    Ok(value)
+}
+
+/// How long `WaitResourceRequest` (and `WaitOperation`) may wait: 0..=5
+/// minutes, default 30 seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaitTimeout(Duration);
+
+impl WaitTimeout {
+    pub const MEMBER: &'static str = "Timeout";
+    pub const DEFAULT: Duration = Duration::from_secs(30);
+    pub const MAX: Duration = Duration::from_secs(5 * 60);
+
+    pub fn parse(value: Option<Duration>) -> Result<Self, FieldViolation> {
+        duration_within(
+            Self::MEMBER,
+            value,
+            Self::DEFAULT,
+            Duration::ZERO,
+            Self::MAX,
+        )
+        .map(Self)
+    }
+
+    pub fn get(self) -> Duration {
         self.0
     }
 }
@@ -413,6 +490,44 @@ mod tests {
         for bad in ["12345678901", "1234567890123", "12345678901a"] {
             assert!(AccountId::parse_or_default(bad, &default).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn wait_timeouts_default_to_30s_and_stay_within_5_minutes() {
+        assert_eq!(
+            WaitTimeout::parse(None).unwrap().get(),
+            WaitTimeout::DEFAULT
+        );
+        assert_eq!(
+            WaitTimeout::parse(Some(Duration::ZERO)).unwrap().get(),
+            Duration::ZERO
+        );
+        assert_eq!(
+            WaitTimeout::parse(Some(WaitTimeout::MAX)).unwrap().get(),
+            WaitTimeout::MAX
+        );
+        let too_long = WaitTimeout::parse(Some(Duration::from_secs(301))).unwrap_err();
+        assert_eq!(too_long.member, "Timeout");
+        assert_eq!(too_long.value.as_deref(), Some("5m 1s"));
+        assert_eq!(
+            too_long.constraint,
+            "Member must have value less than or equal to 5m"
+        );
+    }
+
+    #[test]
+    fn worker_ids_lease_tokens_and_prefixes_follow_their_patterns() {
+        for good in ["worker-1", "host.example:4242", "pod/ns@node_2"] {
+            assert!(WorkerId::parse(good).is_ok(), "{good}");
+        }
+        for bad in ["", "a b", "ü", &"w".repeat(129)] {
+            assert!(WorkerId::parse(bad).is_err(), "{bad}");
+        }
+        assert!(LeaseToken::parse("6f1c2a3e-0b7d-4c8e-9f10-112233445566").is_ok());
+        assert!(LeaseToken::parse("not a token").is_err());
+        assert!(TypeNamePrefix::parse("AWS::S3::").is_ok());
+        assert!(TypeNamePrefix::parse("AWS::S3::%").is_err());
+        assert!(TypeNamePrefix::parse("").is_err());
     }
 
     #[test]

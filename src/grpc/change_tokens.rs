@@ -2,35 +2,46 @@
 
 use tonic::{Request, Response, Status};
 
+use super::auth::{principal_of, resolve_account};
 use super::convert;
 use super::proto::change_token_service_server::ChangeTokenService;
 use super::proto::{
     ConsumeChangeTokenRequest, ConsumeChangeTokenResponse, GetChangeTokenRequest,
     GetChangeTokenResponse, GetChangeTokenStatusRequest, GetChangeTokenStatusResponse,
-    MarkChangeTokenInSyncRequest, MarkChangeTokenInSyncResponse,
+    MarkChangeTokenInSyncRequest, MarkChangeTokenInSyncResponse, WatchChangeTokenRequest,
 };
 use super::status_from_error;
+use super::watch::{self, ServerStream};
 use crate::domain::change_token::ChangeTokenScope;
+use crate::domain::credential::Principal;
 use crate::domain::values::{ChangeDescription, ChangeToken};
 use crate::domain::{ApiFamily, Error, FieldViolation};
-use crate::service::ChangeTokenService as Service;
+use crate::service::{ChangeTokenService as Service, WatchService};
 
 pub struct ChangeTokenApi {
     service: Service,
+    watches: WatchService,
 }
 
 impl ChangeTokenApi {
-    pub fn new(service: Service) -> Self {
-        Self { service }
+    pub fn new(service: Service, watches: WatchService) -> Self {
+        Self { service, watches }
     }
 
+    /// The scope a request names, its account resolved through the caller.
     fn scope(
         &self,
+        principal: Option<&Principal>,
         scope: Option<super::proto::ChangeTokenScope>,
     ) -> Result<ChangeTokenScope, Status> {
-        let scope = convert::scope(scope, self.service.default_account()).map_err(invalid)?;
-        crate::telemetry::record_account(scope.account());
-        Ok(scope)
+        let scope = scope.ok_or_else(|| invalid(FieldViolation::missing("Scope")))?;
+        let account = resolve_account(
+            principal,
+            &scope.account_id,
+            self.service.default_account(),
+            ApiFamily::Waf,
+        )?;
+        convert::scope(scope, account).map_err(invalid)
     }
 }
 
@@ -56,8 +67,9 @@ impl ChangeTokenService for ChangeTokenApi {
         &self,
         request: Request<GetChangeTokenRequest>,
     ) -> Result<Response<GetChangeTokenResponse>, Status> {
+        let principal = principal_of(&request);
         let request = request.into_inner();
-        let scope = self.scope(request.scope)?;
+        let scope = self.scope(principal.as_ref(), request.scope)?;
         let token = self
             .service
             .get_change_token(&scope)
@@ -72,8 +84,9 @@ impl ChangeTokenService for ChangeTokenApi {
         &self,
         request: Request<GetChangeTokenStatusRequest>,
     ) -> Result<Response<GetChangeTokenStatusResponse>, Status> {
+        let principal = principal_of(&request);
         let request = request.into_inner();
-        let scope = self.scope(request.scope)?;
+        let scope = self.scope(principal.as_ref(), request.scope)?;
         let token = change_token(request.change_token)?;
         let status = self
             .service
@@ -89,8 +102,9 @@ impl ChangeTokenService for ChangeTokenApi {
         &self,
         request: Request<ConsumeChangeTokenRequest>,
     ) -> Result<Response<ConsumeChangeTokenResponse>, Status> {
+        let principal = principal_of(&request);
         let request = request.into_inner();
-        let scope = self.scope(request.scope)?;
+        let scope = self.scope(principal.as_ref(), request.scope)?;
         let token = change_token(request.change_token)?;
         let description = ChangeDescription::parse(request.change_description).map_err(invalid)?;
         let status = self
@@ -107,8 +121,9 @@ impl ChangeTokenService for ChangeTokenApi {
         &self,
         request: Request<MarkChangeTokenInSyncRequest>,
     ) -> Result<Response<MarkChangeTokenInSyncResponse>, Status> {
+        let principal = principal_of(&request);
         let request = request.into_inner();
-        let scope = self.scope(request.scope)?;
+        let scope = self.scope(principal.as_ref(), request.scope)?;
         let token = change_token(request.change_token)?;
         let status = self
             .service
@@ -118,5 +133,20 @@ impl ChangeTokenService for ChangeTokenApi {
         Ok(Response::new(MarkChangeTokenInSyncResponse {
             change_token_status: convert::change_token_status_to_proto(status),
         }))
+    }
+
+    type WatchChangeTokenStream = ServerStream<GetChangeTokenStatusResponse>;
+
+    async fn watch_change_token(
+        &self,
+        request: Request<WatchChangeTokenRequest>,
+    ) -> Result<Response<Self::WatchChangeTokenStream>, Status> {
+        let principal = principal_of(&request);
+        let request = request.into_inner();
+        let scope = self.scope(principal.as_ref(), request.scope)?;
+        let token = change_token(request.change_token)?;
+        watch::watch_change_token(&self.watches, &scope, &token)
+            .await
+            .map(Response::new)
     }
 }

@@ -1,12 +1,14 @@
 //! Protobuf messages to domain values and back. Shape checks happen here and
 //! name the member at fault; the domain newtypes enforce the rest.
 
+use std::time::Duration;
+
 use prost_types::Timestamp as ProtoTimestamp;
 
 use super::proto;
 use crate::domain::change_token::{ChangeTokenScope, ChangeTokenStatus};
 use crate::domain::resource_request::{
-    HandlerErrorCode, Operation, OperationStatus, ProgressEvent,
+    HandlerErrorCode, Operation, OperationStatus, ProgressEvent, ResourceRequestInput,
 };
 use crate::domain::values::Region;
 use crate::domain::{AccountId, FieldViolation, Timestamp};
@@ -20,16 +22,49 @@ pub fn timestamp_from_proto(timestamp: ProtoTimestamp) -> Timestamp {
     Timestamp::from_seconds_and_nanos(timestamp.seconds, timestamp.nanos)
 }
 
-pub fn account(value: &str, default: &AccountId) -> Result<AccountId, FieldViolation> {
-    AccountId::parse_or_default(value, default)
+/// A `google.protobuf.Duration` member; negative or malformed ones are
+/// refused naming `member`.
+pub fn duration_from_proto(
+    member: &'static str,
+    duration: prost_types::Duration,
+) -> Result<Duration, FieldViolation> {
+    let shown = format!("{}s {}ns", duration.seconds, duration.nanos);
+    if duration.seconds < 0 || duration.nanos < 0 {
+        return Err(FieldViolation::invalid(
+            member,
+            &shown,
+            "Member must have value greater than or equal to 0s",
+        ));
+    }
+    if duration.nanos >= 1_000_000_000 {
+        return Err(FieldViolation::invalid(
+            member,
+            &shown,
+            "Member must be a valid duration (nanos below 1000000000)",
+        ));
+    }
+    Ok(Duration::new(
+        duration.seconds as u64,
+        duration.nanos as u32,
+    ))
 }
 
+/// An optional duration member.
+pub fn optional_duration(
+    member: &'static str,
+    duration: Option<prost_types::Duration>,
+) -> Result<Option<Duration>, FieldViolation> {
+    duration
+        .map(|duration| duration_from_proto(member, duration))
+        .transpose()
+}
+
+/// The scope a request names, for `account` (already resolved from the
+/// scope's `account_id` and the caller).
 pub fn scope(
-    scope: Option<proto::ChangeTokenScope>,
-    default_account: &AccountId,
+    scope: proto::ChangeTokenScope,
+    account: AccountId,
 ) -> Result<ChangeTokenScope, FieldViolation> {
-    let scope = scope.ok_or_else(|| FieldViolation::missing("Scope"))?;
-    let account = account(&scope.account_id, default_account)?;
     match proto::WafEndpoint::try_from(scope.endpoint) {
         Ok(proto::WafEndpoint::Global) => Ok(ChangeTokenScope::global(account)),
         Ok(proto::WafEndpoint::Regional) => {
@@ -159,6 +194,18 @@ fn error_code_to_proto(code: Option<HandlerErrorCode>) -> proto::HandlerErrorCod
     }
 }
 
+pub fn input_to_proto(input: ResourceRequestInput) -> proto::ResourceRequestInput {
+    proto::ResourceRequestInput {
+        operation: operation_to_proto(input.operation) as i32,
+        type_name: input.type_name.into_string(),
+        identifier: input.identifier.map(|value| value.into_string()),
+        desired_state: input.desired_state.map(|value| value.into_string()),
+        patch_document: input.patch_document.map(|value| value.into_string()),
+        role_arn: input.role_arn.map(|value| value.into_string()),
+        type_version_id: input.type_version_id.map(|value| value.into_string()),
+    }
+}
+
 pub fn progress_event_to_proto(event: ProgressEvent) -> proto::ProgressEvent {
     proto::ProgressEvent {
         type_name: event.type_name,
@@ -207,30 +254,47 @@ mod tests {
     }
 
     #[test]
+    fn durations_must_be_non_negative_and_well_formed() {
+        let duration = |seconds, nanos| prost_types::Duration { seconds, nanos };
+        assert_eq!(
+            duration_from_proto("Timeout", duration(1, 500_000_000)).unwrap(),
+            Duration::from_millis(1500)
+        );
+        assert_eq!(
+            duration_from_proto("Timeout", duration(-1, 0))
+                .unwrap_err()
+                .member,
+            "Timeout"
+        );
+        assert!(duration_from_proto("Timeout", duration(0, -1)).is_err());
+        assert!(duration_from_proto("Timeout", duration(0, 1_000_000_000)).is_err());
+        assert_eq!(optional_duration("Timeout", None).unwrap(), None);
+    }
+
+    #[test]
     fn scopes_need_an_endpoint_and_regional_ones_a_region() {
         let default = AccountId::parse("000000000000").unwrap();
         let global = scope(
-            Some(proto::ChangeTokenScope {
+            proto::ChangeTokenScope {
                 account_id: String::new(),
                 endpoint: 1,
                 region: "eu-west-1".into(),
-            }),
-            &default,
+            },
+            default.clone(),
         )
         .unwrap();
         assert_eq!(global.region_key(), "", "WAF global ignores the region");
         assert_eq!(global.account(), &default);
         let missing_region = scope(
-            Some(proto::ChangeTokenScope {
+            proto::ChangeTokenScope {
                 account_id: String::new(),
                 endpoint: 2,
                 region: String::new(),
-            }),
-            &default,
+            },
+            default.clone(),
         );
         assert_eq!(missing_region.unwrap_err().member, "Region");
-        let unspecified = scope(Some(proto::ChangeTokenScope::default()), &default);
+        let unspecified = scope(proto::ChangeTokenScope::default(), default);
         assert_eq!(unspecified.unwrap_err().member, "Endpoint");
-        assert_eq!(scope(None, &default).unwrap_err().member, "Scope");
     }
 }

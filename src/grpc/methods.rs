@@ -26,6 +26,7 @@ static METHODS: LazyLock<HashMap<String, Method>> = LazyLock::new(|| {
         super::proto::FILE_DESCRIPTOR_SET,
         tonic_health::pb::FILE_DESCRIPTOR_SET,
         tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
     ];
     let mut methods = HashMap::new();
     for encoded in sets {
@@ -51,6 +52,23 @@ static METHODS: LazyLock<HashMap<String, Method>> = LazyLock::new(|| {
             }
         }
     }
+    // google.longrunning's messages come from a crate that ships no
+    // descriptor set (see `longrunning.rs`), so its five methods are named here.
+    for name in [
+        "GetOperation",
+        "ListOperations",
+        "CancelOperation",
+        "WaitOperation",
+        "DeleteOperation",
+    ] {
+        methods.insert(
+            format!("/google.longrunning.Operations/{name}"),
+            Method {
+                name,
+                client_streaming: false,
+            },
+        );
+    }
     methods
 });
 
@@ -73,6 +91,10 @@ mod tests {
         let reflection =
             lookup("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo").unwrap();
         assert!(reflection.client_streaming);
+        assert!(lookup("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo").is_some());
+        assert!(lookup("/statusgate.v1.ResourceRequestService/ClaimResourceRequests").is_some());
+        assert!(lookup("/statusgate.v1.CredentialService/CreateCredential").is_some());
+        assert!(lookup("/google.longrunning.Operations/WaitOperation").is_some());
         for unknown in [
             "/statusgate.v1.ChangeTokenService/Nope",
             "/made.up/GetChangeToken",

@@ -1,47 +1,57 @@
-//! `statusgate.v1.ResourceRequestService`.
+//! `statusgate.v1.ResourceRequestService`. The callers' calls are here; the
+//! workers' (`ClaimResourceRequests`, `RenewLease`, `RecordProgressEvent`)
+//! are in `workers.rs` and the waiting and watching ones in `watch.rs`, to
+//! which the methods below hand over.
 
 use tonic::{Request, Response, Status};
 
+use super::auth::{principal_of, resolve_account};
 use super::convert;
 use super::proto::resource_request_service_server::ResourceRequestService;
 use super::proto::{
-    CancelResourceRequestRequest, CancelResourceRequestResponse, CreateResourceRequestRequest,
-    CreateResourceRequestResponse, GetResourceRequestStatusRequest,
-    GetResourceRequestStatusResponse, ListProgressEventsRequest, ListProgressEventsResponse,
-    ListResourceRequestsRequest, ListResourceRequestsResponse, RecordProgressEventRequest,
-    RecordProgressEventResponse,
+    CancelResourceRequestRequest, CancelResourceRequestResponse, ClaimResourceRequestsRequest,
+    ClaimResourceRequestsResponse, CreateResourceRequestRequest, CreateResourceRequestResponse,
+    GetResourceRequestStatusRequest, GetResourceRequestStatusResponse, ListProgressEventsRequest,
+    ListProgressEventsResponse, ListResourceRequestsRequest, ListResourceRequestsResponse,
+    RecordProgressEventRequest, RecordProgressEventResponse, RenewLeaseRequest, RenewLeaseResponse,
+    WaitResourceRequestRequest, WaitResourceRequestResponse, WatchResourceRequestRequest,
+    WatchResourceRequestResponse,
 };
 use super::status_from_error;
-use crate::domain::resource_request::{ProgressReport, ResourceRequestInput};
+use super::watch::{self, ServerStream};
+use super::workers;
+use crate::domain::resource_request::ResourceRequestInput;
 use crate::domain::values::{
-    ClientToken, Identifier, JsonDocument, MaxResults, NextToken, RequestToken, RoleArn,
-    StatusMessage, TypeName, TypeVersionId,
+    ClientToken, Identifier, JsonDocument, MaxResults, NextToken, RequestToken, RoleArn, TypeName,
+    TypeVersionId,
 };
 use crate::domain::{AccountId, ApiFamily, Error, FieldViolation};
-use crate::service::{ListRequest, ResourceRequestService as Service};
+use crate::service::{ListRequest, ResourceRequestService as Service, WatchService, WorkerService};
 
 pub struct ResourceRequestApi {
     service: Service,
+    workers: WorkerService,
+    watches: WatchService,
 }
 
-fn invalid(violation: FieldViolation) -> Status {
+pub(super) fn invalid(violation: FieldViolation) -> Status {
     to_status(Error::invalid_input(violation))
 }
 
 /// This service speaks for Cloud Control: errors take its AWS names.
-fn to_status(error: Error) -> Status {
+pub(super) fn to_status(error: Error) -> Status {
     status_from_error(error, ApiFamily::CloudControl)
 }
 
 /// Parses an optional member, turning a violation into a status.
-fn optional<T>(
+pub(super) fn optional<T>(
     value: Option<String>,
     parse: impl FnOnce(String) -> Result<T, FieldViolation>,
 ) -> Result<Option<T>, Status> {
     value.map(parse).transpose().map_err(invalid)
 }
 
-fn request_token(value: String) -> Result<RequestToken, Status> {
+pub(super) fn request_token(value: String) -> Result<RequestToken, Status> {
     if value.is_empty() {
         return Err(invalid(FieldViolation::missing(RequestToken::MEMBER)));
     }
@@ -49,14 +59,27 @@ fn request_token(value: String) -> Result<RequestToken, Status> {
 }
 
 impl ResourceRequestApi {
-    pub fn new(service: Service) -> Self {
-        Self { service }
+    pub fn new(service: Service, workers: WorkerService, watches: WatchService) -> Self {
+        Self {
+            service,
+            workers,
+            watches,
+        }
     }
 
-    fn account(&self, value: &str) -> Result<AccountId, Status> {
-        let account = convert::account(value, self.service.default_account()).map_err(invalid)?;
-        crate::telemetry::record_account(&account);
-        Ok(account)
+    /// The account a request acts on, resolved through its caller.
+    fn account<T>(
+        &self,
+        request: &Request<T>,
+        value: impl FnOnce(&T) -> &str,
+    ) -> Result<AccountId, Status> {
+        let principal = principal_of(request);
+        resolve_account(
+            principal.as_ref(),
+            value(request.get_ref()),
+            self.service.default_account(),
+            ApiFamily::CloudControl,
+        )
     }
 }
 
@@ -66,8 +89,8 @@ impl ResourceRequestService for ResourceRequestApi {
         &self,
         request: Request<CreateResourceRequestRequest>,
     ) -> Result<Response<CreateResourceRequestResponse>, Status> {
+        let account = self.account(&request, |message| &message.account_id)?;
         let request = request.into_inner();
-        let account = self.account(&request.account_id)?;
         let operation =
             convert::operation_from_proto("Operation", request.operation).map_err(invalid)?;
         if request.type_name.is_empty() {
@@ -101,8 +124,8 @@ impl ResourceRequestService for ResourceRequestApi {
         &self,
         request: Request<GetResourceRequestStatusRequest>,
     ) -> Result<Response<GetResourceRequestStatusResponse>, Status> {
+        let account = self.account(&request, |message| &message.account_id)?;
         let request = request.into_inner();
-        let account = self.account(&request.account_id)?;
         let token = request_token(request.request_token)?;
         let event = self
             .service
@@ -120,8 +143,8 @@ impl ResourceRequestService for ResourceRequestApi {
         &self,
         request: Request<ListResourceRequestsRequest>,
     ) -> Result<Response<ListResourceRequestsResponse>, Status> {
+        let account = self.account(&request, |message| &message.account_id)?;
         let request = request.into_inner();
-        let account = self.account(&request.account_id)?;
         let filter = request.resource_request_status_filter.unwrap_or_default();
         let operations = filter
             .operations
@@ -160,8 +183,8 @@ impl ResourceRequestService for ResourceRequestApi {
         &self,
         request: Request<CancelResourceRequestRequest>,
     ) -> Result<Response<CancelResourceRequestResponse>, Status> {
+        let account = self.account(&request, |message| &message.account_id)?;
         let request = request.into_inner();
-        let account = self.account(&request.account_id)?;
         let token = request_token(request.request_token)?;
         let event = self
             .service
@@ -177,39 +200,18 @@ impl ResourceRequestService for ResourceRequestApi {
         &self,
         request: Request<RecordProgressEventRequest>,
     ) -> Result<Response<RecordProgressEventResponse>, Status> {
-        let request = request.into_inner();
-        let account = self.account(&request.account_id)?;
-        let token = request_token(request.request_token)?;
-        let report = ProgressReport {
-            operation_status: convert::status_from_proto(
-                "OperationStatus",
-                request.operation_status,
-            )
-            .map_err(invalid)?,
-            identifier: optional(request.identifier, Identifier::parse)?,
-            resource_model: optional(request.resource_model, |value| {
-                JsonDocument::parse("ResourceModel", value)
-            })?,
-            status_message: optional(request.status_message, StatusMessage::parse)?,
-            error_code: convert::error_code_from_proto(request.error_code).map_err(invalid)?,
-            retry_after: request.retry_after.map(convert::timestamp_from_proto),
-        };
-        let event = self
-            .service
-            .record_progress(&account, &token, &report)
+        let account = self.account(&request, |message| &message.account_id)?;
+        workers::record(&self.workers, &account, request.into_inner())
             .await
-            .map_err(to_status)?;
-        Ok(Response::new(RecordProgressEventResponse {
-            progress_event: Some(convert::progress_event_to_proto(event)),
-        }))
+            .map(Response::new)
     }
 
     async fn list_progress_events(
         &self,
         request: Request<ListProgressEventsRequest>,
     ) -> Result<Response<ListProgressEventsResponse>, Status> {
+        let account = self.account(&request, |message| &message.account_id)?;
         let request = request.into_inner();
-        let account = self.account(&request.account_id)?;
         let token = request_token(request.request_token)?;
         let events = self
             .service
@@ -222,5 +224,54 @@ impl ResourceRequestService for ResourceRequestApi {
                 .map(convert::progress_event_to_proto)
                 .collect(),
         }))
+    }
+
+    async fn claim_resource_requests(
+        &self,
+        request: Request<ClaimResourceRequestsRequest>,
+    ) -> Result<Response<ClaimResourceRequestsResponse>, Status> {
+        let principal = principal_of(&request);
+        let request = request.into_inner();
+        let account = workers::claim_account(
+            principal.as_ref(),
+            request.account_id.as_deref(),
+            self.service.default_account(),
+        )?;
+        workers::claim(&self.workers, account, request)
+            .await
+            .map(Response::new)
+    }
+
+    async fn renew_lease(
+        &self,
+        request: Request<RenewLeaseRequest>,
+    ) -> Result<Response<RenewLeaseResponse>, Status> {
+        let account = self.account(&request, |message| &message.account_id)?;
+        workers::renew(&self.workers, &account, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn wait_resource_request(
+        &self,
+        request: Request<WaitResourceRequestRequest>,
+    ) -> Result<Response<WaitResourceRequestResponse>, Status> {
+        let account = self.account(&request, |message| &message.account_id)?;
+        let (metadata, _, request) = request.into_parts();
+        watch::wait(&self.watches, &account, &metadata, request)
+            .await
+            .map(Response::new)
+    }
+
+    type WatchResourceRequestStream = ServerStream<WatchResourceRequestResponse>;
+
+    async fn watch_resource_request(
+        &self,
+        request: Request<WatchResourceRequestRequest>,
+    ) -> Result<Response<Self::WatchResourceRequestStream>, Status> {
+        let account = self.account(&request, |message| &message.account_id)?;
+        watch::watch_request(&self.watches, &account, request.into_inner())
+            .await
+            .map(Response::new)
     }
 }

@@ -22,7 +22,8 @@ pub const fn grpc_code(code: ErrorCode) -> Code {
         ErrorCode::InvalidParameter => Code::InvalidArgument,
         ErrorCode::InvalidRequestState
         | ErrorCode::ChangeTokenAlreadyUsed
-        | ErrorCode::ChangeTokenNotUsed => Code::FailedPrecondition,
+        | ErrorCode::ChangeTokenNotUsed
+        | ErrorCode::LeaseLost => Code::FailedPrecondition,
         ErrorCode::ChangeTokenNotFound | ErrorCode::RequestTokenNotFound => Code::NotFound,
         ErrorCode::ClientTokenConflict => Code::AlreadyExists,
         ErrorCode::Throttling => Code::ResourceExhausted,
@@ -82,6 +83,7 @@ mod tests {
             (ErrorCode::ChangeTokenNotUsed, Code::FailedPrecondition),
             (ErrorCode::RequestTokenNotFound, Code::NotFound),
             (ErrorCode::ClientTokenConflict, Code::AlreadyExists),
+            (ErrorCode::LeaseLost, Code::FailedPrecondition),
             (ErrorCode::Throttling, Code::ResourceExhausted),
             (ErrorCode::DatabaseUnavailable, Code::Unavailable),
             (ErrorCode::ServiceUnavailable, Code::Unavailable),

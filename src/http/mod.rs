@@ -16,6 +16,8 @@
 //! routes/      serve_root: `/` to the awsJson endpoint  handlers, log,
 //!              (aws_json::handle) or the query form     render, protocol
 //!              (query::handle_get, handle_form);
+//!              authenticate: who calls, and may they
+//!              (--auth sigv4);
 //!              answer: how every route ends
 //! middleware   receive_body (the whole body first),     log, render,
 //!              admit (shedding, timeout), observe       protocol
@@ -32,7 +34,9 @@
 //! protocol/    Target (X-Amz-Target -> service,         shapes
 //!              operation, dialect, span), read_body,
 //!              parse_object, decode_input,
-//!              QueryParameters, Caller, Rejection
+//!              QueryParameters, Caller, Rejection;
+//!              sigv4, sigv4_verify: SigV4 read and
+//!              checked; AuthFailure
 //! shapes       the serde request and response shapes    (the domain)
 //!              of the AWS models
 //! request_id   RequestId
@@ -40,7 +44,7 @@
 //!
 //! An operation's path, for example `CloudApiService.CreateResource`:
 //! `routes::aws_json::handle` -> `protocol::Target::from_headers` ->
-//! `handlers::dispatch` -> `handlers::cloudcontrol::create_resource` ->
+//! `routes::Authenticator::caller` -> `handlers::dispatch` -> `handlers::cloudcontrol::create_resource` ->
 //! `service::ResourceRequestService::create` -> the `store::Store`.
 //!
 //! Every response, whatever produced it, carries `x-amzn-RequestId` and
@@ -54,7 +58,7 @@ mod protocol;
 mod render;
 mod request_id;
 mod routes;
-mod shapes;
+pub mod shapes;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -87,6 +91,10 @@ pub struct HttpState {
     /// Longest time a request's body may take to arrive once its headers
     /// have; it is read before the request takes an in-flight slot.
     pub body_timeout: Duration,
+    /// Whether callers must sign (`sigv4`) or are trusted (`none`).
+    pub auth: crate::config::AuthMode,
+    /// The clock signing times are checked against.
+    pub clock: Arc<dyn crate::domain::Clock>,
 }
 
 /// Every HTTP route statusgate serves: the facade on `/`, and `/metrics`,
@@ -94,11 +102,19 @@ pub struct HttpState {
 /// overloaded server still answers its orchestrator.
 pub fn router(state: HttpState) -> Router {
     let admission = Arc::new(Admission::new(state.max_in_flight, state.request_timeout));
+    let facade_state = routes::Facade {
+        services: state.services.clone(),
+        authenticator: routes::Authenticator::new(
+            state.auth,
+            state.services.credentials.clone(),
+            state.clock.clone(),
+        ),
+    };
     // Layers run outermost last: observe, then receive the body, then admit.
     let facade = Router::new()
         .route("/", any(routes::serve_root))
         .fallback(routes::no_route)
-        .with_state(state.services.clone())
+        .with_state(facade_state)
         .layer(axum::middleware::from_fn_with_state(admission, admit))
         .layer(axum::middleware::from_fn_with_state(
             state.body_timeout,
@@ -182,6 +198,7 @@ mod tests {
             std::sync::Arc::new(crate::domain::SystemClock),
             crate::domain::AccountId::parse("000000000000").unwrap(),
             std::time::Duration::from_secs(3600),
+            None,
         )
     }
 
@@ -196,6 +213,8 @@ mod tests {
             request_timeout: Duration::from_secs(5),
             max_in_flight: 8,
             body_timeout: Duration::from_secs(5),
+            auth: crate::config::AuthMode::None,
+            clock: Arc::new(crate::domain::SystemClock),
         });
         let logs = CapturedLogs::default();
         let subscriber = tracing_subscriber::fmt()

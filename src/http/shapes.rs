@@ -12,7 +12,7 @@ use crate::domain::resource_request::ProgressEvent;
 // ---- WAF and WAF Regional -------------------------------------------------
 
 /// `GetChangeToken` has no members; anything sent is ignored.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 pub struct GetChangeTokenInput {}
 
 #[derive(Debug, Serialize)]
@@ -21,7 +21,7 @@ pub struct GetChangeTokenOutput {
     pub change_token: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct GetChangeTokenStatusInput {
     pub change_token: Option<String>,
@@ -36,7 +36,7 @@ pub struct GetChangeTokenStatusOutput {
 // ---- Cloud Control --------------------------------------------------------
 
 /// The input of `GetResourceRequestStatus` and `CancelResourceRequest`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct RequestTokenInput {
     pub request_token: Option<String>,
@@ -57,7 +57,7 @@ pub struct ListResourceRequestsInput {
     pub resource_request_status_filter: Option<ResourceRequestStatusFilter>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct CreateResourceInput {
     pub type_name: Option<String>,

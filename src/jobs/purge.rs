@@ -15,14 +15,16 @@ use crate::service::Services;
 /// Rows deleted per purge statement: small enough that no lock is held long.
 const PURGE_BATCH_SIZE: u32 = 500;
 
-/// Deletes expired requests and tokens in small batches, every `interval`.
+/// Deletes expired requests and tokens in small batches, every `interval`,
+/// the first pass one interval after start (replicas starting together do
+/// not all purge at once, and a fresh server answers before it deletes).
 pub async fn purge_periodically(
     services: Services,
     metrics: Arc<Metrics>,
     interval: Duration,
     stop: CancellationToken,
 ) {
-    let mut ticker = tokio::time::interval(interval);
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {

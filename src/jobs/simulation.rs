@@ -2,34 +2,37 @@
 //! development setups): a stand-in for WAF propagation that moves used change
 //! tokens to `INSYNC`, and a stand-in for the Cloud Control worker that drives
 //! resource requests `PENDING -> IN_PROGRESS -> SUCCESS` and finishes
-//! cancellations. It owns the two polling loops and the choice of what the
-//! simulated worker reports; the state machine stays in `domain` and every
-//! change goes through the services like a real worker's report would.
+//! cancellations, one step per delay.
 //!
-//! Everything is driven by the database, not by timers in this process:
-//! each tick asks the store what is due, and each change is made under the
-//! store's row lock after re-checking that the request is still as it was
-//! listed and still due. So several replicas can simulate against one
-//! Postgres database at once, and a restart loses nothing.
+//! The simulated worker is an ordinary worker: it uses exactly the calls a
+//! gRPC worker makes (`WorkerService::claim`, `renew_lease`,
+//! `record_progress` with its lease token), so it exercises the path real
+//! workers use, and several replicas simulating against one database never
+//! drive the same request twice (the claim settles that). It claims requests
+//! whose latest event is at least the delay old (`min_event_age`), which
+//! records their `IN_PROGRESS` step; holds them under their leases (renewed
+//! before they lapse); and once the delay has passed again, renews once more
+//! to learn of a cancellation, then records `SUCCESS` (or, cancelled,
+//! `CANCEL_COMPLETE` a delay after the cancellation). A replica that stops
+//! leaves its leases to expire, and another worker claims the requests.
 //!
-//! Finding due requests is a plain indexed read, not `FOR UPDATE SKIP LOCKED`:
-//! the locks of a short claiming transaction would be gone before the update
-//! that follows it, so they would claim nothing, and the update's own row lock
-//! plus the re-check already make a second replica's attempt a no-op. The
-//! price is that two replicas may queue on the same row for a moment, which
-//! a development setup can afford.
+//! Change tokens' propagation is one statement per batch, safe on several
+//! replicas (see `ChangeTokenService::mark_propagated_in_sync`).
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::domain::lease::{Lease, LeaseDuration, MaxClaims, MinEventAge};
 use crate::domain::resource_request::{
-    Operation, OperationStatus, ProgressReport, StoredResourceRequest,
+    Operation, OperationStatus, ProgressEvent, ProgressReport, StoredResourceRequest,
 };
-use crate::domain::values::{Identifier, RequestToken};
-use crate::domain::{ErrorCode, Timestamp};
-use crate::service::Services;
+use crate::domain::values::{Identifier, RequestToken, WorkerId};
+use crate::domain::{Clock, Error, ErrorCode, Timestamp};
+use crate::service::{ClaimRequest, ClaimedRequest, Services};
 
 /// Shortest pause between ticks, whatever the delay.
 const MIN_POLL_INTERVAL: Duration = Duration::from_millis(10);
@@ -37,8 +40,8 @@ const MIN_POLL_INTERVAL: Duration = Duration::from_millis(10);
 const MAX_POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// Tokens marked per statement: small enough that no lock is held long.
 const CHANGE_TOKEN_BATCH_SIZE: u32 = 100;
-/// Requests advanced per tick.
-const REQUEST_BATCH_SIZE: u32 = 100;
+/// Requests claimed per tick.
+const REQUEST_BATCH_SIZE: i64 = 100;
 
 /// How often the loops look for due work: a quarter of the delay, so a step
 /// happens at most a quarter late, between 10 ms and 1 s.
@@ -59,20 +62,44 @@ pub async fn propagate_change_tokens(services: Services, delay: Duration, stop: 
 /// Drives resource requests `PENDING -> IN_PROGRESS -> SUCCESS`, each step
 /// `delay` after the request's previous event, and finishes cancellations
 /// (`CANCEL_IN_PROGRESS -> CANCEL_COMPLETE`), until `stop` is cancelled.
+/// "Now" is `clock`'s, the clock the services stamp events with.
 pub async fn provision_resource_requests(
     services: Services,
+    clock: Arc<dyn Clock>,
     delay: Duration,
     stop: CancellationToken,
 ) {
-    tracing::info!(delay = ?delay, "simulating resource provisioning");
-    tick_until_stopped(poll_interval(delay), &stop, || {
-        provision_due_requests(&services, delay)
-    })
-    .await;
+    let worker_id = format!(
+        "statusgate-simulation-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    tracing::info!(delay = ?delay, worker_id, "simulating resource provisioning");
+    let mut worker = SimulatedWorker {
+        services,
+        clock,
+        delay,
+        worker_id: WorkerId::parse(worker_id).expect("a valid worker id"),
+        held: HashMap::new(),
+    };
+    let interval = poll_interval(delay);
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            biased;
+            () = stop.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        tokio::select! {
+            biased;
+            () = stop.cancelled() => return,
+            () = worker.tick() => {}
+        }
+    }
 }
 
 /// Runs `tick` every `interval` until `stop` is cancelled. A tick under way
-/// is abandoned on stop: its open transaction, if any, rolls back.
+/// is abandoned on stop (the store's writes run to completion regardless).
 async fn tick_until_stopped<Tick>(
     interval: Duration,
     stop: &CancellationToken,
@@ -121,92 +148,164 @@ async fn propagate_due_change_tokens(services: &Services, delay: Duration) {
     }
 }
 
-/// One tick of provisioning: one batch of due requests, each advanced by one
-/// step. Later steps (and any backlog) are left to later ticks.
-async fn provision_due_requests(services: &Services, delay: Duration) {
-    let due = match services
-        .resource_requests
-        .list_unfinished_idle_for(delay, REQUEST_BATCH_SIZE)
-        .await
-    {
-        Ok(due) => due,
-        Err(error) => {
-            tracing::warn!(%error, "listing due resource requests failed");
+/// A request the simulated worker holds: as it last saw it, and its lease.
+struct Held {
+    request: StoredResourceRequest,
+    token: RequestToken,
+    lease: Lease,
+}
+
+/// The simulated worker's state: the requests it holds, by request token.
+struct SimulatedWorker {
+    services: Services,
+    clock: Arc<dyn Clock>,
+    delay: Duration,
+    worker_id: WorkerId,
+    held: HashMap<String, Held>,
+}
+
+impl SimulatedWorker {
+    /// Claims what is due, then moves on what it holds.
+    async fn tick(&mut self) {
+        self.claim_due_requests().await;
+        let tokens: Vec<String> = self.held.keys().cloned().collect();
+        for token in tokens {
+            self.advance(&token).await;
+        }
+    }
+
+    async fn claim_due_requests(&mut self) {
+        let claim = ClaimRequest {
+            worker_id: self.worker_id.clone(),
+            max_requests: MaxClaims::parse(Some(REQUEST_BATCH_SIZE)).expect("a valid batch size"),
+            lease_duration: LeaseDuration::parse(None).expect("the default lease duration"),
+            type_name_prefix: None,
+            account: None,
+            min_event_age: MinEventAge::parse(Some(self.delay.min(MinEventAge::MAX)))
+                .expect("a valid event age"),
+        };
+        let claimed = match self.services.workers.claim(&claim).await {
+            Ok(claimed) => claimed,
+            Err(error) => {
+                tracing::warn!(%error, "claiming due resource requests failed");
+                return;
+            }
+        };
+        for ClaimedRequest { request, lease } in claimed {
+            let Ok(token) = RequestToken::parse(request.current.request_token.clone()) else {
+                continue;
+            };
+            log_step(&request.current);
+            let key = token.as_str().to_owned();
+            self.held.insert(
+                key,
+                Held {
+                    request,
+                    token,
+                    lease,
+                },
+            );
+        }
+    }
+
+    /// One request's next step, if it is due; a renewal if the lease needs
+    /// one. Drops the request once it is finished or lost.
+    async fn advance(&mut self, key: &str) {
+        let Some(held) = self.held.get_mut(key) else {
+            return;
+        };
+        let now = self.clock.now();
+        let due = is_due(&held.request.current, now, self.delay);
+        if due || needs_renewal(&held.lease, now) {
+            // Renewing before a step also tells whether a caller cancelled.
+            match self
+                .services
+                .workers
+                .renew_lease(&held.request.account, &held.token, &held.lease.token, None)
+                .await
+            {
+                Ok(renewed) => {
+                    held.request.current = renewed.event;
+                    if let Some(lease) = renewed.lease {
+                        held.lease = lease;
+                    }
+                }
+                Err(error) => return self.give_up_on_error(key, &error),
+            }
+        }
+        if !is_due(&held.request.current, now, self.delay) {
             return;
         }
-    };
-    for listed in due {
-        advance_request(services, &listed, delay).await;
+        let Some(report) = finishing_report(&held.request) else {
+            self.held.remove(key);
+            return;
+        };
+        match self
+            .services
+            .workers
+            .record_progress(
+                &held.request.account,
+                &held.token,
+                &report,
+                Some(&held.lease.token),
+            )
+            .await
+        {
+            Ok(recorded) => {
+                log_step(&recorded.event);
+                if recorded.event.operation_status.is_terminal() {
+                    self.held.remove(key);
+                } else {
+                    held.request.current = recorded.event;
+                }
+            }
+            Err(error) => self.give_up_on_error(key, &error),
+        }
     }
-}
 
-/// Advances one listed request by one step, if it is still as listed and
-/// still due once locked; logs what happened.
-async fn advance_request(services: &Services, listed: &StoredResourceRequest, delay: Duration) {
-    let request_token = listed.current.request_token.as_str();
-    let Ok(token) = RequestToken::parse(request_token) else {
-        tracing::warn!(request_token, "stored request token is not valid");
-        return;
-    };
-    let choose_report = |locked: &StoredResourceRequest, now: Timestamp| {
-        report_if_still_due(listed, locked, now, delay)
-    };
-    match services
-        .resource_requests
-        .record_progress_when(&listed.account, &token, &choose_report)
-        .await
-    {
-        Ok(Some(event)) => tracing::debug!(
-            request_token,
-            operation = event.operation.as_str(),
-            operation_status = event.operation_status.as_str(),
-            "simulated progress recorded"
-        ),
-        Ok(None) => {}
-        // Purged since it was listed: nothing left to do.
-        Err(error) if error.code == ErrorCode::RequestTokenNotFound => {}
-        Err(error) => {
-            tracing::warn!(request_token, %error, "simulating resource provisioning failed");
+    /// Forgets a request that is gone or no longer ours; keeps it (for the
+    /// next tick) after any other failure.
+    fn give_up_on_error(&mut self, key: &str, error: &Error) {
+        match error.code {
+            ErrorCode::LeaseLost | ErrorCode::RequestTokenNotFound => {
+                self.held.remove(key);
+            }
+            _ => {
+                tracing::warn!(request_token = key, %error, "simulating resource provisioning failed")
+            }
         }
     }
 }
 
-/// The re-check made under the row lock: the next step's report, if the
-/// request is still as it was listed and `delay` has passed since its latest
-/// event. When someone (another replica, a cancel, a real worker) has
-/// appended an event since the listing, it is not the request that was
-/// judged due, and a later tick will judge it again.
-fn report_if_still_due(
-    listed: &StoredResourceRequest,
-    locked: &StoredResourceRequest,
-    now: Timestamp,
-    delay: Duration,
-) -> Option<ProgressReport> {
-    if locked.event_count != listed.event_count
-        || locked.current.operation_status != listed.current.operation_status
-    {
-        return None;
-    }
-    if !is_due(locked, now, delay) {
-        return None;
-    }
-    next_simulated_report(locked)
+fn log_step(event: &ProgressEvent) {
+    tracing::debug!(
+        request_token = event.request_token.as_str(),
+        operation = event.operation.as_str(),
+        operation_status = event.operation_status.as_str(),
+        "simulated progress recorded"
+    );
 }
 
-/// Whether `delay` has passed since the request's latest event.
-fn is_due(request: &StoredResourceRequest, now: Timestamp, delay: Duration) -> bool {
-    request.current.event_time <= now.minus(delay)
+/// Whether `delay` has passed since the event.
+fn is_due(current: &ProgressEvent, now: Timestamp, delay: Duration) -> bool {
+    current.event_time <= now.minus(delay)
 }
 
-/// What the simulated worker reports next; `None` for a finished request.
-fn next_simulated_report(request: &StoredResourceRequest) -> Option<ProgressReport> {
+/// Whether less than half the lease's duration is left.
+fn needs_renewal(lease: &Lease, now: Timestamp) -> bool {
+    lease.expires_at <= now.plus(lease.duration / 2)
+}
+
+/// What finishes a held request: `SUCCESS` for one in progress,
+/// `CANCEL_COMPLETE` for one being cancelled; `None` for anything else.
+fn finishing_report(request: &StoredResourceRequest) -> Option<ProgressReport> {
     match request.current.operation_status {
-        OperationStatus::Pending => Some(plain_report(OperationStatus::InProgress)),
         OperationStatus::InProgress => Some(success_report(request)),
         OperationStatus::CancelInProgress => Some(plain_report(OperationStatus::CancelComplete)),
-        OperationStatus::Success | OperationStatus::Failed | OperationStatus::CancelComplete => {
-            None
-        }
+        OperationStatus::Pending
+        | OperationStatus::Success
+        | OperationStatus::Failed
+        | OperationStatus::CancelComplete => None,
     }
 }
 
@@ -459,6 +558,7 @@ mod tests {
             input,
             event_count,
             created_at: Timestamp::from_micros(1_000_000),
+            lease: None,
         }
     }
 
@@ -467,43 +567,48 @@ mod tests {
     }
 
     #[test]
-    fn each_unfinished_status_has_one_next_step() {
+    fn a_held_request_is_finished_by_its_status() {
         use OperationStatus::*;
-        // (current, next)
+        // (current, finishing report)
         let table = [
-            (Pending, Some(InProgress)),
             (InProgress, Some(Success)),
             (CancelInProgress, Some(CancelComplete)),
+            (Pending, None),
             (Success, None),
             (Failed, None),
             (CancelComplete, None),
         ];
-        for (current, next) in table {
-            let report = next_simulated_report(&request(Operation::Create, current, 2));
+        for (current, finishing) in table {
+            let report = finishing_report(&request(Operation::Create, current, 2));
             assert_eq!(
                 report.map(|report| report.operation_status),
-                next,
+                finishing,
                 "{current:?}"
             );
         }
     }
 
     #[test]
-    fn a_step_waits_for_the_delay_and_for_an_unchanged_request() {
-        let listed = request(Operation::Create, OperationStatus::Pending, 1);
+    fn a_step_waits_for_the_delay_and_a_lease_is_renewed_at_half_life() {
+        let held = request(Operation::Create, OperationStatus::InProgress, 2);
         let not_yet = due_now().minus(Duration::from_micros(1));
-        assert!(report_if_still_due(&listed, &listed, not_yet, DELAY).is_none());
-        let report = report_if_still_due(&listed, &listed, due_now(), DELAY).unwrap();
-        assert_eq!(report.operation_status, OperationStatus::InProgress);
+        assert!(!is_due(&held.current, not_yet, DELAY));
+        assert!(is_due(&held.current, due_now(), DELAY));
 
-        // Another replica moved it on, or a caller cancelled it, since the listing.
-        let moved_on = request(Operation::Create, OperationStatus::InProgress, 2);
-        assert!(report_if_still_due(&listed, &moved_on, due_now(), DELAY).is_none());
-        let cancelled = request(Operation::Create, OperationStatus::CancelComplete, 2);
-        assert!(report_if_still_due(&listed, &cancelled, due_now(), DELAY).is_none());
-        // Same status, but a worker re-reported it: judged again later.
-        let reported_again = request(Operation::Create, OperationStatus::Pending, 2);
-        assert!(report_if_still_due(&listed, &reported_again, due_now(), DELAY).is_none());
+        let lease = Lease::new(
+            crate::domain::values::LeaseToken::parse("t").unwrap(),
+            WorkerId::parse("w").unwrap(),
+            due_now(),
+            Duration::from_secs(30),
+        );
+        assert!(!needs_renewal(
+            &lease,
+            due_now().plus(Duration::from_secs(14))
+        ));
+        assert!(needs_renewal(
+            &lease,
+            due_now().plus(Duration::from_secs(15))
+        ));
     }
 
     #[test]

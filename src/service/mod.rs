@@ -3,16 +3,33 @@
 //! [`Error`]. Scoping (accounts, visibility windows), idempotency and
 //! cancellation live here; the state machines live in `domain`, and races are
 //! settled by the store.
+//!
+//! | module | what it serves |
+//! | --- | --- |
+//! | `change_tokens.rs` | WAF Classic change tokens |
+//! | `resource_requests.rs` | Cloud Control requests as callers see them |
+//! | `workers.rs` | what workers call: claims, leases, progress |
+//! | `watch.rs` | waiting for and watching requests and change tokens |
 
 mod change_tokens;
+mod credentials;
 mod cursor;
 mod resource_requests;
+mod secret_box;
+mod watch;
+mod workers;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio_util::sync::CancellationToken;
+
 pub use change_tokens::ChangeTokenService;
-pub use resource_requests::{ChooseReport, ListPage, ListRequest, ResourceRequestService};
+pub use credentials::{CredentialError, CredentialService, LOOKUP_TTL};
+pub use resource_requests::{ListPage, ListRequest, ResourceRequestService};
+pub use secret_box::{CredentialsKey, KeyError};
+pub use watch::{WatchService, max_wait_within};
+pub use workers::{ClaimRequest, ClaimedRequest, Recorded, WorkerService};
 
 use crate::domain::{Clock, Error};
 use crate::store::{Store, StoreError};
@@ -58,6 +75,9 @@ where
 pub struct Services {
     pub change_tokens: ChangeTokenService,
     pub resource_requests: ResourceRequestService,
+    pub credentials: CredentialService,
+    pub workers: WorkerService,
+    pub watches: WatchService,
 }
 
 impl Services {
@@ -66,20 +86,38 @@ impl Services {
         clock: Arc<dyn Clock>,
         default_account: crate::domain::AccountId,
         retention: Duration,
+        credentials_key: Option<CredentialsKey>,
     ) -> Self {
+        let change_tokens = ChangeTokenService::new(
+            store.clone(),
+            clock.clone(),
+            default_account.clone(),
+            retention,
+        );
+        let resource_requests =
+            ResourceRequestService::new(store.clone(), clock.clone(), default_account, retention);
         Self {
-            change_tokens: ChangeTokenService::new(
-                store.clone(),
-                clock.clone(),
-                default_account.clone(),
-                retention,
-            ),
-            resource_requests: ResourceRequestService::new(
+            credentials: CredentialService::new(store.clone(), clock.clone(), credentials_key),
+            workers: WorkerService::new(store.clone(), clock.clone(), retention),
+            watches: WatchService::new(
+                resource_requests.clone(),
+                change_tokens.clone(),
                 store,
                 clock,
-                default_account,
                 retention,
             ),
+            change_tokens,
+            resource_requests,
+        }
+    }
+
+    /// The same services with the server's limits on waiting and watching:
+    /// no wait lasts longer than `max_wait`, and once `shutdown` is
+    /// cancelled streams end and waits answer at once.
+    pub fn with_watch_limits(self, max_wait: Duration, shutdown: CancellationToken) -> Self {
+        Self {
+            watches: self.watches.with_limits(max_wait, shutdown),
+            ..self
         }
     }
 }

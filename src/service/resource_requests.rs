@@ -1,15 +1,15 @@
-//! Cloud Control resource-operation requests: record, poll, list, cancel, and
-//! the worker's progress reports.
+//! Cloud Control resource-operation requests as callers see them: record,
+//! poll, list, cancel, history. What workers call (claims, leases, progress)
+//! is in `workers.rs`; waiting and watching in `watch.rs`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::cursor::{decode_cursor, encode_cursor, invalid_cursor};
 use super::{run_to_completion, unexpected};
 use crate::domain::resource_request::{
-    Decision, NewResourceRequest, Operation, OperationStatus, ProgressEvent, ProgressReport,
-    ResourceRequestInput, StoredResourceRequest, decide_cancel, decide_progress,
+    NewResourceRequest, Operation, OperationStatus, ProgressEvent, ResourceRequestInput,
+    decide_cancel,
 };
 use crate::domain::values::{ClientToken, MaxResults, NextToken, RequestToken};
 use crate::domain::{AccountId, Clock, Error, ErrorCode, FieldViolation, Timestamp};
@@ -72,12 +72,7 @@ pub struct ListPage {
     pub next_token: Option<String>,
 }
 
-/// Chooses, from a request's locked current state and the time of the
-/// update, what a worker reports; `None` leaves the request as it is.
-pub type ChooseReport<'a> =
-    dyn Fn(&StoredResourceRequest, Timestamp) -> Option<ProgressReport> + Send + Sync + 'a;
-
-fn not_found(token: &RequestToken) -> Error {
+pub(super) fn not_found(token: &RequestToken) -> Error {
     Error::new(
         ErrorCode::RequestTokenNotFound,
         format!("Request with token {token} was not found"),
@@ -157,7 +152,11 @@ impl ResourceRequestService {
         now.minus(self.retention)
     }
 
-    fn map_lookup_error(token: &RequestToken, operation: &'static str, error: StoreError) -> Error {
+    pub(super) fn map_lookup_error(
+        token: &RequestToken,
+        operation: &'static str,
+        error: StoreError,
+    ) -> Error {
         match error {
             StoreError::NotFound => not_found(token),
             other => unexpected(operation, other),
@@ -313,78 +312,6 @@ impl ResourceRequestService {
         })
         .await
         .map_err(|error| Self::map_lookup_error(token, "CancelResourceRequest", error))
-    }
-
-    /// Appends a worker's progress report, enforcing the state machine.
-    pub async fn record_progress(
-        &self,
-        account: &AccountId,
-        token: &RequestToken,
-        report: &ProgressReport,
-    ) -> Result<ProgressEvent, Error> {
-        let now = self.clock.now();
-        let (store, owned_account, owned_token) =
-            (self.store.clone(), account.clone(), token.clone());
-        let (report, visible_since) = (report.clone(), self.visible_since(now));
-        run_to_completion(async move {
-            let decide = |request: &_| decide_progress(request, &report, now);
-            store
-                .update_resource_request(&owned_account, &owned_token, visible_since, &decide)
-                .await
-        })
-        .await
-        .map_err(|error| Self::map_lookup_error(token, "RecordProgressEvent", error))
-    }
-
-    /// Like [`record_progress`](Self::record_progress), for a worker that
-    /// decides what to report only once the request is locked: it calls
-    /// `choose_report` with the request's current state, and a report it
-    /// returns goes through the same state machine (`decide_progress`).
-    /// Returns the appended event, or `None` when `choose_report` chose to
-    /// leave the request unchanged. Several workers racing on one request
-    /// are serialised by the lock, so each sees what the previous one wrote.
-    pub async fn record_progress_when(
-        &self,
-        account: &AccountId,
-        token: &RequestToken,
-        choose_report: &ChooseReport<'_>,
-    ) -> Result<Option<ProgressEvent>, Error> {
-        let now = self.clock.now();
-        // The store answers with the current event either way; this tells
-        // whether it is a new one.
-        let appended = AtomicBool::new(false);
-        let decide = |request: &StoredResourceRequest| {
-            let Some(report) = choose_report(request, now) else {
-                appended.store(false, Ordering::Relaxed);
-                return Ok(Decision::Unchanged);
-            };
-            let decision = decide_progress(request, &report, now)?;
-            appended.store(matches!(decision, Decision::Append(_)), Ordering::Relaxed);
-            Ok(decision)
-        };
-        let current = self
-            .store
-            .update_resource_request(account, token, self.visible_since(now), &decide)
-            .await
-            .map_err(|error| Self::map_lookup_error(token, "RecordProgressEvent", error))?;
-        Ok(appended.load(Ordering::Relaxed).then_some(current))
-    }
-
-    /// Requests a worker still has to move (`PENDING`, `IN_PROGRESS`,
-    /// `CANCEL_IN_PROGRESS`) whose latest event is at least `idle_for` old,
-    /// across all accounts, oldest first, at most `limit`. Nothing is claimed:
-    /// act on them through [`record_progress_when`](Self::record_progress_when),
-    /// re-checking the state it is given.
-    pub async fn list_unfinished_idle_for(
-        &self,
-        idle_for: Duration,
-        limit: u32,
-    ) -> Result<Vec<StoredResourceRequest>, Error> {
-        let now = self.clock.now();
-        self.store
-            .list_unfinished_resource_requests(now.minus(idle_for), self.visible_since(now), limit)
-            .await
-            .map_err(|error| unexpected("ListUnfinishedRequests", error))
     }
 
     pub async fn list_progress_events(

@@ -4,37 +4,48 @@
 //! # Layout
 //! ```text
 //! change_tokens.rs      ChangeTokenStore: the WAF Classic token contract
+//! credentials.rs        CredentialStore: access keys, sealed secrets, roles, revocation
 //! resource_requests.rs  ResourceRequestStore: the Cloud Control request contract
+//! leases.rs             ResourceRequestLeases: workers claiming requests under leases
+//! notifications.rs      Notifications: subscribe to a request's events or a token's status
 //! maintenance.rs        StoreMaintenance (ping, pool metrics, close) and the availability gate
 //! error.rs              StoreError, the one error every method returns
 //! rows.rs               rows by column name, and their conversion to domain values
 //! coalesce.rs           coalescing of concurrent keyed calls (used by Postgres)
 //! postgres/, sqlite/    one `impl` per trait and backend, in files named like the traits'
 //! ```
-//! [`Store`] is all three traits together, which is what the services hold
+//! [`Store`] is all these traits together, which is what the services hold
 //! (`Arc<dyn Store>`). The backends write their SQL out in plain `impl`
 //! blocks, and the conformance suite in `tests/` checks that they behave
 //! alike; where they differ it is on purpose (coalescing and group commit on
-//! Postgres, one writer connection on SQLite).
+//! Postgres, one writer connection on SQLite; notifications across processes
+//! through `LISTEN`/`NOTIFY` on Postgres, within the process on SQLite).
 //!
 //! Races are settled by the database: a partial unique index keeps one
 //! outstanding change token per scope, `UPDATE ... WHERE status = ...` lets one
-//! consumer win, and resource-request updates run under a row lock
-//! (`SELECT ... FOR UPDATE` on Postgres, `BEGIN IMMEDIATE` on SQLite). No sqlx
-//! type crosses these traits.
+//! consumer win, resource-request updates run under a row lock
+//! (`SELECT ... FOR UPDATE` on Postgres, `BEGIN IMMEDIATE` on SQLite), and a
+//! claim skips the rows another claim holds (`FOR UPDATE SKIP LOCKED`). No
+//! sqlx type crosses these traits.
 
 mod change_tokens;
 mod coalesce;
+mod credentials;
 mod error;
+mod leases;
 mod maintenance;
+mod notifications;
 mod postgres;
 mod resource_requests;
 mod rows;
 mod sqlite;
 
 pub use change_tokens::ChangeTokenStore;
+pub use credentials::{CredentialStore, StoredCredential};
 pub use error::StoreError;
+pub use leases::{ClaimQuery, DecideClaim, ResourceRequestLeases};
 pub use maintenance::{PoolConnections, StoreMaintenance};
+pub use notifications::{FanOut, Notifications, Subscription, Topic};
 pub use postgres::PostgresStore;
 pub use resource_requests::{
     CreateOutcome, Decide, ListQuery, ListedRequest, RequestStatus, ResourceRequestStore,
@@ -42,10 +53,25 @@ pub use resource_requests::{
 pub use sqlite::SqliteStore;
 
 /// Everything a backend provides; implemented for every type that
-/// implements the three concerns.
-pub trait Store: ChangeTokenStore + ResourceRequestStore + StoreMaintenance + 'static {}
+/// implements all the concerns.
+pub trait Store:
+    ChangeTokenStore
+    + CredentialStore
+    + ResourceRequestStore
+    + ResourceRequestLeases
+    + Notifications
+    + StoreMaintenance
+    + 'static
+{
+}
 
 impl<Backend> Store for Backend where
-    Backend: ChangeTokenStore + ResourceRequestStore + StoreMaintenance + 'static
+    Backend: ChangeTokenStore
+        + CredentialStore
+        + ResourceRequestStore
+        + ResourceRequestLeases
+        + Notifications
+        + StoreMaintenance
+        + 'static
 {
 }

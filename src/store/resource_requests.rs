@@ -6,8 +6,10 @@
 use async_trait::async_trait;
 
 use super::error::StoreError;
+use crate::domain::lease::Lease;
 use crate::domain::resource_request::{
-    Decision, NewResourceRequest, Operation, OperationStatus, ProgressEvent, StoredResourceRequest,
+    Decision, NewResourceRequest, NumberedEvent, Operation, OperationStatus, ProgressEvent,
+    StoredResourceRequest,
 };
 use crate::domain::values::RequestToken;
 use crate::domain::{AccountId, Error, Timestamp};
@@ -120,24 +122,15 @@ pub trait ResourceRequestStore: Send + Sync {
         query: &ListQuery,
     ) -> Result<Vec<ListedRequest>, StoreError>;
 
-    /// Up to `limit` requests of any account still waiting for a worker
-    /// (`PENDING`, `IN_PROGRESS` or `CANCEL_IN_PROGRESS`) whose latest event is
-    /// at or before `last_event_at_or_before`, created at or after
-    /// `visible_since`; oldest latest event first. A plain read that locks and
-    /// claims nothing: by the time the caller acts, another process may have
-    /// moved a request, so the caller must re-check its state inside
-    /// `update_resource_request`'s `decide`.
-    async fn list_unfinished_resource_requests(
-        &self,
-        last_event_at_or_before: Timestamp,
-        visible_since: Timestamp,
-        limit: u32,
-    ) -> Result<Vec<StoredResourceRequest>, StoreError>;
-
     /// Locks the request, lets `decide` choose from its current state, and
-    /// appends the chosen event (updating the current state) in the same
-    /// transaction. Returns the request's current event afterwards. A refusal
-    /// from `decide` comes back as `Rejected`.
+    /// writes what it chose in the same transaction: the appended event
+    /// (which becomes the current state) and the lease (renewed by a
+    /// `Decision::Leased`, released by any terminal event). An appended event
+    /// is notified to the request's subscribers ([`Topic::RequestEvents`]).
+    /// Returns the request's current event afterwards. A refusal from
+    /// `decide` comes back as `Rejected`, and nothing is written.
+    ///
+    /// [`Topic::RequestEvents`]: super::Topic::RequestEvents
     async fn update_resource_request(
         &self,
         account: &AccountId,
@@ -154,6 +147,18 @@ pub trait ResourceRequestStore: Send + Sync {
         visible_since: Timestamp,
     ) -> Result<Vec<ProgressEvent>, StoreError>;
 
+    /// The request's events numbered after `after_number`, oldest first
+    /// (empty when there are none yet). `NotFound` as for
+    /// `get_resource_request`. As fresh as a direct read: a read that starts
+    /// after a notification was received sees the event it announced.
+    async fn list_progress_events_after(
+        &self,
+        account: &AccountId,
+        token: &RequestToken,
+        visible_since: Timestamp,
+        after_number: i64,
+    ) -> Result<Vec<NumberedEvent>, StoreError>;
+
     /// Deletes up to `batch_size` requests created before `cutoff`, with their
     /// events; returns how many requests it deleted.
     async fn purge_resource_requests(
@@ -161,4 +166,36 @@ pub trait ResourceRequestStore: Send + Sync {
         cutoff: Timestamp,
         batch_size: u32,
     ) -> Result<u64, StoreError>;
+}
+
+/// What an update writes, worked out from the decision and the locked
+/// request the same way on both backends.
+#[derive(Debug)]
+pub(crate) struct PlannedWrite {
+    /// The event to append, if any.
+    pub event: Option<ProgressEvent>,
+    /// The request's lease afterwards.
+    pub lease: Option<Lease>,
+}
+
+impl PlannedWrite {
+    /// `None` when the decision leaves the request unchanged. A terminal
+    /// event releases the lease, whoever appends it.
+    pub(crate) fn from_decision(
+        stored: &StoredResourceRequest,
+        decision: Decision,
+    ) -> Option<Self> {
+        let (event, lease) = match decision {
+            Decision::Unchanged => return None,
+            Decision::Append(event) => (Some(event), stored.lease.clone()),
+            Decision::Leased { event, lease } => (event, Some(lease)),
+        };
+        let released = event
+            .as_ref()
+            .is_some_and(|event| event.operation_status.is_terminal());
+        Some(Self {
+            lease: if released { None } else { lease },
+            event,
+        })
+    }
 }

@@ -9,13 +9,17 @@
 //! before they were written, and re-parsing up to 2 × 256 KiB on every read
 //! would only confirm that, so they are read back as trusted.
 
+use std::time::Duration;
+
 use crate::domain::change_token::{ChangeTokenScope, ChangeTokenStatus};
+use crate::domain::lease::Lease;
 use crate::domain::resource_request::{
-    HandlerErrorCode, NewResourceRequest, Operation, OperationStatus, ProgressEvent,
+    HandlerErrorCode, NewResourceRequest, NumberedEvent, Operation, OperationStatus, ProgressEvent,
     ResourceRequestInput, StoredResourceRequest,
 };
 use crate::domain::values::{
-    ChangeToken, ClientToken, Identifier, JsonDocument, RoleArn, TypeName, TypeVersionId,
+    ChangeToken, ClientToken, Identifier, JsonDocument, LeaseToken, RoleArn, TypeName,
+    TypeVersionId, WorkerId,
 };
 use crate::domain::{AccountId, FieldViolation, Timestamp};
 
@@ -93,6 +97,23 @@ impl EventRow {
     }
 }
 
+/// An event of a request's history with its number (`progress_events.seq`).
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct NumberedEventRow {
+    pub seq: i64,
+    #[sqlx(flatten)]
+    pub event: EventRow,
+}
+
+impl NumberedEventRow {
+    pub fn into_numbered(self) -> Result<NumberedEvent, StoreError> {
+        Ok(NumberedEvent {
+            number: self.seq,
+            event: self.event.into_event()?,
+        })
+    }
+}
+
 /// What a status read selects from `resource_requests`: the current event,
 /// and the owner and creation time that decide who may see it.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -136,7 +157,7 @@ impl ListedRow {
 }
 
 /// A whole `resource_requests` row (`SELECT *`; columns the struct does not
-/// name are ignored).
+/// name are ignored), lease included.
 #[derive(Debug, sqlx::FromRow)]
 pub(super) struct RequestRow {
     #[sqlx(flatten)]
@@ -148,10 +169,38 @@ pub(super) struct RequestRow {
     pub role_arn: Option<String>,
     pub type_version_id: Option<String>,
     pub event_count: i64,
+    /// The lease columns are all set or all `NULL`.
+    pub lease_token: Option<String>,
+    pub lease_worker_id: Option<String>,
+    pub lease_expires_at: Option<i64>,
+    /// Microseconds.
+    pub lease_duration: Option<i64>,
 }
 
 impl RequestRow {
+    fn lease(&self) -> Result<Option<Lease>, StoreError> {
+        match (
+            &self.lease_token,
+            &self.lease_worker_id,
+            self.lease_expires_at,
+            self.lease_duration,
+        ) {
+            (None, None, None, None) => Ok(None),
+            (Some(token), Some(worker_id), Some(expires_at), Some(duration)) => Ok(Some(Lease {
+                token: parse_stored(token, "lease token", LeaseToken::parse)?,
+                worker_id: parse_stored(worker_id, "worker id", WorkerId::parse)?,
+                expires_at: Timestamp::from_micros(expires_at),
+                duration: Duration::from_micros(u64::try_from(duration).unwrap_or(0)),
+            })),
+            _ => Err(corrupt(
+                "lease",
+                &format!("{:?}", (&self.lease_token, &self.lease_worker_id)),
+            )),
+        }
+    }
+
     pub fn into_stored(self) -> Result<StoredResourceRequest, StoreError> {
+        let lease = self.lease()?;
         let StatusRow {
             current,
             account_id,
@@ -186,7 +235,24 @@ impl RequestRow {
             current,
             event_count: self.event_count,
             created_at: Timestamp::from_micros(created_at),
+            lease,
         })
+    }
+}
+
+/// The four lease columns of `lease` (`NULL`s for none), in their order in
+/// the statements: token, worker id, expiry, duration (microseconds).
+pub(super) fn lease_columns(
+    lease: Option<&Lease>,
+) -> (Option<&str>, Option<&str>, Option<i64>, Option<i64>) {
+    match lease {
+        Some(lease) => (
+            Some(lease.token.as_str()),
+            Some(lease.worker_id.as_str()),
+            Some(lease.expires_at.as_micros()),
+            Some(i64::try_from(lease.duration.as_micros()).unwrap_or(i64::MAX)),
+        ),
+        None => (None, None, None, None),
     }
 }
 
@@ -202,6 +268,7 @@ pub(super) fn inserted_request(request: NewResourceRequest) -> StoredResourceReq
         current,
         event_count: 1,
         created_at: request.created_at,
+        lease: None,
     }
 }
 

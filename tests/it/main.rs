@@ -8,8 +8,15 @@
 //!   `grpc_resource_requests` (the gRPC API), `facade_sdk` (the AWS facade
 //!   through the real AWS SDKs) and `facade_raw` (what an SDK never sends),
 //!   `simulation`, `coalescing`, `races`, `store_conformance` (the `Store`
-//!   trait alone), `operations` (tracing, health, overload, shutdown) and
-//!   `cli` (the binary).
+//!   trait alone), `leases_store` (claims and notifications, the store
+//!   alone), `workers` (claims and leases over gRPC), `watch` (wait and
+//!   watch), `longrunning` (google.longrunning and reflection), `operations`
+//!   (tracing, health, overload, shutdown) and `cli` (the binary).
+//!   Authentication (`--auth sigv4`): `facade_auth` (SigV4 through the SDKs
+//!   and raw signed HTTP), `grpc_auth` (Bearer keys, the role table, account
+//!   binding), `credential_store` (the `CredentialStore` trait),
+//!   `workers_auth` (claims, waits, watches and google.longrunning under
+//!   roles and account bindings).
 //! - Abuse, each a case that once hurt other callers: `metrics_labels`,
 //!   `storable_input` (NUL), `group_isolation` (coalesced failures),
 //!   `cursors`, `worker_times`, `malformed_grpc`, `malformed_http`,
@@ -30,6 +37,11 @@
 //!   `app.resource_requests().await`, called through
 //!   `common::change_tokens` and `common::resource_requests`, with errors
 //!   checked by `common::grpc_errors::{assert_error, assert_invalid_field}`.
+//! - Authentication: `common::auth::spawn_sigv4(backend)` for a server that
+//!   checks every call, `issue(&app, Some(account), role)` for a key,
+//!   `change_tokens_as(&app, key.bearer())` (and siblings) for gRPC,
+//!   `app.sdk_signing(access_key_id, secret, region)` for the SDKs,
+//!   `common::signing::Signer` for raw signed HTTP.
 //! - AWS SDK clients: `app.sdk(access_key_id, region).waf()` (or
 //!   `.waf_regional()`, `.cloudcontrol()`); raw HTTP:
 //!   `common::facade::aws_json(&app.http_endpoint(), target)` with
@@ -41,13 +53,18 @@
 mod cli;
 mod coalescing;
 mod common;
+mod credential_store;
 mod cursors;
 mod descriptors;
+mod facade_auth;
 mod facade_raw;
 mod facade_sdk;
 mod group_isolation;
+mod grpc_auth;
 mod grpc_change_tokens;
 mod grpc_resource_requests;
+mod leases_store;
+mod longrunning;
 mod malformed_grpc;
 mod malformed_http;
 mod metrics_labels;
@@ -58,4 +75,7 @@ mod slow_clients;
 mod storable_input;
 mod store_conformance;
 mod tls;
+mod watch;
 mod worker_times;
+mod workers;
+mod workers_auth;

@@ -16,6 +16,7 @@ use crate::common::{Backend, TestApp};
 const TOKEN_STATUS: &str = "/statusgate.v1.ChangeTokenService/GetChangeTokenStatus";
 const CREATE: &str = "/statusgate.v1.ResourceRequestService/CreateResourceRequest";
 const REQUEST_STATUS: &str = "/statusgate.v1.ResourceRequestService/GetResourceRequestStatus";
+const GET_OPERATION: &str = "/google.longrunning.Operations/GetOperation";
 
 /// (what, method, the whole request body, a word the message must contain)
 fn cases() -> Vec<(&'static str, &'static str, Vec<u8>, &'static str)> {
@@ -50,6 +51,12 @@ fn cases() -> Vec<(&'static str, &'static str, Vec<u8>, &'static str)> {
             "a string field sent as a varint",
             TOKEN_STATUS,
             framed(&[0x10, 0x01]),
+            "wire type",
+        ),
+        (
+            "google.longrunning: a string field sent as a varint",
+            GET_OPERATION,
+            framed(&[0x08, 0x01]),
             "wire type",
         ),
         (

@@ -1,5 +1,6 @@
-//! Simulation mode: the store methods it relies on (checked on both
-//! backends), and the real application simulating propagation and
+//! Simulation mode: the store method propagation relies on (checked on both
+//! backends; provisioning claims like any worker, see `workers` and
+//! `leases_store`), and the real application simulating propagation and
 //! provisioning, driven by a `ManualClock` so that "not before the delay" is
 //! deterministic. Only the polling is real time: each wait is bounded.
 
@@ -8,16 +9,9 @@ use std::time::{Duration, Instant};
 
 use statusgate::config::Config;
 use statusgate::domain::change_token::{ChangeTokenScope, ChangeTokenStatus};
-use statusgate::domain::resource_request::{
-    self, Decision, NewResourceRequest, Operation, OperationStatus, ResourceRequestInput,
-    StoredResourceRequest, decide_cancel,
-};
-use statusgate::domain::values::{
-    ChangeDescription, ChangeToken, JsonDocument, Region, RequestToken, TypeName,
-};
-use statusgate::domain::{AccountId, Clock, Error, Timestamp};
+use statusgate::domain::values::{ChangeDescription, ChangeToken, Region};
+use statusgate::domain::{AccountId, Clock, Timestamp};
 use statusgate::grpc::proto::{self, CreateResourceRequestRequest, ProgressEvent};
-use statusgate::store::{CreateOutcome, Store};
 
 use crate::backend_tests;
 use crate::common::change_tokens::{self, consume, get_token, global, regional};
@@ -25,9 +19,7 @@ use crate::common::clock::ManualClock;
 use crate::common::resource_requests::{
     Client, cancel, create, create_request, history, status_of,
 };
-use crate::common::{
-    ACCOUNT, Backend, TYPE_NAME, TestApp, TestDatabase, open_test_store, wait_until,
-};
+use crate::common::{ACCOUNT, Backend, TestApp, TestDatabase, open_test_store, wait_until};
 
 /// The simulated delay, on the manual clock. Waits and holds ask every 10 ms
 /// of real time.
@@ -46,127 +38,6 @@ const EPOCH: Timestamp = Timestamp::from_micros(1_700_000_000_000_000);
 
 fn at(seconds: i64) -> Timestamp {
     Timestamp::from_micros(EPOCH.as_micros() + seconds * 1_000_000)
-}
-
-async fn create_at(store: &dyn Store, created_at: Timestamp) -> RequestToken {
-    let request = NewResourceRequest {
-        account: AccountId::parse(ACCOUNT).unwrap(),
-        request_token: RequestToken::parse(uuid::Uuid::new_v4().to_string()).unwrap(),
-        client_token: None,
-        input: ResourceRequestInput {
-            operation: Operation::Create,
-            type_name: TypeName::parse(TYPE_NAME).unwrap(),
-            identifier: None,
-            desired_state: Some(JsonDocument::parse("DesiredState", "{}").unwrap()),
-            patch_document: None,
-            role_arn: None,
-            type_version_id: None,
-        },
-        created_at,
-    };
-    match store.create_resource_request(&request).await.unwrap() {
-        CreateOutcome::Created(stored) => {
-            RequestToken::parse(stored.current.request_token).unwrap()
-        }
-        CreateOutcome::ClientTokenTaken(_) => panic!("expected a new request"),
-    }
-}
-
-/// Appends an event in `status` at `now`, whatever the state machine says.
-async fn force_status(
-    store: &dyn Store,
-    token: &RequestToken,
-    status: OperationStatus,
-    now: Timestamp,
-) {
-    let decide = |request: &StoredResourceRequest| {
-        Ok::<_, Error>(Decision::Append(resource_request::ProgressEvent {
-            operation_status: status,
-            event_time: now,
-            ..request.current.clone()
-        }))
-    };
-    store
-        .update_resource_request(
-            &AccountId::parse(ACCOUNT).unwrap(),
-            token,
-            at(-100),
-            &decide,
-        )
-        .await
-        .unwrap();
-}
-
-async fn unfinished_requests_are_listed_once_due_oldest_first(backend: Backend) {
-    let (store, _database) = open_test_store(backend).await;
-    let expired = create_at(&*store, at(-50)).await;
-    let pending = create_at(&*store, at(0)).await;
-    let in_progress = create_at(&*store, at(1)).await;
-    force_status(&*store, &in_progress, OperationStatus::InProgress, at(3)).await;
-    let cancelling = create_at(&*store, at(2)).await;
-    force_status(&*store, &cancelling, OperationStatus::InProgress, at(2)).await;
-    force_status(
-        &*store,
-        &cancelling,
-        OperationStatus::CancelInProgress,
-        at(4),
-    )
-    .await;
-    let cancelled_untouched = create_at(&*store, at(2)).await;
-    let now = at(2);
-    let cancel = |request: &_| decide_cancel(request, now);
-    store
-        .update_resource_request(
-            &AccountId::parse(ACCOUNT).unwrap(),
-            &cancelled_untouched,
-            at(-100),
-            &cancel,
-        )
-        .await
-        .unwrap();
-    let succeeded = create_at(&*store, at(0)).await;
-    force_status(&*store, &succeeded, OperationStatus::Success, at(1)).await;
-    let failed = create_at(&*store, at(0)).await;
-    force_status(&*store, &failed, OperationStatus::Failed, at(1)).await;
-    let not_due_yet = create_at(&*store, at(9)).await;
-
-    let listed = |last_event_at_or_before, limit| {
-        let store = store.clone();
-        async move {
-            store
-                .list_unfinished_resource_requests(last_event_at_or_before, at(-10), limit)
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|request| {
-                    (
-                        request.current.request_token,
-                        request.current.operation_status,
-                        request.event_count,
-                    )
-                })
-                .collect::<Vec<_>>()
-        }
-    };
-    let expected = vec![
-        (pending.to_string(), OperationStatus::Pending, 1),
-        (in_progress.to_string(), OperationStatus::InProgress, 2),
-        (cancelling.to_string(), OperationStatus::CancelInProgress, 3),
-    ];
-    // Terminal requests, requests created before the window and requests
-    // whose latest event is after the cutoff are left out.
-    assert_eq!(listed(at(5), 10).await, expected);
-    assert_eq!(listed(at(5), 2).await, expected[..2]);
-    // The cutoff is inclusive.
-    assert_eq!(listed(at(3), 10).await, expected[..2]);
-    assert_eq!(listed(at(-1), 10).await, []);
-    let everything: Vec<String> = listed(at(100), 10)
-        .await
-        .into_iter()
-        .map(|(token, _, _)| token)
-        .collect();
-    assert_eq!(everything.last(), Some(&not_due_yet.to_string()));
-    assert!(!everything.contains(&expired.to_string()));
 }
 
 async fn due_change_tokens_go_in_sync_in_batches(backend: Backend) {
@@ -631,7 +502,6 @@ async fn two_simulating_replicas_never_duplicate_steps(backend: Backend) {
 }
 
 backend_tests!(
-    unfinished_requests_are_listed_once_due_oldest_first,
     due_change_tokens_go_in_sync_in_batches,
     create_reaches_success_with_the_desired_state,
     create_without_a_key_gets_a_generated_identifier,

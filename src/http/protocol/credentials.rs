@@ -1,14 +1,18 @@
-//! Who is calling: the access key id and region of the SigV4 credential scope,
-//! read from the `Authorization` header (or, for the query form, from the
-//! `X-Amz-Credential` parameter). Signatures are not verified yet; the scope
-//! only decides the account (a 12-digit access key id is the account itself,
-//! anything else is the server's default account) and, for WAF Regional, the
-//! region.
+//! Who is calling: the [`Caller`] of one request.
+//!
+//! With `--auth sigv4` the caller is authenticated (`routes/authenticate.rs`
+//! verifies the signature): it carries its [`Principal`], whose credential
+//! alone decides the account, and the region of its verified credential
+//! scope. With `--auth none` nothing is verified and the caller is read off
+//! the unverified credential scope of the `Authorization` header (or, for
+//! the query form, the `X-Amz-Credential` parameter): a 12-digit access key
+//! id is the account itself, anything else the server's default account.
 
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 
 use crate::domain::AccountId;
+use crate::domain::credential::Principal;
 
 /// The only signing algorithm whose credential scope carries a region
 /// (SigV4a scopes have none).
@@ -64,24 +68,44 @@ impl CredentialScope {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Caller {
     scope: Option<CredentialScope>,
+    /// Set when the signature was verified.
+    principal: Option<Principal>,
 }
 
 impl Caller {
+    /// An unverified caller (`--auth none`).
     pub fn new(scope: Option<CredentialScope>) -> Self {
-        Self { scope }
+        Self {
+            scope,
+            principal: None,
+        }
+    }
+
+    /// A caller whose signature, scoped to `region`, was verified.
+    pub fn authenticated(principal: Principal, region: String) -> Self {
+        Self {
+            scope: Some(CredentialScope {
+                access_key_id: principal.access_key_id.to_string(),
+                region: Some(region),
+            }),
+            principal: Some(principal),
+        }
     }
 
     /// The caller named by the `Authorization` header; an absent or
     /// unreadable header is an anonymous caller.
     pub fn from_headers(headers: &HeaderMap) -> Self {
-        Self {
-            scope: CredentialScope::from_headers(headers),
-        }
+        Self::new(CredentialScope::from_headers(headers))
     }
 
-    /// A 12-digit access key id is the account; anything else, or no key at
-    /// all, is the default account.
+    /// An authenticated caller acts on its credential's account (an
+    /// all-accounts credential on the default account: AWS requests name no
+    /// account). Unverified: a 12-digit access key id is the account;
+    /// anything else, or no key at all, is the default account.
     pub fn account(&self, default_account: &AccountId) -> AccountId {
+        if let Some(principal) = &self.principal {
+            return principal.own_account(default_account);
+        }
         self.scope
             .as_ref()
             .and_then(|scope| AccountId::parse(scope.access_key_id.as_str()).ok())

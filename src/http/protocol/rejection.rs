@@ -1,13 +1,18 @@
 //! The facade's protocol rejections: a request refused before any service
 //! sees it, because of the request itself (no or an unknown `X-Amz-Target`,
 //! a body that is too large, not JSON or not of the input's shape, a query
-//! form naming no action or another API version). As in smithy-rs's
+//! form naming no action or another API version, a signature that does
+//! not verify or a caller who may not call the operation). As in smithy-rs's
 //! `RequestRejection`, they are a type of their own and never become domain
 //! errors; `render` gives each its AWS error name, status and message.
+
+use super::auth_failure::AuthFailure;
 
 /// A request the facade refuses before any service sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rejection {
+    /// Not authenticated, or not authorised (`--auth sigv4`).
+    Auth(AuthFailure),
     /// A POST without `X-Amz-Target`.
     MissingTarget,
     /// An `X-Amz-Target` naming no operation the facade serves.

@@ -13,6 +13,7 @@ use tracing::Span;
 use super::rejection::Rejection;
 use crate::domain::ApiFamily;
 use crate::domain::change_token::WafEndpoint;
+use crate::domain::permission::Action;
 use crate::http::request_id::RequestId;
 
 static TARGET_HEADER: HeaderName = HeaderName::from_static("x-amz-target");
@@ -121,6 +122,21 @@ impl Operation {
             Self::CreateResource => "CreateResource",
             Self::UpdateResource => "UpdateResource",
             Self::DeleteResource => "DeleteResource",
+        }
+    }
+
+    /// The action this operation performs, whose role the permission table
+    /// names (create, update and delete all record a resource request).
+    pub const fn action(self) -> Action {
+        match self {
+            Self::GetChangeToken => Action::GetChangeToken,
+            Self::GetChangeTokenStatus => Action::GetChangeTokenStatus,
+            Self::GetResourceRequestStatus => Action::GetResourceRequestStatus,
+            Self::ListResourceRequests => Action::ListResourceRequests,
+            Self::CancelResourceRequest => Action::CancelResourceRequest,
+            Self::CreateResource | Self::UpdateResource | Self::DeleteResource => {
+                Action::CreateResourceRequest
+            }
         }
     }
 

@@ -73,6 +73,9 @@ pub const fn status_and_message_member(
         // and so does statusgate.
         ErrorCode::RequestTokenNotFound => (StatusCode::BAD_REQUEST, Upper),
         ErrorCode::ClientTokenConflict => (StatusCode::BAD_REQUEST, Upper),
+        // The facade never produces it (workers speak gRPC); a client error
+        // in the Cloud Control style if it ever did.
+        ErrorCode::LeaseLost => (StatusCode::BAD_REQUEST, Upper),
         ErrorCode::Throttling => (StatusCode::BAD_REQUEST, Upper),
         // WAFInternalErrorException has `message`, ServiceInternalErrorException `Message`.
         ErrorCode::DatabaseUnavailable | ErrorCode::Internal => match family {
@@ -158,6 +161,7 @@ impl AwsError {
 
     pub fn from_rejection(rejection: &Rejection) -> Self {
         let (name, status, message) = match rejection {
+            Rejection::Auth(failure) => return super::auth::aws_error(failure),
             Rejection::MissingTarget => (
                 "UnknownOperationException",
                 StatusCode::BAD_REQUEST,
@@ -405,6 +409,7 @@ mod tests {
                 500,
                 "Message",
             ),
+            (ErrorCode::LeaseLost, CLOUD_CONTROL, 400, "Message"),
             (ErrorCode::Throttling, CLOUD_CONTROL, 400, "Message"),
             (ErrorCode::Throttling, WAF, 400, "Message"),
             (ErrorCode::ServiceUnavailable, CLOUD_CONTROL, 503, "message"),

@@ -7,12 +7,14 @@
 //!   rendered as an awsJson error body with `x-amzn-ErrorType`
 //!   ([`FacadeError::json_response`]) or as the query protocol's XML
 //!   `ErrorResponse` ([`FacadeError::xml_response`]).
+//! - `auth`: the AWS name and status of each authentication failure.
 //! - `json`: an operation's output as awsJson ([`encode_json`],
 //!   [`json_success`]).
 //! - `query_document`: the query form's `GetResourceRequestStatusResponse`
 //!   document ([`xml_success`]).
 //! - `xml`: the few lines of XML writing both XML answers need.
 
+mod auth;
 mod error;
 mod json;
 mod query_document;

@@ -7,10 +7,15 @@
 //! - [`no_route`]: any other method or path.
 //! - `answer`: how every route ends: one log line, the response in the
 //!   route's error form, the operation marked for the metrics layer.
+//! - `authenticate`: the [`Authenticator`], which every routed request
+//!   passes before its handler is called.
 
 mod answer;
+mod authenticate;
 mod aws_json;
 mod query;
+
+pub use authenticate::Authenticator;
 
 use axum::extract::{Request, State};
 use axum::http::Method;
@@ -21,20 +26,27 @@ use crate::http::request_id::RequestId;
 use crate::service::Services;
 use answer::{ErrorForm, answer_rejection};
 
+/// What the facade's routes serve from.
+#[derive(Clone)]
+pub struct Facade {
+    pub services: Services,
+    pub authenticator: Authenticator,
+}
+
 /// `POST /` is awsJson, or the query form when it is form-encoded and names
 /// no target; `GET /` is the query form.
-pub async fn serve_root(State(services): State<Services>, request: Request) -> Response {
+pub async fn serve_root(State(facade): State<Facade>, request: Request) -> Response {
     let request_id = RequestId::of(&request);
     let method = request.method().clone();
     if method == Method::POST {
         let headers = request.headers();
         if !has_target(headers) && is_form(headers) {
-            return query::handle_form(&services, &request_id, request).await;
+            return query::handle_form(&facade, &request_id, request).await;
         }
-        return aws_json::handle(&services, &request_id, request).await;
+        return aws_json::handle(&facade, &request_id, request).await;
     }
     if method == Method::GET {
-        return query::handle_get(&services, &request_id, request).await;
+        return query::handle_get(&facade, &request_id, request).await;
     }
     no_route(request).await
 }

@@ -1,7 +1,9 @@
 //! [`ChangeTokenStore`] on Postgres. Provisioning and status lookups go
 //! through the coalescers (`coalesced.rs`); the state changes are single
 //! `UPDATE ... WHERE status = ...` statements, so that of concurrent callers
-//! exactly one moves a token.
+//! exactly one moves a token. Each of them sends `NOTIFY` for the tokens it
+//! moved, in the same statement (`pg_notify` over its `RETURNING` rows), so
+//! watchers hear of a change exactly when it commits.
 
 use async_trait::async_trait;
 use sqlx::Postgres;
@@ -9,6 +11,8 @@ use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
 
 use super::PostgresStore;
+use super::errors::classify;
+use super::listener::CHANGE_TOKENS_CHANNEL;
 use crate::domain::Timestamp;
 use crate::domain::change_token::{ChangeTokenScope, ChangeTokenStatus};
 use crate::domain::values::{ChangeDescription, ChangeToken};
@@ -16,15 +20,23 @@ use crate::store::change_tokens::ChangeTokenStore;
 use crate::store::error::StoreError;
 use crate::store::rows::stored_change_token;
 
+/// `$7` is the notification channel.
 const CONSUME_CHANGE_TOKEN: &str = "\
-    UPDATE change_tokens SET status = 'PENDING', change_description = $5, consumed_at = $6 \
-    WHERE change_token = $1 AND account_id = $2 AND endpoint = $3 AND region = $4 \
-      AND status = 'PROVISIONED'";
+    WITH consumed AS ( \
+      UPDATE change_tokens SET status = 'PENDING', change_description = $5, consumed_at = $6 \
+      WHERE change_token = $1 AND account_id = $2 AND endpoint = $3 AND region = $4 \
+        AND status = 'PROVISIONED' \
+      RETURNING change_token) \
+    SELECT pg_notify($7, change_token) FROM consumed";
 
+/// `$6` is the notification channel.
 const MARK_CHANGE_TOKEN_IN_SYNC: &str = "\
-    UPDATE change_tokens SET status = 'INSYNC', insync_at = $5 \
-    WHERE change_token = $1 AND account_id = $2 AND endpoint = $3 AND region = $4 \
-      AND status = 'PENDING'";
+    WITH marked AS ( \
+      UPDATE change_tokens SET status = 'INSYNC', insync_at = $5 \
+      WHERE change_token = $1 AND account_id = $2 AND endpoint = $3 AND region = $4 \
+        AND status = 'PENDING' \
+      RETURNING change_token) \
+    SELECT pg_notify($6, change_token) FROM marked";
 
 const PURGE_CHANGE_TOKENS: &str = "\
     DELETE FROM change_tokens WHERE change_token IN ( \
@@ -39,11 +51,15 @@ const PURGE_CHANGE_TOKENS: &str = "\
 /// lock their rows in the same (plan) order; were they ever to deadlock,
 /// Postgres aborts one with 40P01, which is `Unavailable` and retried by the
 /// caller's next tick.
+/// `$4` is the notification channel.
 const MARK_DUE_CHANGE_TOKENS_IN_SYNC: &str = "\
-    UPDATE change_tokens SET status = 'INSYNC', insync_at = $2 \
-    WHERE status = 'PENDING' AND change_token IN ( \
-      SELECT change_token FROM change_tokens \
-      WHERE status = 'PENDING' AND consumed_at <= $1 ORDER BY consumed_at LIMIT $3)";
+    WITH marked AS ( \
+      UPDATE change_tokens SET status = 'INSYNC', insync_at = $2 \
+      WHERE status = 'PENDING' AND change_token IN ( \
+        SELECT change_token FROM change_tokens \
+        WHERE status = 'PENDING' AND consumed_at <= $1 ORDER BY consumed_at LIMIT $3) \
+      RETURNING change_token) \
+    SELECT pg_notify($4, change_token) FROM marked";
 
 #[async_trait]
 impl ChangeTokenStore for PostgresStore {
@@ -87,10 +103,11 @@ impl ChangeTokenStore for PostgresStore {
     ) -> Result<(), StoreError> {
         self.availability.check()?;
         let consumed = self
-            .write(
+            .write_notifying(
                 token_in_scope(CONSUME_CHANGE_TOKEN, scope, token)
                     .bind(description.as_str())
-                    .bind(now.as_micros()),
+                    .bind(now.as_micros())
+                    .bind(CHANGE_TOKENS_CHANNEL),
             )
             .await?;
         if consumed == 1 {
@@ -112,7 +129,11 @@ impl ChangeTokenStore for PostgresStore {
     ) -> Result<(), StoreError> {
         self.availability.check()?;
         let marked = self
-            .write(token_in_scope(MARK_CHANGE_TOKEN_IN_SYNC, scope, token).bind(now.as_micros()))
+            .write_notifying(
+                token_in_scope(MARK_CHANGE_TOKEN_IN_SYNC, scope, token)
+                    .bind(now.as_micros())
+                    .bind(CHANGE_TOKENS_CHANNEL),
+            )
             .await?;
         if marked == 1 {
             return Ok(());
@@ -151,13 +172,26 @@ impl ChangeTokenStore for PostgresStore {
         batch_size: u32,
     ) -> Result<u64, StoreError> {
         self.availability.check()?;
-        self.write(
+        self.write_notifying(
             sqlx::query(MARK_DUE_CHANGE_TOKENS_IN_SYNC)
                 .bind(consumed_at_or_before.as_micros())
                 .bind(now.as_micros())
-                .bind(i64::from(batch_size)),
+                .bind(i64::from(batch_size))
+                .bind(CHANGE_TOKENS_CHANNEL),
         )
         .await
+    }
+}
+
+impl PostgresStore {
+    /// Runs one of the notifying statements above (one row per token it
+    /// moved); returns how many tokens it moved.
+    async fn write_notifying(
+        &self,
+        statement: Query<'_, Postgres, PgArguments>,
+    ) -> Result<u64, StoreError> {
+        let rows = statement.fetch_all(&self.pool).await.map_err(classify)?;
+        Ok(rows.len() as u64)
     }
 }
 

@@ -2,13 +2,17 @@
 //! database. Hot calls are coalesced across concurrent callers
 //! (`coalesced.rs`, `create_group.rs`); errors are classified by SQLSTATE
 //! (`errors.rs`). This file owns the pool: connecting, migrating, pinging
-//! and closing. `change_tokens.rs` and `resource_requests.rs` implement the
-//! store traits of the same names, with their SQL written out.
+//! and closing. `change_tokens.rs`, `resource_requests.rs` and `leases.rs`
+//! implement the store traits of the same names, with their SQL written
+//! out; `listener.rs` receives the `NOTIFY`s they send.
 
 mod change_tokens;
 mod coalesced;
 mod create_group;
+mod credentials;
 mod errors;
+mod leases;
+mod listener;
 mod resource_requests;
 
 use std::time::Duration;
@@ -20,8 +24,10 @@ use sqlx::{Connection, PgConnection, PgPool, Postgres};
 
 use self::coalesced::Coalesced;
 use self::errors::classify;
+use self::listener::PgNotifications;
 use crate::store::error::StoreError;
 use crate::store::maintenance::{Availability, PoolConnections, StoreMaintenance};
+use crate::store::notifications::{Notifications, Subscription, Topic};
 
 /// How long a caller waits for a pooled connection before the request fails
 /// as unavailable, rather than hanging while the database is away.
@@ -32,6 +38,7 @@ pub struct PostgresStore {
     pool: PgPool,
     availability: Availability,
     coalesced: Coalesced,
+    notifications: PgNotifications,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -60,7 +67,7 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(classify)?;
         // The migrator takes an advisory lock, so replicas starting together
@@ -75,6 +82,7 @@ impl PostgresStore {
             coalesced: Coalesced::new(&pool, groups_in_flight),
             pool,
             availability: Availability::default(),
+            notifications: PgNotifications::new(options),
         })
     }
 
@@ -113,6 +121,34 @@ impl StoreMaintenance for PostgresStore {
     }
 
     async fn close(&self) {
+        self.notifications.stop();
         self.pool.close().await;
     }
+}
+
+impl Notifications for PostgresStore {
+    fn subscribe(&self, topic: Topic) -> Subscription {
+        self.notifications.subscribe(topic)
+    }
+}
+
+/// Sends `NOTIFY channel, payload` for each payload, within the transaction
+/// (or statement) that `executor` runs: delivered when it commits.
+async fn notify<'e, Executor>(
+    executor: Executor,
+    channel: &str,
+    payloads: &[&str],
+) -> Result<(), sqlx::Error>
+where
+    Executor: sqlx::PgExecutor<'e>,
+{
+    if payloads.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload")
+        .bind(channel)
+        .bind(payloads)
+        .execute(executor)
+        .await?;
+    Ok(())
 }

@@ -2,25 +2,30 @@
 //! through the coalescers (`coalesced.rs`, `create_group.rs`); an update
 //! locks its request with `SELECT ... FOR UPDATE`, so that concurrent
 //! writers of one request (on any replica) take turns, each seeing what the
-//! previous one wrote.
+//! previous one wrote, and sends `NOTIFY` for the event it appends before it
+//! commits. `append_event` and `write_lease` are shared with the claims in
+//! `leases.rs`.
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::QueryAs;
 use sqlx::{Postgres, Transaction};
 
-use super::PostgresStore;
 use super::errors::classify;
+use super::listener::REQUEST_EVENTS_CHANNEL;
+use super::{PostgresStore, notify};
+use crate::domain::lease::Lease;
 use crate::domain::resource_request::{
-    Decision, NewResourceRequest, ProgressEvent, StoredResourceRequest,
+    NewResourceRequest, NumberedEvent, ProgressEvent, StoredResourceRequest,
 };
 use crate::domain::values::RequestToken;
 use crate::domain::{AccountId, Timestamp};
 use crate::store::error::StoreError;
 use crate::store::resource_requests::{
-    CreateOutcome, Decide, ListQuery, ListedRequest, RequestStatus, ResourceRequestStore,
+    CreateOutcome, Decide, ListQuery, ListedRequest, PlannedWrite, RequestStatus,
+    ResourceRequestStore,
 };
-use crate::store::rows::{EventRow, ListedRow, RequestRow};
+use crate::store::rows::{EventRow, ListedRow, NumberedEventRow, RequestRow, lease_columns};
 
 /// `$3`: requests created before this time are invisible.
 const SELECT_REQUEST: &str = "\
@@ -61,20 +66,18 @@ const LIST_REQUESTS_AFTER: &str = "\
 const REQUEST_EXISTS: &str = "\
     SELECT 1 FROM resource_requests WHERE request_token = $1 AND account_id = $2";
 
-/// Requests not in a terminal status whose latest event is at or before
-/// `$1`, created at or after `$2`, oldest latest event first, at most `$3`.
-/// The status list is written exactly as in the partial index
-/// `resource_requests_unfinished_event_time`. A plain read: it locks nothing
-/// (see `ResourceRequestStore::list_unfinished_resource_requests`).
-const LIST_UNFINISHED_REQUESTS: &str = "\
-    SELECT * FROM resource_requests \
-    WHERE operation_status IN ('PENDING', 'IN_PROGRESS', 'CANCEL_IN_PROGRESS') \
-      AND event_time <= $1 AND created_at >= $2 \
-    ORDER BY event_time LIMIT $3";
-
+/// The request's whole current state: the latest event (`$2`..`$9`) and the
+/// lease (`$10`..`$13`, all `NULL` for none).
 const UPDATE_REQUEST_STATE: &str = "\
     UPDATE resource_requests SET operation_status = $2, identifier = $3, resource_model = $4, \
-      status_message = $5, error_code = $6, retry_after = $7, event_time = $8, event_count = $9 \
+      status_message = $5, error_code = $6, retry_after = $7, event_time = $8, event_count = $9, \
+      lease_token = $10, lease_worker_id = $11, lease_expires_at = $12, lease_duration = $13 \
+    WHERE request_token = $1";
+
+/// The lease alone (`$2`..`$5`, all `NULL` for none).
+const UPDATE_LEASE: &str = "\
+    UPDATE resource_requests SET lease_token = $2, lease_worker_id = $3, lease_expires_at = $4, \
+      lease_duration = $5 \
     WHERE request_token = $1";
 
 const INSERT_EVENT: &str = "\
@@ -88,6 +91,14 @@ const LIST_PROGRESS_EVENTS: &str = "\
       e.resource_model, e.status_message, e.error_code, e.retry_after, e.event_time \
     FROM resource_requests r JOIN progress_events e ON e.request_token = r.request_token \
     WHERE r.request_token = $1 AND r.account_id = $2 AND r.created_at >= $3 \
+    ORDER BY e.seq";
+
+/// The columns of [`NumberedEventRow`] for events numbered after `$4`.
+const LIST_PROGRESS_EVENTS_AFTER: &str = "\
+    SELECT e.seq, r.request_token, r.type_name, r.operation, e.operation_status, e.identifier, \
+      e.resource_model, e.status_message, e.error_code, e.retry_after, e.event_time \
+    FROM resource_requests r JOIN progress_events e ON e.request_token = r.request_token \
+    WHERE r.request_token = $1 AND r.account_id = $2 AND r.created_at >= $3 AND e.seq > $4 \
     ORDER BY e.seq";
 
 const PURGE_REQUESTS: &str = "\
@@ -172,24 +183,6 @@ impl ResourceRequestStore for PostgresStore {
     }
 
     #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
-    async fn list_unfinished_resource_requests(
-        &self,
-        last_event_at_or_before: Timestamp,
-        visible_since: Timestamp,
-        limit: u32,
-    ) -> Result<Vec<StoredResourceRequest>, StoreError> {
-        self.availability.check()?;
-        let rows: Vec<RequestRow> = sqlx::query_as(LIST_UNFINISHED_REQUESTS)
-            .bind(last_event_at_or_before.as_micros())
-            .bind(visible_since.as_micros())
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(classify)?;
-        rows.into_iter().map(RequestRow::into_stored).collect()
-    }
-
-    #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
     async fn update_resource_request(
         &self,
         account: &AccountId,
@@ -205,18 +198,31 @@ impl ResourceRequestStore for PostgresStore {
                 .await
                 .map_err(classify)?;
         let stored = row.ok_or(StoreError::NotFound)?.into_stored()?;
-        let event = match decide(&stored).map_err(StoreError::Rejected)? {
-            Decision::Unchanged => {
-                transaction.rollback().await.map_err(classify)?;
-                return Ok(stored.current);
-            }
-            Decision::Append(event) => event,
+        let decision = decide(&stored).map_err(StoreError::Rejected)?;
+        let Some(write) = PlannedWrite::from_decision(&stored, decision) else {
+            transaction.rollback().await.map_err(classify)?;
+            return Ok(stored.current);
         };
-        append_event(&mut transaction, token, &event, stored.event_count + 1)
-            .await
-            .map_err(classify)?;
+        let current = match write.event {
+            Some(event) => {
+                let seq = stored.event_count + 1;
+                append_event(&mut transaction, token, &event, seq, write.lease.as_ref())
+                    .await
+                    .map_err(classify)?;
+                notify(&mut *transaction, REQUEST_EVENTS_CHANNEL, &[token.as_str()])
+                    .await
+                    .map_err(classify)?;
+                event
+            }
+            None => {
+                write_lease(&mut transaction, token, write.lease.as_ref())
+                    .await
+                    .map_err(classify)?;
+                stored.current
+            }
+        };
         transaction.commit().await.map_err(classify)?;
-        Ok(event)
+        Ok(current)
     }
 
     #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
@@ -237,6 +243,31 @@ impl ResourceRequestStore for PostgresStore {
             return Err(StoreError::NotFound);
         }
         rows.into_iter().map(EventRow::into_event).collect()
+    }
+
+    #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
+    async fn list_progress_events_after(
+        &self,
+        account: &AccountId,
+        token: &RequestToken,
+        visible_since: Timestamp,
+        after_number: i64,
+    ) -> Result<Vec<NumberedEvent>, StoreError> {
+        self.availability.check()?;
+        let rows: Vec<NumberedEventRow> =
+            request_in_account(LIST_PROGRESS_EVENTS_AFTER, token, account, visible_since)
+                .bind(after_number)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(classify)?;
+        if rows.is_empty() {
+            // Nothing new, or no such request: the status read tells which.
+            self.get_resource_request_status(account, token, visible_since)
+                .await?;
+        }
+        rows.into_iter()
+            .map(NumberedEventRow::into_numbered)
+            .collect()
     }
 
     #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
@@ -273,14 +304,34 @@ where
         .bind(visible_since.as_micros())
 }
 
-/// Makes `event` the current state of request `token` and appends it to the
-/// history as event number `seq`.
-async fn append_event(
+/// Replaces the lease of request `token` (`None` releases it).
+pub(super) async fn write_lease(
+    transaction: &mut Transaction<'static, Postgres>,
+    token: &RequestToken,
+    lease: Option<&Lease>,
+) -> Result<(), sqlx::Error> {
+    let (lease_token, worker_id, expires_at, duration) = lease_columns(lease);
+    sqlx::query(UPDATE_LEASE)
+        .bind(token.as_str())
+        .bind(lease_token)
+        .bind(worker_id)
+        .bind(expires_at)
+        .bind(duration)
+        .execute(&mut **transaction)
+        .await?;
+    Ok(())
+}
+
+/// Makes `event` (with `lease`) the current state of request `token` and
+/// appends it to the history as event number `seq`.
+pub(super) async fn append_event(
     transaction: &mut Transaction<'static, Postgres>,
     token: &RequestToken,
     event: &ProgressEvent,
     seq: i64,
+    lease: Option<&Lease>,
 ) -> Result<(), sqlx::Error> {
+    let (lease_token, worker_id, expires_at, duration) = lease_columns(lease);
     sqlx::query(UPDATE_REQUEST_STATE)
         .bind(token.as_str())
         .bind(event.operation_status.as_str())
@@ -291,6 +342,10 @@ async fn append_event(
         .bind(event.retry_after.map(Timestamp::as_micros))
         .bind(event.event_time.as_micros())
         .bind(seq)
+        .bind(lease_token)
+        .bind(worker_id)
+        .bind(expires_at)
+        .bind(duration)
         .execute(&mut **transaction)
         .await?;
     sqlx::query(INSERT_EVENT)

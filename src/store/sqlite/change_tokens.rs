@@ -2,7 +2,8 @@
 //! partial unique index; the state changes are single
 //! `UPDATE ... WHERE status = ...` statements, so that of concurrent callers
 //! exactly one moves a token. Writes go to the writer connection, reads to
-//! the reader pool.
+//! the reader pool. A token that moved is notified in-process once its
+//! statement has committed.
 
 use async_trait::async_trait;
 use sqlx::Sqlite;
@@ -16,6 +17,7 @@ use crate::domain::change_token::{ChangeTokenScope, ChangeTokenStatus};
 use crate::domain::values::{ChangeDescription, ChangeToken};
 use crate::store::change_tokens::ChangeTokenStore;
 use crate::store::error::StoreError;
+use crate::store::notifications::Topic;
 use crate::store::rows::{ChangeTokenRow, stored_change_token};
 
 /// Returns the scope's `PROVISIONED` token, inserting `$1` when there is none.
@@ -55,7 +57,8 @@ const MARK_DUE_CHANGE_TOKENS_IN_SYNC: &str = "\
     UPDATE change_tokens SET status = 'INSYNC', insync_at = $2 \
     WHERE status = 'PENDING' AND change_token IN ( \
       SELECT change_token FROM change_tokens \
-      WHERE status = 'PENDING' AND consumed_at <= $1 ORDER BY consumed_at LIMIT $3)";
+      WHERE status = 'PENDING' AND consumed_at <= $1 ORDER BY consumed_at LIMIT $3) \
+    RETURNING change_token";
 
 #[async_trait]
 impl ChangeTokenStore for SqliteStore {
@@ -115,6 +118,7 @@ impl ChangeTokenStore for SqliteStore {
             )
             .await?;
         if consumed == 1 {
+            self.announce_change_token(token.as_str());
             return Ok(());
         }
         // Either the token is unknown or somebody used it first.
@@ -136,6 +140,7 @@ impl ChangeTokenStore for SqliteStore {
             .write(token_in_scope(MARK_CHANGE_TOKEN_IN_SYNC, scope, token).bind(now.as_micros()))
             .await?;
         if marked == 1 {
+            self.announce_change_token(token.as_str());
             return Ok(());
         }
         match self
@@ -172,13 +177,25 @@ impl ChangeTokenStore for SqliteStore {
         batch_size: u32,
     ) -> Result<u64, StoreError> {
         self.availability.check()?;
-        self.write(
-            sqlx::query(MARK_DUE_CHANGE_TOKENS_IN_SYNC)
-                .bind(consumed_at_or_before.as_micros())
-                .bind(now.as_micros())
-                .bind(i64::from(batch_size)),
-        )
-        .await
+        let marked: Vec<String> = sqlx::query_scalar(MARK_DUE_CHANGE_TOKENS_IN_SYNC)
+            .bind(consumed_at_or_before.as_micros())
+            .bind(now.as_micros())
+            .bind(i64::from(batch_size))
+            .fetch_all(&self.writer)
+            .await
+            .map_err(classify)?;
+        for token in &marked {
+            self.announce_change_token(token);
+        }
+        Ok(marked.len() as u64)
+    }
+}
+
+impl SqliteStore {
+    /// Wakes the watchers of a change token whose new status has committed.
+    fn announce_change_token(&self, token: &str) {
+        self.fan_out
+            .notify(&Topic::ChangeTokenStatus(token.to_owned()));
     }
 }
 

@@ -8,16 +8,22 @@
 //! Write transactions still say `BEGIN IMMEDIATE`, so that another process
 //! on the same file (`statusgate migrate`) cannot upgrade-deadlock them.
 //!
-//! This file owns the two pools: opening, migrating, pinging and closing.
-//! `change_tokens.rs` and `resource_requests.rs` implement the store traits
-//! of the same names, with their SQL written out; `errors.rs` classifies
-//! SQLite result codes.
+//! This file owns the two pools: opening, migrating, pinging and closing,
+//! and the in-process notifications: each write that a watcher waits for
+//! wakes its subscribers right after it commits. A watcher in another process
+//! on the same file is not woken (serve watchers from the process that
+//! writes, or use Postgres). `change_tokens.rs`, `resource_requests.rs` and
+//! `leases.rs` implement the store traits of the same names, with their SQL
+//! written out; `errors.rs` classifies SQLite result codes.
 
 mod change_tokens;
+mod credentials;
 mod errors;
+mod leases;
 mod resource_requests;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -30,6 +36,7 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 use self::errors::classify;
 use crate::store::error::StoreError;
 use crate::store::maintenance::{Availability, PoolConnections, StoreMaintenance};
+use crate::store::notifications::{FanOut, Notifications, Subscription, Topic};
 
 /// How long a writer waits for the write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -41,6 +48,8 @@ pub struct SqliteStore {
     /// The one writer connection.
     writer: SqlitePool,
     availability: Availability,
+    /// Notified after each commit that a watcher waits for.
+    fan_out: Arc<FanOut>,
 }
 
 impl SqliteStore {
@@ -73,6 +82,7 @@ impl SqliteStore {
             pool,
             writer,
             availability: Availability::default(),
+            fan_out: Arc::new(FanOut::default()),
         })
     }
 
@@ -125,5 +135,11 @@ impl StoreMaintenance for SqliteStore {
     async fn close(&self) {
         self.pool.close().await;
         self.writer.close().await;
+    }
+}
+
+impl Notifications for SqliteStore {
+    fn subscribe(&self, topic: Topic) -> Subscription {
+        self.fan_out.subscribe(topic)
     }
 }

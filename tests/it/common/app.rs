@@ -97,6 +97,39 @@ impl TestApp {
         SdkCaller::new(self.http_endpoint(), access_key_id, region)
     }
 
+    /// AWS SDK clients signing as `access_key_id` with `secret_access_key`.
+    pub fn sdk_signing(
+        &self,
+        access_key_id: &str,
+        secret_access_key: &str,
+        region: &str,
+    ) -> SdkCaller {
+        SdkCaller::signing(
+            self.http_endpoint(),
+            access_key_id,
+            secret_access_key,
+            None,
+            region,
+        )
+    }
+
+    /// AWS SDK clients signing with temporary credentials (a session token).
+    pub fn sdk_with_session_token(
+        &self,
+        access_key_id: &str,
+        secret_access_key: &str,
+        session_token: &str,
+        region: &str,
+    ) -> SdkCaller {
+        SdkCaller::signing(
+            self.http_endpoint(),
+            access_key_id,
+            secret_access_key,
+            Some(session_token),
+            region,
+        )
+    }
+
     pub fn application(&self) -> &Application {
         self.app.as_ref().expect("running")
     }

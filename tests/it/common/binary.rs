@@ -18,6 +18,9 @@ pub fn statusgate() -> Command {
         .env_remove("DATABASE_URL")
         .env_remove("STATUSGATE_GRPC_LISTEN")
         .env_remove("STATUSGATE_HTTP_LISTEN")
+        .env_remove("STATUSGATE_AUTH")
+        .env_remove("STATUSGATE_CREDENTIALS_KEY")
+        .env_remove("STATUSGATE_CREDENTIALS_KEY_FILE")
         .env("RUST_LOG", "info");
     command
 }

@@ -4,10 +4,13 @@
 //!   [`administer`] (statements on the Postgres server), [`open_test_store`];
 //! - `app`: [`TestApp`], the application in-process on ephemeral ports, and
 //!   its gRPC and SDK clients;
-//! - [`change_tokens`], [`resource_requests`]: one function per gRPC call;
+//! - [`change_tokens`], [`resource_requests`], [`workers`] (claims, leases,
+//!   waits and watches): one function per gRPC call;
 //!   [`grpc_errors`]: assertions on gRPC errors and their details;
 //! - `sdk`: the AWS SDK clients of [`TestApp::sdk`]; [`facade`]: raw HTTP;
 //! - `wait`: [`wait_until`]; [`clock`]: a clock tests move by hand;
+//! - [`auth`]: `--auth sigv4` servers, credentials, gRPC clients sending
+//!   `Bearer` keys; [`signing`]: raw SigV4-signed HTTP;
 //! - [`binary`]: the `statusgate` process; [`proxy`]: a TCP proxy that takes
 //!   the database away; [`certificates`]: a CA and the certificates it signs
 //!   (TLS tests); [`raw_grpc`]: hand-made gRPC frames over HTTP/2;
@@ -15,6 +18,7 @@
 //!   backends.
 
 mod app;
+pub mod auth;
 pub mod binary;
 pub mod certificates;
 pub mod change_tokens;
@@ -26,7 +30,9 @@ pub mod proxy;
 pub mod raw_grpc;
 pub mod resource_requests;
 mod sdk;
+pub mod signing;
 mod wait;
+pub mod workers;
 
 pub use app::TestApp;
 pub use database::{Backend, TestDatabase, administer, open_test_store};

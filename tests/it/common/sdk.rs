@@ -1,14 +1,15 @@
 //! AWS SDK for Rust clients pointed at a test app. One [`SdkConfig`] decides
 //! what every client shares: the endpoint URL, the caller's credentials, the
 //! region, a plain-HTTP client and the behaviour version; each SDK's client
-//! is made from it.
+//! is made from it. The SDK signs every call (SigV4) with the secret given;
+//! [`SdkCaller::new`] uses one that a server in `--auth none` mode ignores.
 
 use aws_sdk_waf::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
 use aws_smithy_http_client::Builder as HttpClientBuilder;
 use aws_types::SdkConfig;
 
-/// Signatures are not checked; the secret is anything.
-const SECRET_ACCESS_KEY: &str = "not-checked";
+/// The secret of callers of a server that checks no signature.
+const UNCHECKED_SECRET_ACCESS_KEY: &str = "not-checked";
 
 /// One caller (access key and region) of one app, for any of the SDKs.
 #[derive(Clone)]
@@ -18,7 +19,31 @@ pub struct SdkCaller {
 
 impl SdkCaller {
     pub fn new(endpoint_url: String, access_key_id: &str, region: &str) -> Self {
-        let credentials = Credentials::new(access_key_id, SECRET_ACCESS_KEY, None, None, "tests");
+        Self::signing(
+            endpoint_url,
+            access_key_id,
+            UNCHECKED_SECRET_ACCESS_KEY,
+            None,
+            region,
+        )
+    }
+
+    /// A caller signing with `secret_access_key` (and, if given, a session
+    /// token, which statusgate refuses).
+    pub fn signing(
+        endpoint_url: String,
+        access_key_id: &str,
+        secret_access_key: &str,
+        session_token: Option<&str>,
+        region: &str,
+    ) -> Self {
+        let credentials = Credentials::new(
+            access_key_id,
+            secret_access_key,
+            session_token.map(str::to_owned),
+            None,
+            "tests",
+        );
         let config = SdkConfig::builder()
             .endpoint_url(endpoint_url)
             .region(Region::new(region.to_owned()))

@@ -1,0 +1,638 @@
+//! Every request the benchmark sends, built from statusgate's own types:
+//! gRPC requests are the generated `statusgate::grpc::proto` messages, sent
+//! by the generated tonic clients; facade bodies are the facade's serde
+//! shapes (`statusgate::http::shapes`), serialized with serde_json. Nothing
+//! is encoded by hand, so a renumbered proto field or a renamed member
+//! changes the benchmark's requests together with the server.
+//!
+//! The load generators send what a real client sent: [`Grpc::check`] makes
+//! one call through tonic over a channel that records the path, headers and
+//! framed body it carried, and h2load replays exactly those bytes to exactly
+//! that path. Each check also requires the answer the load run relies on
+//! (grpc-status 0 and, for example, a PENDING status), before and after
+//! every run.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::header::{AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde::Serialize;
+use serde_json::Value;
+use tokio::runtime::Handle;
+use tonic::transport::{Channel, Endpoint};
+
+use statusgate::grpc::proto::change_token_service_client::ChangeTokenServiceClient;
+use statusgate::grpc::proto::resource_request_service_client::ResourceRequestServiceClient;
+use statusgate::grpc::proto::{
+    ChangeTokenScope, ChangeTokenStatus, ConsumeChangeTokenRequest, CreateResourceRequestRequest,
+    GetChangeTokenRequest, GetChangeTokenStatusRequest, GetResourceRequestStatusRequest,
+    ListResourceRequestsRequest, Operation, OperationStatus, WafEndpoint,
+};
+use statusgate::http::shapes::{
+    CreateResourceInput, GetChangeTokenInput, GetChangeTokenStatusInput, RequestTokenInput,
+};
+
+/// The benchmark's account: it owns the hot keys and every seeded request.
+pub const ACCOUNT: &str = "123456789012";
+/// The first account of the GetChangeToken scopes (WAF global).
+pub const SCOPE_ACCOUNT: u64 = 200_000_000_000;
+pub const TYPE_NAME: &str = "AWS::Logs::LogGroup";
+/// The page size of the ListResourceRequests runs.
+pub const LIST_PAGE: i32 = 20;
+
+/// How long one check may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The request token of seeded request number `i`: the first group is a
+/// multiplicative hash of `i` (keys land all over the index, like random
+/// UUIDs), the last group is `i`. `bench/sql/seed_requests.sql` writes the
+/// same tokens and `bench/facade.lua` computes them for random reads.
+pub fn seeded_request_token(i: u64) -> String {
+    format!(
+        "{:08x}-0000-4000-8000-{i:012x}",
+        (i * 1_000_003) % (1 << 32)
+    )
+}
+
+/// Where `bench/facade.lua` puts a random seeded request token in a body.
+pub const SEEDED_TOKEN_PLACEHOLDER: &str = "@SEEDED_REQUEST_TOKEN@";
+
+// ---- gRPC -----------------------------------------------------------------
+
+/// One call an h2load run repeats.
+#[derive(Debug, Clone)]
+pub enum GrpcCall {
+    GetResourceRequestStatus(GetResourceRequestStatusRequest),
+    GetChangeTokenStatus(GetChangeTokenStatusRequest),
+    ListResourceRequests(ListResourceRequestsRequest),
+    GetChangeToken(GetChangeTokenRequest),
+    CreateResourceRequest(CreateResourceRequestRequest),
+}
+
+fn hot_scope() -> ChangeTokenScope {
+    ChangeTokenScope {
+        account_id: ACCOUNT.to_owned(),
+        endpoint: WafEndpoint::Global.into(),
+        region: String::new(),
+    }
+}
+
+fn create_request(log_group: &str) -> CreateResourceRequestRequest {
+    CreateResourceRequestRequest {
+        account_id: ACCOUNT.to_owned(),
+        operation: Operation::Create.into(),
+        type_name: TYPE_NAME.to_owned(),
+        desired_state: Some(format!(r#"{{"LogGroupName":"{log_group}"}}"#)),
+        ..Default::default()
+    }
+}
+
+impl GrpcCall {
+    pub fn resource_request_status(request_token: &str) -> Self {
+        Self::GetResourceRequestStatus(GetResourceRequestStatusRequest {
+            account_id: ACCOUNT.to_owned(),
+            request_token: request_token.to_owned(),
+        })
+    }
+
+    pub fn change_token_status(change_token: &str) -> Self {
+        Self::GetChangeTokenStatus(GetChangeTokenStatusRequest {
+            scope: Some(hot_scope()),
+            change_token: change_token.to_owned(),
+        })
+    }
+
+    pub fn first_page() -> Self {
+        Self::ListResourceRequests(ListResourceRequestsRequest {
+            account_id: ACCOUNT.to_owned(),
+            max_results: Some(LIST_PAGE),
+            ..Default::default()
+        })
+    }
+
+    /// GetChangeToken of scope number `k` (WAF global, account SCOPE_ACCOUNT + k).
+    pub fn change_token(k: u64) -> Self {
+        Self::GetChangeToken(GetChangeTokenRequest {
+            scope: Some(ChangeTokenScope {
+                account_id: (SCOPE_ACCOUNT + k).to_string(),
+                endpoint: WafEndpoint::Global.into(),
+                region: String::new(),
+            }),
+        })
+    }
+
+    pub fn create() -> Self {
+        Self::CreateResourceRequest(create_request("bench"))
+    }
+}
+
+/// What the tonic client put on the wire for one call.
+#[derive(Debug, Clone)]
+pub struct SentCall {
+    /// `/statusgate.v1.<Service>/<Method>`
+    pub path: String,
+    /// Every header but `user-agent` (content-type, te).
+    pub headers: Vec<(String, String)>,
+    /// The length-prefixed message.
+    pub body: Bytes,
+}
+
+impl SentCall {
+    /// The method, as statusgate's metrics name the operation.
+    pub fn method(&self) -> &str {
+        self.path.rsplit('/').next().unwrap_or_default()
+    }
+}
+
+/// A channel that keeps the last request it carried.
+#[derive(Clone)]
+struct Recorder {
+    channel: Channel,
+    last: Arc<Mutex<Option<SentCall>>>,
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl tower::Service<http::Request<tonic::body::Body>> for Recorder {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.channel.poll_ready(context).map_err(Into::into)
+    }
+
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+        // The channel polled ready serves this call; a clone waits for the next.
+        let fresh = self.channel.clone();
+        let mut channel = std::mem::replace(&mut self.channel, fresh);
+        let last = Arc::clone(&self.last);
+        Box::pin(async move {
+            let (parts, body) = request.into_parts();
+            let body = body.collect().await?.to_bytes();
+            let headers = parts
+                .headers
+                .iter()
+                .filter(|(name, _)| *name != USER_AGENT)
+                .map(|(name, value)| {
+                    let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                    (name.as_str().to_owned(), value)
+                })
+                .collect();
+            let sent = SentCall {
+                path: parts.uri.path().to_owned(),
+                headers,
+                body: body.clone(),
+            };
+            *last.lock().expect("recorder lock") = Some(sent);
+            let request = http::Request::from_parts(parts, tonic::body::Body::new(Full::new(body)));
+            Ok(channel.call(request).await?)
+        })
+    }
+}
+
+/// statusgate's gRPC services through the generated clients.
+pub struct Grpc {
+    runtime: Handle,
+    last: Arc<Mutex<Option<SentCall>>>,
+    change_tokens: ChangeTokenServiceClient<Recorder>,
+    resource_requests: ResourceRequestServiceClient<Recorder>,
+}
+
+fn status_text(status: &tonic::Status) -> String {
+    format!(
+        "grpc-status {} ({:?}): {}",
+        status.code() as i32,
+        status.code(),
+        status.message()
+    )
+}
+
+fn require(condition: bool, what: impl FnOnce() -> String) -> Result<(), String> {
+    if condition { Ok(()) } else { Err(what()) }
+}
+
+impl Grpc {
+    pub fn connect(runtime: Handle, port: u16) -> Result<Self, String> {
+        let endpoint = Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
+            .map_err(|error| error.to_string())?
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(CALL_TIMEOUT);
+        let channel = runtime
+            .block_on(endpoint.connect())
+            .map_err(|error| format!("cannot connect to gRPC port {port}: {error}"))?;
+        let last = Arc::new(Mutex::new(None));
+        let recorder = Recorder {
+            channel,
+            last: Arc::clone(&last),
+        };
+        Ok(Self {
+            runtime,
+            last,
+            change_tokens: ChangeTokenServiceClient::new(recorder.clone()),
+            resource_requests: ResourceRequestServiceClient::new(recorder),
+        })
+    }
+
+    /// Makes `call` once and requires the answer a load run of it relies on;
+    /// returns what was sent, for h2load to repeat.
+    pub fn check(&self, call: &GrpcCall) -> Result<SentCall, String> {
+        self.last.lock().expect("recorder lock").take();
+        let mut resource_requests = self.resource_requests.clone();
+        let mut change_tokens = self.change_tokens.clone();
+        self.runtime.block_on(async move {
+            match call {
+                GrpcCall::GetResourceRequestStatus(request) => {
+                    let answer = resource_requests
+                        .get_resource_request_status(request.clone())
+                        .await
+                        .map_err(|status| status_text(&status))?
+                        .into_inner();
+                    let event = answer.progress_event.unwrap_or_default();
+                    require(
+                        event.request_token == request.request_token
+                            && event.operation_status() == OperationStatus::Pending,
+                        || format!("{event:?}, not request {} PENDING", request.request_token),
+                    )
+                }
+                GrpcCall::GetChangeTokenStatus(request) => {
+                    let answer = change_tokens
+                        .get_change_token_status(request.clone())
+                        .await
+                        .map_err(|status| status_text(&status))?
+                        .into_inner();
+                    require(
+                        answer.change_token_status() == ChangeTokenStatus::Pending,
+                        || format!("{answer:?}, not PENDING"),
+                    )
+                }
+                GrpcCall::ListResourceRequests(request) => {
+                    let answer = resource_requests
+                        .list_resource_requests(request.clone())
+                        .await
+                        .map_err(|status| status_text(&status))?
+                        .into_inner();
+                    let wanted = request.max_results.unwrap_or(LIST_PAGE);
+                    let got = answer.resource_request_status_summaries.len();
+                    require(usize::try_from(wanted) == Ok(got), || {
+                        format!("a page of {got} requests, not {wanted}")
+                    })
+                }
+                GrpcCall::GetChangeToken(request) => {
+                    let answer = change_tokens
+                        .get_change_token(request.clone())
+                        .await
+                        .map_err(|status| status_text(&status))?
+                        .into_inner();
+                    require(!answer.change_token.is_empty(), || {
+                        "an empty change token".to_owned()
+                    })
+                }
+                GrpcCall::CreateResourceRequest(request) => {
+                    let answer = resource_requests
+                        .create_resource_request(request.clone())
+                        .await
+                        .map_err(|status| status_text(&status))?
+                        .into_inner();
+                    let event = answer.progress_event.unwrap_or_default();
+                    require(
+                        !event.request_token.is_empty()
+                            && event.operation_status() == OperationStatus::Pending,
+                        || format!("{event:?}, not a new PENDING request"),
+                    )
+                }
+            }
+        })?;
+        self.last
+            .lock()
+            .expect("recorder lock")
+            .take()
+            .ok_or_else(|| "the client sent nothing".to_owned())
+    }
+
+    /// A new PENDING request of the benchmark's account; its token.
+    pub fn create_pending_request(&self) -> Result<String, String> {
+        let mut client = self.resource_requests.clone();
+        let answer = self
+            .runtime
+            .block_on(client.create_resource_request(create_request("hot")))
+            .map_err(|status| format!("CreateResourceRequest: {}", status_text(&status)))?
+            .into_inner();
+        let event = answer.progress_event.unwrap_or_default();
+        require(!event.request_token.is_empty(), || {
+            format!("CreateResourceRequest answered {event:?}")
+        })?;
+        Ok(event.request_token)
+    }
+
+    /// A new PENDING change token of the benchmark's scope (GetChangeToken,
+    /// then ConsumeChangeToken); its token.
+    pub fn pending_change_token(&self, description: &str) -> Result<String, String> {
+        let mut client = self.change_tokens.clone();
+        self.runtime.block_on(async move {
+            let token = client
+                .get_change_token(GetChangeTokenRequest {
+                    scope: Some(hot_scope()),
+                })
+                .await
+                .map_err(|status| format!("GetChangeToken: {}", status_text(&status)))?
+                .into_inner()
+                .change_token;
+            let consumed = client
+                .consume_change_token(ConsumeChangeTokenRequest {
+                    scope: Some(hot_scope()),
+                    change_token: token.clone(),
+                    change_description: description.to_owned(),
+                })
+                .await
+                .map_err(|status| format!("ConsumeChangeToken: {}", status_text(&status)))?
+                .into_inner();
+            require(
+                consumed.change_token_status() == ChangeTokenStatus::Pending,
+                || format!("change token {token} is {consumed:?} after ConsumeChangeToken"),
+            )?;
+            Ok(token)
+        })
+    }
+}
+
+// ---- the AWS JSON facade --------------------------------------------------
+
+/// An operation a wrk run repeats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FacadeOperation {
+    GetResourceRequestStatus,
+    GetChangeTokenStatus,
+    GetChangeToken,
+    CreateResource,
+}
+
+impl FacadeOperation {
+    pub fn target(self) -> &'static str {
+        match self {
+            Self::GetResourceRequestStatus => "CloudApiService.GetResourceRequestStatus",
+            Self::GetChangeTokenStatus => "AWSWAF_20150824.GetChangeTokenStatus",
+            Self::GetChangeToken => "AWSWAF_20150824.GetChangeToken",
+            Self::CreateResource => "CloudApiService.CreateResource",
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::GetResourceRequestStatus | Self::CreateResource => "application/x-amz-json-1.0",
+            Self::GetChangeTokenStatus | Self::GetChangeToken => "application/x-amz-json-1.1",
+        }
+    }
+
+    /// The table's transport column.
+    pub fn protocol(self) -> &'static str {
+        match self {
+            Self::GetResourceRequestStatus | Self::CreateResource => "awsJson 1.0",
+            Self::GetChangeTokenStatus | Self::GetChangeToken => "awsJson 1.1",
+        }
+    }
+
+    /// The operation, as statusgate's metrics name it.
+    pub fn name(self) -> &'static str {
+        let target = self.target();
+        &target[target.find('.').map_or(0, |dot| dot + 1)..]
+    }
+}
+
+/// One facade request: the access key it is signed with (the account) and
+/// its JSON body.
+#[derive(Debug, Clone)]
+pub struct FacadeRequest {
+    pub operation: FacadeOperation,
+    pub access_key: String,
+    pub body: String,
+}
+
+/// A shape as SDKs send it: absent members omitted, not `null`.
+fn json_body(shape: &impl Serialize) -> String {
+    let mut value = serde_json::to_value(shape).expect("a facade shape serializes");
+    if let Value::Object(members) = &mut value {
+        members.retain(|_, member| !member.is_null());
+    }
+    value.to_string()
+}
+
+impl FacadeRequest {
+    pub fn resource_request_status(request_token: &str) -> Self {
+        Self {
+            operation: FacadeOperation::GetResourceRequestStatus,
+            access_key: ACCOUNT.to_owned(),
+            body: json_body(&RequestTokenInput {
+                request_token: Some(request_token.to_owned()),
+            }),
+        }
+    }
+
+    /// GetResourceRequestStatus of a seeded request that `bench/facade.lua`
+    /// picks at random per request.
+    pub fn random_seeded_request_status() -> Self {
+        Self::resource_request_status(SEEDED_TOKEN_PLACEHOLDER)
+    }
+
+    /// This request with the placeholder replaced by seeded request `i`.
+    pub fn with_seeded_request(&self, i: u64) -> Self {
+        Self {
+            body: self
+                .body
+                .replace(SEEDED_TOKEN_PLACEHOLDER, &seeded_request_token(i)),
+            ..self.clone()
+        }
+    }
+
+    pub fn change_token_status(change_token: &str) -> Self {
+        Self {
+            operation: FacadeOperation::GetChangeTokenStatus,
+            access_key: ACCOUNT.to_owned(),
+            body: json_body(&GetChangeTokenStatusInput {
+                change_token: Some(change_token.to_owned()),
+            }),
+        }
+    }
+
+    /// GetChangeToken of scope number `k`: signed as account SCOPE_ACCOUNT + k.
+    pub fn change_token(k: u64) -> Self {
+        Self {
+            operation: FacadeOperation::GetChangeToken,
+            access_key: format!("{:012}", SCOPE_ACCOUNT + k),
+            body: json_body(&GetChangeTokenInput {}),
+        }
+    }
+
+    pub fn create() -> Self {
+        Self {
+            operation: FacadeOperation::CreateResource,
+            access_key: ACCOUNT.to_owned(),
+            body: json_body(&CreateResourceInput {
+                type_name: Some(TYPE_NAME.to_owned()),
+                desired_state: Some(r#"{"LogGroupName":"bench"}"#.to_owned()),
+                ..Default::default()
+            }),
+        }
+    }
+
+    /// A SigV4-shaped Authorization header: statusgate reads the account
+    /// from the access key and does not verify the signature.
+    pub fn authorization(&self) -> String {
+        format!(
+            "AWS4-HMAC-SHA256 Credential={}/20260101/us-east-1/bench/aws4_request, \
+             SignedHeaders=host;x-amz-date, Signature=00",
+            self.access_key
+        )
+    }
+
+    /// Requires the answer a load run of this request relies on.
+    fn expect_answer(&self, answer: &Value) -> Result<(), String> {
+        let event = &answer["ProgressEvent"];
+        let found = match self.operation {
+            FacadeOperation::GetResourceRequestStatus => {
+                let input: RequestTokenInput =
+                    serde_json::from_str(&self.body).map_err(|error| error.to_string())?;
+                event["RequestToken"].as_str() == input.request_token.as_deref()
+                    && event["OperationStatus"] == "PENDING"
+            }
+            FacadeOperation::GetChangeTokenStatus => answer["ChangeTokenStatus"] == "PENDING",
+            FacadeOperation::GetChangeToken => answer["ChangeToken"]
+                .as_str()
+                .is_some_and(|token| !token.is_empty()),
+            FacadeOperation::CreateResource => {
+                event["RequestToken"]
+                    .as_str()
+                    .is_some_and(|token| !token.is_empty())
+                    && event["OperationStatus"] == "PENDING"
+            }
+        };
+        require(found, || format!("HTTP 200 but {answer}"))
+    }
+}
+
+/// statusgate's HTTP listener through hyper's client: the facade, `/readyz`
+/// and `/metrics`.
+pub struct Facade {
+    runtime: Handle,
+    client: Client<HttpConnector, Full<Bytes>>,
+    base: String,
+}
+
+impl Facade {
+    pub fn new(runtime: Handle, port: u16) -> Self {
+        Self {
+            runtime,
+            client: Client::builder(TokioExecutor::new()).build_http(),
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn send(
+        &self,
+        request: http::Request<Full<Bytes>>,
+    ) -> Result<(http::StatusCode, String), String> {
+        let client = self.client.clone();
+        self.runtime.block_on(async move {
+            let exchange = async {
+                let response = client
+                    .request(request)
+                    .await
+                    .map_err(|error| error.to_string())?;
+                let status = response.status();
+                let body = response
+                    .into_body()
+                    .collect()
+                    .await
+                    .map_err(|error| error.to_string())?
+                    .to_bytes();
+                Ok((status, String::from_utf8_lossy(&body).into_owned()))
+            };
+            tokio::time::timeout(CALL_TIMEOUT, exchange)
+                .await
+                .map_err(|_| "no answer within 10s".to_owned())?
+        })
+    }
+
+    pub fn get(&self, path: &str) -> Result<(http::StatusCode, String), String> {
+        let request = http::Request::get(format!("{}{path}", self.base))
+            .body(Full::default())
+            .map_err(|error| error.to_string())?;
+        self.send(request)
+    }
+
+    /// Sends `request` once and requires HTTP 200 with the answer a load run
+    /// of it relies on.
+    pub fn check(&self, request: &FacadeRequest) -> Result<(), String> {
+        let operation = request.operation;
+        let http_request = http::Request::post(format!("{}/", self.base))
+            .header(CONTENT_TYPE, operation.content_type())
+            .header("x-amz-target", operation.target())
+            .header(AUTHORIZATION, request.authorization())
+            .body(Full::new(Bytes::from(request.body.clone())))
+            .map_err(|error| error.to_string())?;
+        let (status, body) = self.send(http_request)?;
+        require(status == http::StatusCode::OK, || {
+            format!("HTTP {status}: {body}")
+        })?;
+        let answer: Value =
+            serde_json::from_str(&body).map_err(|error| format!("HTTP 200 but {error}: {body}"))?;
+        request.expect_answer(&answer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeded_tokens_match_the_seed_sql() {
+        // lpad(to_hex((i * 1000003) % 4294967296), 8, '0') || '-0000-4000-8000-' || lpad(to_hex(i), 12, '0')
+        assert_eq!(
+            seeded_request_token(1),
+            "000f4243-0000-4000-8000-000000000001"
+        );
+        assert_eq!(
+            seeded_request_token(10_000_000),
+            "503c6380-0000-4000-8000-000000989680"
+        );
+    }
+
+    #[test]
+    fn facade_bodies_omit_absent_members() {
+        assert_eq!(FacadeRequest::change_token(0).body, "{}");
+        assert_eq!(FacadeRequest::change_token(3).access_key, "200000000003");
+        let create: Value = serde_json::from_str(&FacadeRequest::create().body).unwrap();
+        assert_eq!(
+            create,
+            serde_json::json!({
+                "TypeName": "AWS::Logs::LogGroup",
+                "DesiredState": "{\"LogGroupName\":\"bench\"}",
+            })
+        );
+        let seeded = FacadeRequest::random_seeded_request_status().with_seeded_request(1);
+        assert_eq!(
+            seeded.body,
+            r#"{"RequestToken":"000f4243-0000-4000-8000-000000000001"}"#
+        );
+    }
+
+    #[test]
+    fn operations_are_named_as_the_metrics_name_them() {
+        assert_eq!(FacadeOperation::GetChangeToken.name(), "GetChangeToken");
+        assert_eq!(
+            FacadeOperation::GetResourceRequestStatus.name(),
+            "GetResourceRequestStatus"
+        );
+    }
+}
