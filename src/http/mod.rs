@@ -39,6 +39,9 @@
 //!              checked; AuthFailure
 //! shapes       the serde request and response shapes    (the domain)
 //!              of the AWS models
+//! fuzzing      the parsers above, from raw text to the  handlers, render,
+//!              answer's status and body, for fuzz/     protocol, shapes
+//!              (doc-hidden; not an API)
 //! request_id   RequestId
 //! ```
 //!
@@ -51,6 +54,8 @@
 //! `Date` (set by the outermost layer), and every request is logged once in
 //! a span named after its operation that carries the same request id.
 
+#[doc(hidden)]
+pub mod fuzzing;
 mod handlers;
 mod log;
 mod middleware;

@@ -22,6 +22,8 @@
 //!   `cursors`, `worker_times`, `malformed_grpc`, `malformed_http`,
 //!   `slow_clients` (timeouts, the connection cap), `descriptors` (the
 //!   open-files limit) and `tls`.
+//! - Isolation: `tenant_isolation`, a seeded random interleaving of every
+//!   tenant's calls on both transports, checked against a model.
 //!
 //! ## Writing a test
 //! - Both backends: write `async fn name(backend: Backend)` and list it in
@@ -74,6 +76,7 @@ mod simulation;
 mod slow_clients;
 mod storable_input;
 mod store_conformance;
+mod tenant_isolation;
 mod tls;
 mod watch;
 mod worker_times;

@@ -55,7 +55,8 @@ fn enum_violation(member: &'static str, value: &str, allowed: &[&str]) -> FieldV
     )
 }
 
-fn operations(values: Vec<String>) -> Result<Vec<Operation>, Error> {
+/// The `Operations` filter of `ListResourceRequests`, each one of the enum.
+pub fn operations(values: Vec<String>) -> Result<Vec<Operation>, Error> {
     let allowed = Operation::ALL.map(Operation::as_str);
     values
         .iter()
@@ -66,7 +67,8 @@ fn operations(values: Vec<String>) -> Result<Vec<Operation>, Error> {
         .map_err(Error::invalid_input)
 }
 
-fn operation_statuses(values: Vec<String>) -> Result<Vec<OperationStatus>, Error> {
+/// The `OperationStatuses` filter of `ListResourceRequests`, each one of the enum.
+pub fn operation_statuses(values: Vec<String>) -> Result<Vec<OperationStatus>, Error> {
     let allowed = OperationStatus::ALL.map(OperationStatus::as_str);
     values
         .iter()

@@ -14,5 +14,5 @@ mod cloudcontrol;
 mod dispatch;
 mod waf;
 
-pub use cloudcontrol::get_resource_request_status;
+pub use cloudcontrol::{get_resource_request_status, operation_statuses, operations};
 pub use dispatch::dispatch;
