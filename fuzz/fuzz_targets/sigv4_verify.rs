@@ -107,6 +107,14 @@ fuzz_target!(|case: Case<'_>| {
     if uri.authority().map(http::uri::Authority::as_str) != Some(AUTHORITY) {
         return;
     }
+    // A `?` in the path or a `&` in a value can make parameters of their
+    // own: the request may carry none of SigV4's own before it is signed.
+    if uri.query().is_some_and(|query| {
+        url::form_urlencoded::parse(query.as_bytes())
+            .any(|(name, _)| name.to_ascii_lowercase().starts_with("x-amz-"))
+    }) {
+        return;
+    }
     let mut request = http::Request::builder()
         .method(method)
         .uri(uri)
@@ -221,7 +229,7 @@ fuzz_target!(|case: Case<'_>| {
         _ => {
             if case.presigned {
                 let query = parts.uri.query().unwrap_or_default();
-                let Some(at) = query.find("X-Amz-Signature=") else {
+                let Some(at) = query.rfind("X-Amz-Signature=") else {
                     panic!("a presigned query without its signature: {query}");
                 };
                 let digit = at + "X-Amz-Signature=".len();
