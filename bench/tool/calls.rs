@@ -99,6 +99,7 @@ impl GrpcCall {
         Self::GetResourceRequestStatus(GetResourceRequestStatusRequest {
             account_id: ACCOUNT.to_owned(),
             request_token: request_token.to_owned(),
+            region: String::new(),
         })
     }
 

@@ -3,6 +3,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::FieldViolation;
+
 /// A point in time with microsecond precision (what both databases store).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(i64);
@@ -62,6 +64,38 @@ impl Timestamp {
                 .saturating_sub(i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)),
         )
     }
+}
+
+/// How far before now a recorded time may lie. A `RetryAfter` in the past
+/// means "retry now", and a worker's clock may run behind ours or its report
+/// arrive late; a day covers both. An older time says nothing more than
+/// "now" does, and far-off values are what clients fail to parse.
+pub const RECORDED_TIME_MAX_PAST: Duration = Duration::from_secs(24 * 3600);
+
+/// How far after now a recorded time may lie: longer than any retry or hook
+/// is worth waiting for, and far inside what every SDK can parse (boto3 fails
+/// on the whole response beyond the year 9999).
+pub const RECORDED_TIME_MAX_FUTURE: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// Refuses a time a worker records (`RetryAfter`, hook event times) outside
+/// `now - 1 day ..= now + 366 days`, naming the member. One caller's
+/// absurd time would otherwise be returned to every reader of the account.
+pub fn check_recorded_time(
+    member: &'static str,
+    time: Timestamp,
+    now: Timestamp,
+) -> Result<Timestamp, FieldViolation> {
+    let earliest = now.minus(RECORDED_TIME_MAX_PAST);
+    let latest = now.plus(RECORDED_TIME_MAX_FUTURE);
+    if (earliest..=latest).contains(&time) {
+        return Ok(time);
+    }
+    let (seconds, _) = time.seconds_and_nanos();
+    Err(FieldViolation::invalid(
+        member,
+        &seconds.to_string(),
+        "Member must be a time from 1 day before to 366 days after the current time",
+    ))
 }
 
 /// Where "now" comes from.

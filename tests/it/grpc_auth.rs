@@ -348,6 +348,7 @@ async fn a_key_acts_on_its_own_account_only(backend: Backend) {
     worker
         .record_progress_event(proto::RecordProgressEventRequest {
             account_id: ACCOUNT.into(),
+            region: "eu-west-1".into(),
             request_token: request_token.into(),
             operation_status: proto::OperationStatus::InProgress as i32,
             ..Default::default()

@@ -26,6 +26,7 @@ async fn list_page(
 ) -> Result<(Vec<ProgressEvent>, Option<String>), tonic::Status> {
     let response = client
         .list_resource_requests(ListResourceRequestsRequest {
+            region: String::new(),
             account_id: ACCOUNT.into(),
             max_results,
             next_token,
@@ -405,6 +406,7 @@ async fn unknown_and_foreign_requests_are_not_found(backend: Backend) {
     );
     let no_history = client
         .list_progress_events(ListProgressEventsRequest {
+            region: String::new(),
             account_id: ACCOUNT.into(),
             request_token: unknown.into(),
         })

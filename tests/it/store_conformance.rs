@@ -16,7 +16,7 @@ use statusgate::domain::{AccountId, Error, FieldViolation, Timestamp};
 use statusgate::store::{CreateOutcome, ListQuery, Store, StoreError};
 
 use crate::backend_tests;
-use crate::common::{Backend, TestDatabase};
+use crate::common::{Backend, TestDatabase, scope_of};
 
 const EPOCH: Timestamp = Timestamp::from_micros(1_700_000_000_000_000);
 
@@ -60,7 +60,7 @@ fn new_request(
     created_at: Timestamp,
 ) -> NewResourceRequest {
     NewResourceRequest {
-        account: owner.clone(),
+        scope: scope_of(owner),
         request_token: RequestToken::parse(uuid::Uuid::new_v4().to_string()).unwrap(),
         client_token: client_token.map(|value| ClientToken::parse(value).unwrap()),
         input: create_input(),
@@ -73,7 +73,9 @@ async fn created(store: &dyn Store, request: &NewResourceRequest) -> RequestToke
         CreateOutcome::Created(stored) => {
             RequestToken::parse(stored.current.request_token).unwrap()
         }
-        CreateOutcome::ClientTokenTaken(_) => panic!("expected a new request"),
+        CreateOutcome::ClientTokenTaken(_) | CreateOutcome::ResourceBusy => {
+            panic!("expected a new request")
+        }
     }
 }
 
@@ -209,7 +211,9 @@ async fn client_tokens_are_per_account(backend: Backend) {
             assert_eq!(existing.input, original.input);
             assert_eq!(existing.event_count, 1);
         }
-        CreateOutcome::Created(_) => panic!("the client token was taken"),
+        CreateOutcome::Created(_) | CreateOutcome::ResourceBusy => {
+            panic!("the client token was taken")
+        }
     }
     let other_account = new_request(&account("222222222222"), Some("client-1"), at(1));
     created(store.as_ref(), &other_account).await;
@@ -237,14 +241,14 @@ async fn updates_append_events_under_the_decision(backend: Backend) {
         ))
     };
     let event = store
-        .update_resource_request(&owner, &request_token, at(0), &to_in_progress)
+        .update_resource_request(&scope_of(&owner), &request_token, at(0), &to_in_progress)
         .await
         .unwrap();
     assert_eq!(event.operation_status, OperationStatus::InProgress);
 
     let unchanged = |_: &_| Ok(Decision::Unchanged);
     let current = store
-        .update_resource_request(&owner, &request_token, at(0), &unchanged)
+        .update_resource_request(&scope_of(&owner), &request_token, at(0), &unchanged)
         .await
         .unwrap();
     assert_eq!(
@@ -255,25 +259,30 @@ async fn updates_append_events_under_the_decision(backend: Backend) {
     let refuse = |_: &_| Err(Error::invalid_input(FieldViolation::missing("X")));
     assert!(matches!(
         store
-            .update_resource_request(&owner, &request_token, at(0), &refuse)
+            .update_resource_request(&scope_of(&owner), &request_token, at(0), &refuse)
             .await,
         Err(StoreError::Rejected(_))
     ));
     assert!(matches!(
         store
-            .update_resource_request(&account("222222222222"), &request_token, at(0), &unchanged)
+            .update_resource_request(
+                &scope_of(&account("222222222222")),
+                &request_token,
+                at(0),
+                &unchanged
+            )
             .await,
         Err(StoreError::NotFound)
     ));
 
     let stored = store
-        .get_resource_request(&owner, &request_token, at(0))
+        .get_resource_request(&scope_of(&owner), &request_token, at(0))
         .await
         .unwrap();
     assert_eq!(stored.event_count, 2);
     assert_eq!(stored.current, event);
     let history = store
-        .list_progress_events(&owner, &request_token, at(0))
+        .list_progress_events(&scope_of(&owner), &request_token, at(0))
         .await
         .unwrap();
     let statuses: Vec<_> = history.iter().map(|event| event.operation_status).collect();
@@ -298,7 +307,7 @@ async fn lists_are_newest_first_with_cursors_and_filters(backend: Backend) {
     )
     .await;
     let query = |after, limit, statuses: Vec<OperationStatus>| ListQuery {
-        account: owner.clone(),
+        scope: scope_of(&owner),
         operations: Vec::new(),
         statuses,
         after,
@@ -337,7 +346,7 @@ async fn lists_are_newest_first_with_cursors_and_filters(backend: Backend) {
         ))
     };
     store
-        .update_resource_request(&owner, &tokens[2], at(0), &finish)
+        .update_resource_request(&scope_of(&owner), &tokens[2], at(0), &finish)
         .await
         .unwrap();
     let succeeded = store
@@ -380,19 +389,19 @@ async fn purging_requests_respects_the_batch_and_cutoff(backend: Backend) {
     assert_eq!(store.purge_resource_requests(at(3), 2).await.unwrap(), 0);
     assert!(matches!(
         store
-            .get_resource_request(&owner, &tokens[0], at(-10))
+            .get_resource_request(&scope_of(&owner), &tokens[0], at(-10))
             .await,
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
         store
-            .list_progress_events(&owner, &tokens[0], at(-10))
+            .list_progress_events(&scope_of(&owner), &tokens[0], at(-10))
             .await,
         Err(StoreError::NotFound)
     ));
     assert!(
         store
-            .get_resource_request(&owner, &tokens[3], at(-10))
+            .get_resource_request(&scope_of(&owner), &tokens[3], at(-10))
             .await
             .is_ok()
     );
@@ -408,7 +417,7 @@ async fn reopening_keeps_data_and_migrations_are_idempotent(backend: Backend) {
     store.close().await;
     let reopened = open_store(&config).await.unwrap();
     let stored = reopened
-        .get_resource_request(&owner, &request_token, at(0))
+        .get_resource_request(&scope_of(&owner), &request_token, at(0))
         .await
         .unwrap();
     assert_eq!(stored.current.operation_status, OperationStatus::Pending);
