@@ -1,6 +1,7 @@
 //! Prometheus metrics, rendered in the text format at `GET /metrics`. Each
 //! application owns its registry (no process-wide globals), so several
-//! servers in one process keep separate counts.
+//! servers in one process keep separate counts. Operation labels are
+//! bounded: only operations the server serves, and [`UNKNOWN_OPERATION`].
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -59,17 +60,24 @@ impl Outcome {
     }
 }
 
+/// The operation label of a request that named no operation statusgate
+/// serves (a made-up gRPC method, an unknown `X-Amz-Target`).
+pub const UNKNOWN_OPERATION: &str = "unknown";
+
+// Label values are `&'static str`: only names compiled into (or read once
+// into) the server can become label values, never text a caller sent, so no
+// caller can grow the registry.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     transport: &'static str,
-    operation: String,
+    operation: &'static str,
     outcome: &'static str,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OperationLabels {
     transport: &'static str,
-    operation: String,
+    operation: &'static str,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -143,24 +151,26 @@ impl Metrics {
         }
     }
 
+    /// Counts one request; `operation` is a served operation's name or
+    /// [`UNKNOWN_OPERATION`].
     pub fn observe_request(
         &self,
         transport: Transport,
-        operation: &str,
+        operation: &'static str,
         outcome: Outcome,
         elapsed: Duration,
     ) {
         self.requests
             .get_or_create(&RequestLabels {
                 transport: transport.as_str(),
-                operation: operation.to_owned(),
+                operation,
                 outcome: outcome.as_str(),
             })
             .inc();
         self.latency
             .get_or_create(&OperationLabels {
                 transport: transport.as_str(),
-                operation: operation.to_owned(),
+                operation,
             })
             .observe(elapsed.as_secs_f64());
     }

@@ -13,8 +13,9 @@ use super::{Error, ErrorCode, FieldViolation, Timestamp};
 
 /// `InvocationPoint`: where in the operation the hook ran.
 pub const INVOCATION_POINTS: [&str; 1] = ["PRE_PROVISION"];
-/// `HookStatus`.
-pub const HOOK_STATUSES: [&str; 4] = [
+/// `HookStatus`, as the Cloud Control reference lists them.
+pub const HOOK_STATUSES: [&str; 5] = [
+    "HOOK_PENDING",
     "HOOK_IN_PROGRESS",
     "HOOK_COMPLETE_SUCCEEDED",
     "HOOK_COMPLETE_FAILED",

@@ -16,9 +16,9 @@
 //! - `GetResource` and `ListResources` read the caller's own resources:
 //!   `client`. `RecordHookProgressEvent` is what the hook runner (a worker)
 //!   reports: `worker`. The simulation's rules (`SetSimulationRules`,
-//!   `GetSimulationRules`) steer the in-process worker: `worker` (and, since
-//!   they apply to every account, only for a credential bound to all
-//!   accounts; `grpc/simulation.rs` checks that).
+//!   `GetSimulationRules`) are configuration of the server, like
+//!   credentials: `admin` (and, since they apply to every account, only for
+//!   a credential bound to all accounts; `grpc/simulation.rs` checks that).
 //! - Claiming requests and renewing their leases are `worker` actions, like
 //!   recording progress; waiting for and watching requests and change tokens,
 //!   and the `google.longrunning.Operations` methods (a read, a list, a
@@ -122,10 +122,12 @@ impl Action {
             | Self::RecordProgressEvent
             | Self::ClaimResourceRequests
             | Self::RenewLease
-            | Self::RecordHookProgressEvent
+            | Self::RecordHookProgressEvent => Role::Worker,
+            Self::CreateCredential
+            | Self::ListCredentials
+            | Self::RevokeCredential
             | Self::SetSimulationRules
-            | Self::GetSimulationRules => Role::Worker,
-            Self::CreateCredential | Self::ListCredentials | Self::RevokeCredential => Role::Admin,
+            | Self::GetSimulationRules => Role::Admin,
         }
     }
 
@@ -204,8 +206,8 @@ mod tests {
             (Action::GetResource, Role::Client),
             (Action::ListResources, Role::Client),
             (Action::RecordHookProgressEvent, Role::Worker),
-            (Action::SetSimulationRules, Role::Worker),
-            (Action::GetSimulationRules, Role::Worker),
+            (Action::SetSimulationRules, Role::Admin),
+            (Action::GetSimulationRules, Role::Admin),
         ];
         assert_eq!(
             table.len(),

@@ -14,6 +14,7 @@
 
 use super::lease::Lease;
 use super::resource::AccountRegion;
+use super::time::check_recorded_time;
 use super::values::{
     ClientToken, Identifier, JsonDocument, RequestToken, RoleArn, StatusMessage, TypeName,
     TypeVersionId,
@@ -321,6 +322,9 @@ pub fn decide_progress(
                 to.as_str()
             ),
         ));
+    }
+    if let Some(retry_after) = report.retry_after {
+        check_recorded_time("RetryAfter", retry_after, now).map_err(Error::invalid_input)?;
     }
     if report.error_code.is_some() && to != OperationStatus::Failed {
         return Err(Error::new(

@@ -1,5 +1,6 @@
 //! Time as the domain sees it: microseconds since the Unix epoch, read from an
-//! injectable clock so that expiry can be tested without sleeping.
+//! injectable clock so that expiry can be tested without sleeping; and the
+//! window a time a worker records must lie in ([`check_recorded_time`]).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -140,6 +141,32 @@ mod tests {
                 timestamp
             );
         }
+    }
+
+    #[test]
+    fn recorded_times_lie_within_a_day_before_and_a_year_after_now() {
+        let now = Timestamp::from_micros(1_700_000_000_000_000);
+        let day = Duration::from_secs(24 * 3600);
+        for fine in [
+            now,
+            now.minus(day),
+            now.plus(Duration::from_secs(366 * 24 * 3600)),
+        ] {
+            assert_eq!(check_recorded_time("RetryAfter", fine, now), Ok(fine));
+        }
+        let year_10000 = Timestamp::from_seconds_and_nanos(253_402_300_800, 0);
+        for absurd in [
+            year_10000,
+            now.minus(day + Duration::from_secs(1)),
+            now.plus(Duration::from_secs(367 * 24 * 3600)),
+            Timestamp::from_micros(i64::MIN),
+            Timestamp::from_micros(i64::MAX),
+        ] {
+            let violation = check_recorded_time("RetryAfter", absurd, now).unwrap_err();
+            assert_eq!(violation.member, "RetryAfter");
+        }
+        let violation = check_recorded_time("RetryAfter", year_10000, now).unwrap_err();
+        assert_eq!(violation.value.as_deref(), Some("253402300800"));
     }
 
     #[test]

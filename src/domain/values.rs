@@ -2,6 +2,10 @@
 //! enforces the constraint of the AWS model for its member and reports a
 //! [`FieldViolation`] naming that member, so both transports give the same
 //! answer for the same bad input.
+//!
+//! Every string value is also checked to be storable ([`storable`]): this is
+//! the one place that keeps text the databases cannot hold from reaching a
+//! statement, on either transport and either backend.
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -51,6 +55,29 @@ fn matches_pattern(
     }
 }
 
+/// Refuses text a database column cannot hold, naming the member. Postgres
+/// `TEXT` (in a UTF-8 database, the only encoding statusgate creates or
+/// expects) holds every Unicode scalar value except U+0000: the NUL byte is
+/// refused with `invalid byte sequence for encoding "UTF8": 0x00`, and
+/// inside a coalesced statement that error would fail the whole group.
+/// Surrogates cannot occur in a Rust `String`. A JSON `"\u0000"` escape is
+/// six ASCII characters of text and is stored as such (the columns are
+/// `TEXT`, not `jsonb`, which would decode it). SQLite could store NUL, but
+/// is refused the same for parity: a request valid on one backend is valid
+/// on the other.
+pub(crate) fn storable(member: &'static str, value: &str) -> Result<(), FieldViolation> {
+    if !value.contains('\0') {
+        return Ok(());
+    }
+    // Echo the value with the NUL escaped, so that no raw NUL reaches an
+    // error message or a log line either.
+    Err(FieldViolation::invalid(
+        member,
+        &value.replace('\0', "\\u0000"),
+        "Member must not contain the NUL character (U+0000)",
+    ))
+}
+
 /// Declares a `String` newtype whose `parse` checks length and, optionally, an
 /// anchored regular expression taken verbatim from the AWS model.
 macro_rules! constrained_string {
@@ -65,6 +92,7 @@ macro_rules! constrained_string {
 
             pub fn parse(value: impl Into<String>) -> Result<Self, FieldViolation> {
                 let value = value.into();
+                storable($member, &value)?;
                 length_between($member, &value, $min, $max)?;
                 $(
                     static REGEX: LazyLock<Regex> =
@@ -163,6 +191,7 @@ pub struct JsonDocument(String);
 impl JsonDocument {
     pub fn parse(member: &'static str, value: impl Into<String>) -> Result<Self, FieldViolation> {
         let value = value.into();
+        storable(member, &value)?;
         length_between(member, &value, 1, 262_144)?;
         if serde_json::from_str::<serde::de::IgnoredAny>(&value).is_err() {
             return Err(FieldViolation::invalid(
@@ -401,6 +430,51 @@ mod tests {
         assert!(JsonDocument::parse("DesiredState", "").is_err());
         let huge = format!("\"{}\"", "a".repeat(262_144));
         assert!(JsonDocument::parse("DesiredState", huge).is_err());
+    }
+
+    #[test]
+    fn nul_is_refused_in_every_string_member_and_named() {
+        let with_nul = "a\0b";
+        let violations = [
+            ChangeToken::parse(with_nul).unwrap_err(),
+            Identifier::parse(with_nul).unwrap_err(),
+            RoleArn::parse(format!("arn:aws:iam::123456789012:role/{with_nul}")).unwrap_err(),
+            StatusMessage::parse(with_nul).unwrap_err(),
+            ChangeDescription::parse(with_nul).unwrap_err(),
+            JsonDocument::parse("DesiredState", "{\"a\":\"\0\"}").unwrap_err(),
+        ];
+        let members: Vec<&str> = violations
+            .iter()
+            .map(|violation| violation.member)
+            .collect();
+        assert_eq!(
+            members,
+            [
+                "ChangeToken",
+                "Identifier",
+                "RoleArn",
+                "StatusMessage",
+                "ChangeDescription",
+                "DesiredState"
+            ]
+        );
+        for violation in &violations {
+            assert_eq!(
+                violation.constraint,
+                "Member must not contain the NUL character (U+0000)"
+            );
+            assert!(!violation.value.as_deref().unwrap().contains('\0'));
+        }
+        assert_eq!(violations[1].value.as_deref(), Some("a\\u0000b"));
+    }
+
+    #[test]
+    fn a_json_nul_escape_is_plain_text_and_storable() {
+        let document = JsonDocument::parse("DesiredState", r#"{"Name":"a\u0000b"}"#).unwrap();
+        assert_eq!(document.as_str().len(), 19);
+        assert!(!document.as_str().contains('\0'));
+        // Other control characters and non-BMP text are storable.
+        assert!(StatusMessage::parse("line\none \u{1F600} \u{7f}").is_ok());
     }
 
     #[test]

@@ -20,6 +20,7 @@ mod change_tokens;
 mod convert;
 mod credentials;
 mod longrunning;
+mod methods;
 mod observe;
 mod resource_requests;
 mod resources;

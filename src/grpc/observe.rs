@@ -21,9 +21,10 @@ use tower::load_shed::error::Overloaded;
 use tower::{BoxError, Layer, Service, ServiceBuilder};
 use tracing::Instrument;
 
+use super::methods;
 use super::status::{error_code_of, status_from_error};
 use crate::domain::{ApiFamily, Error, ErrorCode};
-use crate::metrics::{Metrics, Outcome};
+use crate::metrics::{Metrics, Outcome, UNKNOWN_OPERATION};
 use crate::telemetry::{Transport, continue_trace, record_server_error};
 
 /// Observe, then shed, then limit (outermost first).
@@ -142,9 +143,11 @@ fn outcome_of_code(code: Code) -> Outcome {
         | Code::Unavailable
         | Code::Internal
         | Code::DataLoss
-        | Code::Unimplemented
         | Code::Aborted => Outcome::ServerError,
-        Code::Cancelled
+        // tonic answers UNIMPLEMENTED only for methods nobody serves: the
+        // caller's mistake, like an unknown X-Amz-Target on the facade.
+        Code::Unimplemented
+        | Code::Cancelled
         | Code::InvalidArgument
         | Code::NotFound
         | Code::AlreadyExists
@@ -187,8 +190,10 @@ where
 
     fn call(&mut self, request: http::Request<RequestBody>) -> Self::Future {
         let started = Instant::now();
-        let (service, method) = service_and_method(request.uri().path());
-        let operation = method.to_owned();
+        let path = request.uri().path();
+        let (service, method) = service_and_method(path);
+        // Only served methods become label values; anything else is one label.
+        let operation = methods::lookup(path).map_or(UNKNOWN_OPERATION, |known| known.name);
         let request_id = uuid::Uuid::new_v4().to_string();
         let span = method_span(service, method, &request_id);
         continue_trace(&span, request.headers());
@@ -214,7 +219,7 @@ where
                 record_server_error(&span);
             }
             let elapsed = started.elapsed();
-            metrics.observe_request(Transport::Grpc, &operation, outcome, elapsed);
+            metrics.observe_request(Transport::Grpc, operation, outcome, elapsed);
             tracing::info!(
                 parent: &span,
                 grpc_status = code as i32,

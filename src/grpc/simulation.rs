@@ -1,5 +1,6 @@
 //! `statusgate.v1.SimulationService`: the simulated worker's rules. Role
-//! `worker` (the role table), and since the rules apply to every account,
+//! `admin` (the role table: the rules configure the server, like
+//! credentials), and since the rules apply to every account,
 //! only for a caller bound to all accounts (or any caller with `--auth
 //! none`): a credential bound to one account is `PERMISSION_DENIED`.
 

@@ -27,7 +27,7 @@ use crate::http::log::LOG_TARGET;
 use crate::http::protocol::{MAX_BODY_BYTES, Operation, Rejection};
 use crate::http::render::FacadeError;
 use crate::http::request_id::{REQUEST_ID_HEADER, RequestId};
-use crate::metrics::{Metrics, Outcome};
+use crate::metrics::{Metrics, Outcome, UNKNOWN_OPERATION};
 use crate::telemetry::Transport;
 
 /// Load shedding and the request timeout of the facade.
@@ -87,7 +87,7 @@ pub async fn observe(
     let operation = response
         .extensions()
         .get::<Operation>()
-        .map_or("unknown", |operation| operation.name());
+        .map_or(UNKNOWN_OPERATION, |operation| operation.name());
     let outcome = response
         .extensions()
         .get::<Outcome>()

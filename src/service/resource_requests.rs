@@ -113,27 +113,62 @@ pub struct ListPage {
     pub next_token: Option<String>,
 }
 
-/// Pagination cursors are versioned so their format can change without
-/// breaking tokens a caller is holding.
-const CURSOR_PREFIX: &str = "v1:";
+/// Pagination cursors name the caller's own last listed request: `v2:`,
+/// the microsecond it was recorded and its request token, in base64 (the
+/// model's `NextToken` pattern). The store pages after that request with a
+/// keyset lookup scoped to the account, so a cursor tells nothing about
+/// other accounts, and one of another account names nothing. The time tells
+/// an expired cursor (its request purged: the listing has ended) from an
+/// unknown one (refused); forging it only ends a listing early. `v1:`
+/// cursors held a global sequence number and are refused.
+const CURSOR_PREFIX: &str = "v2:";
+const RETIRED_CURSOR_PREFIX: &str = "v1:";
 
-fn encode_cursor(seq: i64) -> String {
-    BASE64.encode(format!("{CURSOR_PREFIX}{seq}"))
+/// Where a listing goes on from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Cursor {
+    created_at: Timestamp,
+    request_token: RequestToken,
 }
 
-fn decode_cursor(token: &NextToken) -> Result<i64, Error> {
+fn encode_cursor(created_at: Timestamp, request_token: &RequestToken) -> String {
+    BASE64.encode(format!(
+        "{CURSOR_PREFIX}{}:{request_token}",
+        created_at.as_micros()
+    ))
+}
+
+fn invalid_cursor(token: &NextToken, constraint: &str) -> Error {
+    Error::invalid_input(FieldViolation::invalid(
+        NextToken::MEMBER,
+        token.as_str(),
+        constraint,
+    ))
+}
+
+fn decode_cursor(token: &NextToken) -> Result<Cursor, Error> {
     let invalid = || {
-        Error::invalid_input(FieldViolation::invalid(
-            NextToken::MEMBER,
-            token.as_str(),
+        invalid_cursor(
+            token,
             "Member must be a NextToken returned by ListResourceRequests",
-        ))
+        )
     };
     let bytes = BASE64.decode(token.as_str()).map_err(|_| invalid())?;
     let text = String::from_utf8(bytes).map_err(|_| invalid())?;
-    text.strip_prefix(CURSOR_PREFIX)
-        .and_then(|seq| seq.parse::<i64>().ok())
-        .ok_or_else(invalid)
+    if text.starts_with(RETIRED_CURSOR_PREFIX) {
+        return Err(invalid_cursor(
+            token,
+            "Member must be a NextToken of this version of statusgate; list again without NextToken",
+        ));
+    }
+    let (created_at, request_token) = text
+        .strip_prefix(CURSOR_PREFIX)
+        .and_then(|rest| rest.split_once(':'))
+        .ok_or_else(invalid)?;
+    Ok(Cursor {
+        created_at: Timestamp::from_micros(created_at.parse().map_err(|_| invalid())?),
+        request_token: RequestToken::parse(request_token).map_err(|_| invalid())?,
+    })
 }
 
 pub(super) fn not_found(token: &RequestToken) -> Error {
@@ -355,25 +390,48 @@ impl ResourceRequestService {
         scope: &AccountRegion,
         request: &ListRequest,
     ) -> Result<ListPage, Error> {
-        let after = request.next_token.as_ref().map(decode_cursor).transpose()?;
+        let cursor = request.next_token.as_ref().map(decode_cursor).transpose()?;
+        let visible_since = self.visible_since(self.clock.now());
+        if cursor
+            .as_ref()
+            .is_some_and(|cursor| cursor.created_at < visible_since)
+        {
+            // Everything after an expired request is older still.
+            return Ok(ListPage {
+                summaries: Vec::new(),
+                next_token: None,
+            });
+        }
         let page_size = request.max_results.get();
         let query = ListQuery {
             scope: scope.clone(),
             operations: request.operations.clone(),
             statuses: request.statuses.clone(),
-            after,
+            after: cursor.map(|cursor| cursor.request_token),
             // One extra row tells whether another page exists.
             limit: page_size + 1,
-            visible_since: self.visible_since(self.clock.now()),
+            visible_since,
         };
-        let mut listed = self
-            .store
-            .list_resource_requests(&query)
-            .await
-            .map_err(|error| unexpected("ListResourceRequests", error))?;
+        let mut listed = match self.store.list_resource_requests(&query).await {
+            Ok(listed) => listed,
+            // Only a cursor can be not found: one of another account, or none at all.
+            Err(StoreError::NotFound) => match &request.next_token {
+                Some(token) => {
+                    return Err(invalid_cursor(
+                        token,
+                        "Member must be a NextToken returned by ListResourceRequests to this account",
+                    ));
+                }
+                None => return Err(unexpected("ListResourceRequests", StoreError::NotFound)),
+            },
+            Err(error) => return Err(unexpected("ListResourceRequests", error)),
+        };
         let next_token = if listed.len() > page_size as usize {
             listed.truncate(page_size as usize);
-            listed.last().map(|last| encode_cursor(last.cursor))
+            listed.last().and_then(|last| {
+                let token = RequestToken::parse(last.event.request_token.as_str()).ok()?;
+                Some(encode_cursor(last.created_at, &token))
+            })
         } else {
             None
         };
@@ -429,13 +487,30 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_garbage_is_a_validation_error() {
-        for seq in [1, 42, i64::MAX - 1] {
-            let token = NextToken::parse(encode_cursor(seq)).unwrap();
-            assert_eq!(decode_cursor(&token).unwrap(), seq);
+        let request_token = RequestToken::parse("b4a1cc5a-a2ae-4dec-9e1e-150123456789").unwrap();
+        for micros in [0, 1_700_000_000_000_000, i64::MAX] {
+            let encoded = encode_cursor(Timestamp::from_micros(micros), &request_token);
+            let token = NextToken::parse(encoded).unwrap();
+            let cursor = decode_cursor(&token).unwrap();
+            assert_eq!(cursor.created_at.as_micros(), micros);
+            assert_eq!(cursor.request_token, request_token);
         }
-        for garbage in ["abc", "djE6eA==", "bm9wZQ=="] {
+        // "abc", "v1:x", "nope", "v2:12" and "v2:x:tok"
+        for garbage in ["abc", "djE6eA==", "bm9wZQ==", "djI6MTI=", "djI6eDp0b2s="] {
             let error = decode_cursor(&NextToken::parse(garbage).unwrap()).unwrap_err();
-            assert_eq!(error.code, ErrorCode::InvalidParameter);
+            assert_eq!(error.code, ErrorCode::InvalidParameter, "{garbage}");
+            assert_eq!(error.violation.unwrap().member, "NextToken");
         }
+    }
+
+    #[test]
+    fn cursors_of_the_global_sequence_are_refused_with_a_clear_message() {
+        let retired = NextToken::parse(BASE64.encode("v1:42")).unwrap();
+        let error = decode_cursor(&retired).unwrap_err();
+        assert!(
+            error.message.contains("list again without NextToken"),
+            "{}",
+            error.message
+        );
     }
 }

@@ -9,6 +9,15 @@
 //! request. Results are handed out by key only; callers check ownership
 //! (account, scope) themselves, so coalescing never leaks across accounts.
 //!
+//! Isolation: no caller gets another caller's failure. When a group's
+//! statement fails for any reason but unavailability (which every caller
+//! would meet anyway), the group is split in halves and each half is run
+//! again, down to single calls, so only the calls whose own input fails the
+//! statement fail. One bad call in a group of `n` costs about `2 log2 n`
+//! extra statements; a failure every call shares costs `2n - 1`. Handlers
+//! must therefore be safe to repeat after a failure: lookups are reads, and
+//! the writes run in one transaction that a failure rolls back.
+//!
 //! Hand-written: the batching crates on crates.io either batch on a timer
 //! (which adds latency to every unloaded call) or allow a single batch in
 //! flight; this needs "as many concurrent groups as the pool can use, each as
@@ -30,7 +39,8 @@ type Reply<V> = oneshot::Sender<Result<Option<V>, StoreError>>;
 
 /// Runs keyed operations, coalescing concurrent ones into one `handle` call
 /// per group. Calls with equal keys share one result; `P` is what a call
-/// brings besides its key (the first payload of a key is the one used).
+/// brings besides its key (the first payload of a key is the one used),
+/// copied when a failed group is run again in halves.
 pub(super) struct Coalescer<K, V, P = ()> {
     queue: mpsc::UnboundedSender<(K, P, Reply<V>)>,
     /// Groups running now (direct calls included).
@@ -58,7 +68,7 @@ impl<K, V, P> Coalescer<K, V, P>
 where
     K: Eq + Hash + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
-    P: Send + 'static,
+    P: Clone + Send + 'static,
 {
     /// `handle` serves up to `max_group` distinct keys at once; at most
     /// `max_groups_in_flight` run at a time. Must be called inside a Tokio
@@ -140,7 +150,7 @@ async fn dispatch<K, V, P>(
 ) where
     K: Eq + Hash + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
-    P: Send + 'static,
+    P: Clone + Send + 'static,
 {
     let slots = Arc::new(Semaphore::new(max_groups_in_flight));
     while let Some(first) = receiver.recv().await {
@@ -165,28 +175,89 @@ async fn dispatch<K, V, P>(
                 distinct.entry(key.clone()).or_insert(payload);
                 replies.push((key, reply));
             }
-            match handle(distinct.into_iter().collect()).await {
-                Ok(results) => {
-                    let results: HashMap<K, V> = results.into_iter().collect();
-                    for (key, reply) in replies {
-                        let _ = reply.send(Ok(results.get(&key).cloned()));
-                    }
-                }
-                Err(error) => {
-                    let message = error.to_string();
-                    let unavailable = matches!(error, StoreError::Unavailable(_));
-                    for (_, reply) in replies {
-                        let copy = if unavailable {
-                            StoreError::Unavailable(message.clone())
-                        } else {
-                            StoreError::Internal(message.clone())
-                        };
-                        let _ = reply.send(Err(copy));
-                    }
-                }
+            let mut results = handle_isolating(&handle, distinct.into_iter().collect()).await;
+            for (key, reply) in replies {
+                let answer = match results.get(&key) {
+                    Some(Ok(value)) => Ok(value.clone()),
+                    Some(Err(error)) => Err(copy_error(error)),
+                    None => Ok(None),
+                };
+                let _ = reply.send(answer);
             }
+            results.clear();
             drop(slot);
         });
+    }
+}
+
+/// The result of each distinct key of a group.
+type GroupResults<K, V> = HashMap<K, Result<Option<V>, StoreError>>;
+
+/// Runs `calls` as one group; if that fails for any reason but
+/// unavailability, runs each half again (recursively, the halves at once),
+/// so that a failure reaches only the calls whose own input causes it.
+fn handle_isolating<K, V, P>(
+    handle: &Handler<K, V, P>,
+    calls: Vec<(K, P)>,
+) -> BoxFuture<'static, GroupResults<K, V>>
+where
+    K: Eq + Hash + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    P: Clone + Send + 'static,
+{
+    let handle = handle.clone();
+    Box::pin(async move {
+        let keys: Vec<K> = calls.iter().map(|(key, _)| key.clone()).collect();
+        // A copy to run the halves again, should the group fail: the
+        // handler consumes its calls. It costs little beside the statement
+        // (keys, candidate tokens and new requests, whose documents are
+        // usually small).
+        let payloads_for_retry = (calls.len() > 1).then(|| calls.clone());
+        match handle(calls).await {
+            Ok(found) => {
+                let mut found: HashMap<K, V> = found.into_iter().collect();
+                keys.into_iter()
+                    .map(|key| {
+                        let value = found.remove(&key);
+                        (key, Ok(value))
+                    })
+                    .collect()
+            }
+            Err(error @ StoreError::Unavailable(_)) => keys
+                .into_iter()
+                .map(|key| (key, Err(copy_error(&error))))
+                .collect(),
+            Err(error) => match payloads_for_retry {
+                None => keys
+                    .into_iter()
+                    .map(|key| (key, Err(copy_error(&error))))
+                    .collect(),
+                Some(mut again) => {
+                    tracing::debug!(
+                        target: "statusgate::store::coalesce",
+                        calls = again.len(),
+                        %error,
+                        "a coalesced group failed; running its halves again"
+                    );
+                    let second = again.split_off(again.len() / 2);
+                    let (mut first, second) = futures::join!(
+                        handle_isolating(&handle, again),
+                        handle_isolating(&handle, second)
+                    );
+                    first.extend(second);
+                    first
+                }
+            },
+        }
+    })
+}
+
+/// The same failure for another caller (a `StoreError` is not `Clone`: the
+/// copy keeps the meaning and the message).
+fn copy_error(error: &StoreError) -> StoreError {
+    match error {
+        StoreError::Unavailable(message) => StoreError::Unavailable(message.clone()),
+        other => StoreError::Internal(other.to_string()),
     }
 }
 
@@ -239,6 +310,70 @@ mod tests {
                 "keys are distinct within a group"
             );
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_call_fails_alone_and_the_rest_of_its_group_succeeds() {
+        let statements = Arc::new(Mutex::new(Vec::<usize>::new()));
+        let recorded = statements.clone();
+        let coalescer = Arc::new(Coalescer::new(64, 1, move |calls: Vec<(u32, ())>| {
+            recorded.lock().unwrap().push(calls.len());
+            let poisoned = calls.iter().any(|(key, ())| key % 10 == 3);
+            async move {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                if poisoned {
+                    // What a statement does when one row of it cannot be stored.
+                    return Err(StoreError::Internal("invalid byte sequence".into()));
+                }
+                Ok(calls.into_iter().map(|(key, ())| (key, key * 2)).collect())
+            }
+        }));
+        let mut calls = Vec::new();
+        for key in 0..100u32 {
+            let coalescer = coalescer.clone();
+            calls.push(tokio::spawn(async move { (key, coalescer.get(key).await) }));
+        }
+        for call in calls {
+            let (key, answer) = call.await.unwrap();
+            if key % 10 == 3 {
+                assert!(
+                    matches!(answer, Err(StoreError::Internal(_))),
+                    "key {key}: {answer:?}"
+                );
+            } else {
+                assert_eq!(answer.unwrap(), Some(key * 2), "key {key}");
+            }
+        }
+        let statements = statements.lock().unwrap();
+        assert!(
+            statements.iter().any(|size| *size > 1),
+            "calls were grouped: {statements:?}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn unavailability_reaches_the_whole_group_without_retries() {
+        let statements = Arc::new(Mutex::new(0usize));
+        let recorded = statements.clone();
+        let coalescer = Arc::new(Coalescer::new(64, 1, move |_calls: Vec<(u32, ())>| {
+            *recorded.lock().unwrap() += 1;
+            async move {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                Err::<Vec<(u32, u32)>, _>(StoreError::Unavailable("down".into()))
+            }
+        }));
+        let mut calls = Vec::new();
+        for key in 0..50u32 {
+            let coalescer = coalescer.clone();
+            calls.push(tokio::spawn(async move { coalescer.get(key).await }));
+        }
+        for call in calls {
+            assert!(matches!(
+                call.await.unwrap(),
+                Err(StoreError::Unavailable(_))
+            ));
+        }
+        assert!(*statements.lock().unwrap() < 50, "no group was split");
     }
 
     #[tokio::test]

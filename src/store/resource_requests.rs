@@ -49,8 +49,9 @@ pub struct ListQuery {
     pub operations: Vec<Operation>,
     /// Empty means every status.
     pub statuses: Vec<OperationStatus>,
-    /// Only requests listed after this cursor (older than it).
-    pub after: Option<i64>,
+    /// Only requests listed after this one of the account (older than it):
+    /// the last request of the previous page.
+    pub after: Option<RequestToken>,
     pub limit: u32,
     pub visible_since: Timestamp,
 }
@@ -80,10 +81,11 @@ impl ListQuery {
     }
 }
 
-/// A listed request and its cursor.
+/// A listed request, and when it was recorded (what a cursor naming it
+/// needs to tell an expired cursor from an unknown one).
 #[derive(Debug, Clone)]
 pub struct ListedRequest {
-    pub cursor: i64,
+    pub created_at: Timestamp,
     pub event: ProgressEvent,
 }
 
@@ -120,7 +122,10 @@ pub trait ResourceRequestStore: Send + Sync {
         visible_since: Timestamp,
     ) -> Result<RequestStatus, StoreError>;
 
-    /// Up to `query.limit` requests, newest first, after `query.after`.
+    /// Up to `query.limit` requests of the account, newest first, after
+    /// `query.after` (a keyset lookup scoped to the account: `O(log n)` per
+    /// page). `NotFound` when `query.after` names no request of the account
+    /// (never one of another account: cursors reveal nothing across them).
     async fn list_resource_requests(
         &self,
         query: &ListQuery,

@@ -147,10 +147,10 @@ impl StatusRow {
     }
 }
 
-/// A listed request: its cursor (`seq`) and current event.
+/// A listed request: when it was recorded and its current event.
 #[derive(Debug, sqlx::FromRow)]
 pub(super) struct ListedRow {
-    pub seq: i64,
+    pub created_at: i64,
     #[sqlx(flatten)]
     pub current: EventRow,
 }
@@ -158,7 +158,7 @@ pub(super) struct ListedRow {
 impl ListedRow {
     pub fn into_listed(self) -> Result<ListedRequest, StoreError> {
         Ok(ListedRequest {
-            cursor: self.seq,
+            created_at: Timestamp::from_micros(self.created_at),
             event: self.current.into_event()?,
         })
     }

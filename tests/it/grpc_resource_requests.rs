@@ -103,11 +103,12 @@ async fn created_requests_start_pending(backend: Backend) {
     .await;
     assert_eq!(update.operation(), Operation::Update);
     assert_eq!(update.identifier.as_deref(), Some("app-logs"));
+    // Another resource: app-logs has an update in progress.
     let delete = create(
         &mut client,
         CreateResourceRequestRequest {
             operation: Operation::Delete as i32,
-            identifier: Some("app-logs".into()),
+            identifier: Some("old-logs".into()),
             desired_state: None,
             ..create_request(None)
         },
@@ -162,13 +163,19 @@ async fn workers_drive_requests_to_success(backend: Backend) {
         .await
         .request_token;
 
+    // An hour from now: recorded times must lie near the present.
+    let retry_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        + 3600;
     let started = record(
         &mut client,
         RecordProgressEventRequest {
             identifier: Some("app-logs".into()),
             status_message: Some("creating".into()),
             retry_after: Some(prost_types::Timestamp {
-                seconds: 1_900_000_000,
+                seconds: retry_at,
                 nanos: 500_000_000,
             }),
             ..report(&token, OperationStatus::InProgress)
@@ -182,7 +189,7 @@ async fn workers_drive_requests_to_success(backend: Backend) {
     assert_eq!(
         started.retry_after,
         Some(prost_types::Timestamp {
-            seconds: 1_900_000_000,
+            seconds: retry_at,
             nanos: 500_000_000
         })
     );

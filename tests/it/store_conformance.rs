@@ -319,7 +319,11 @@ async fn lists_are_newest_first_with_cursors_and_filters(backend: Backend) {
         .await
         .unwrap();
     let second_page = store
-        .list_resource_requests(&query(Some(first_page[2].cursor), 10, vec![]))
+        .list_resource_requests(&query(
+            Some(RequestToken::parse(first_page[2].event.request_token.as_str()).unwrap()),
+            10,
+            vec![],
+        ))
         .await
         .unwrap();
     let listed: Vec<String> = first_page
@@ -360,6 +364,32 @@ async fn lists_are_newest_first_with_cursors_and_filters(backend: Backend) {
     assert!(
         store
             .list_resource_requests(&by_operation)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A cursor names a request of the account: another account's request,
+    // or one that does not exist, is not found.
+    let foreign = created(
+        store.as_ref(),
+        &new_request(&account("333333333333"), None, at(9)),
+    )
+    .await;
+    for cursor in [foreign, RequestToken::parse("no-such-request").unwrap()] {
+        let answer = store
+            .list_resource_requests(&query(Some(cursor.clone()), 10, vec![]))
+            .await;
+        assert!(
+            matches!(answer, Err(StoreError::NotFound)),
+            "{cursor}: {answer:?}"
+        );
+    }
+    // The last request of the listing as a cursor: an empty page.
+    let last = tokens[0].clone();
+    assert!(
+        store
+            .list_resource_requests(&query(Some(last), 10, vec![]))
             .await
             .unwrap()
             .is_empty()

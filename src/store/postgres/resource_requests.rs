@@ -54,15 +54,34 @@ const REMOVE_RESOURCE: &str = "\
     DELETE FROM resources \
     WHERE account_id = $1 AND region = $2 AND type_name = $3 AND identifier = $4";
 
-/// The columns of [`ListedRow`]. `$4` is the cursor (exclusive), `$5`/`$6`
-/// the allowed operations and statuses.
+/// The columns of [`ListedRow`], newest first: the first page. `$4`/`$5`
+/// are the allowed operations and statuses.
 const LIST_REQUESTS: &str = "\
-    SELECT seq, request_token, type_name, operation, operation_status, identifier, \
+    SELECT created_at, request_token, type_name, operation, operation_status, identifier, \
       resource_model, status_message, error_code, retry_after, event_time, hooks_request_token \
     FROM resource_requests \
-    WHERE account_id = $1 AND region = $2 AND created_at >= $3 AND seq < $4 \
-      AND operation = ANY($5) AND operation_status = ANY($6) \
-    ORDER BY seq DESC LIMIT $7";
+    WHERE account_id = $1 AND region = $2 AND created_at >= $3 \
+      AND operation = ANY($4) AND operation_status = ANY($5) \
+    ORDER BY seq DESC LIMIT $6";
+
+/// [`LIST_REQUESTS`] after the request `$7` of the account and region (the
+/// cursor): the keyset subquery is scoped to both, so another account's or
+/// region's request names nothing (`seq < NULL` lists no row).
+const LIST_REQUESTS_AFTER: &str = "\
+    SELECT created_at, request_token, type_name, operation, operation_status, identifier, \
+      resource_model, status_message, error_code, retry_after, event_time, hooks_request_token \
+    FROM resource_requests \
+    WHERE account_id = $1 AND region = $2 AND created_at >= $3 \
+      AND operation = ANY($4) AND operation_status = ANY($5) \
+      AND seq < (SELECT seq FROM resource_requests \
+        WHERE request_token = $7 AND account_id = $1 AND region = $2) \
+    ORDER BY seq DESC LIMIT $6";
+
+/// Whether `$1` is a request of account `$2` in region `$3` (told apart
+/// from the end of a listing only when a page after a cursor comes back
+/// empty).
+const REQUEST_EXISTS: &str = "\
+    SELECT 1 FROM resource_requests WHERE request_token = $1 AND account_id = $2 AND region = $3";
 
 /// The request's whole current state: the latest event (`$2`..`$9`) and the
 /// lease (`$10`..`$13`, all `NULL` for none).
@@ -153,17 +172,34 @@ impl ResourceRequestStore for PostgresStore {
         query: &ListQuery,
     ) -> Result<Vec<ListedRequest>, StoreError> {
         self.availability.check()?;
-        let rows: Vec<ListedRow> = sqlx::query_as(LIST_REQUESTS)
+        let sql = if query.after.is_some() {
+            LIST_REQUESTS_AFTER
+        } else {
+            LIST_REQUESTS
+        };
+        let mut list = sqlx::query_as(sql)
             .bind(query.scope.account.as_str())
             .bind(query.scope.region.as_str())
             .bind(query.visible_since.as_micros())
-            .bind(query.after.unwrap_or(i64::MAX))
             .bind(query.operation_names())
             .bind(query.status_names())
-            .bind(i64::from(query.limit))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(classify)?;
+            .bind(i64::from(query.limit));
+        if let Some(after) = &query.after {
+            list = list.bind(after.as_str());
+        }
+        let rows: Vec<ListedRow> = list.fetch_all(&self.pool).await.map_err(classify)?;
+        if let (true, Some(after)) = (rows.is_empty(), &query.after) {
+            let exists: Option<i32> = sqlx::query_scalar(REQUEST_EXISTS)
+                .bind(after.as_str())
+                .bind(query.scope.account.as_str())
+                .bind(query.scope.region.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(classify)?;
+            if exists.is_none() {
+                return Err(StoreError::NotFound);
+            }
+        }
         rows.into_iter().map(ListedRow::into_listed).collect()
     }
 
