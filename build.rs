@@ -1,6 +1,7 @@
 //! Compiles `proto/` with protox (a pure-Rust protobuf compiler), so building
 //! statusgate needs no `protoc` on the machine, and generates the server side
-//! of `google.longrunning.Operations`.
+//! of `google.longrunning.Operations`. Every service, longrunning included,
+//! is generated with statusgate's codec (`src/grpc/codec.rs`).
 //!
 //! The longrunning messages and client come from the
 //! `googleapis-tonic-google-longrunning` crate, which ships no server code;
@@ -26,7 +27,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         out_dir.join("statusgate_descriptor.bin"),
         prost::Message::encode_to_vec(&file_descriptors),
     )?;
-    tonic_prost_build::configure().compile_fds(file_descriptors)?;
+    // Every service decodes with statusgate's codec: malformed protobuf is
+    // INVALID_ARGUMENT with the decoder's message, not INTERNAL.
+    tonic_prost_build::configure()
+        .codec_path("crate::grpc::codec::StatusgateCodec")
+        .compile_fds(file_descriptors)?;
     for proto in protos {
         println!("cargo:rerun-if-changed={proto}");
     }
@@ -47,7 +52,7 @@ fn longrunning_operations() -> Service {
             .route_name(route)
             .input_type(format!("{MESSAGES}::{input}"))
             .output_type(output.replace("{MESSAGES}", MESSAGES))
-            .codec_path("::tonic_prost::ProstCodec")
+            .codec_path("crate::grpc::codec::StatusgateCodec")
             .build()
     };
     Service::builder()

@@ -1,22 +1,24 @@
 //! Wiring: opens the store named by the database URL (the only place that
-//! names a concrete backend), builds the services, serves gRPC and HTTP, and
-//! starts the background jobs (`jobs`) until asked to stop.
+//! names a concrete backend), builds the services, serves gRPC and HTTP on
+//! the listeners of `net` (connection cap, TLS, timeouts), and starts the
+//! background jobs (`jobs`) until asked to stop.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use futures::FutureExt;
+
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::server::TcpIncoming;
 
 use crate::config::{AuthMode, Config};
 use crate::domain::{Clock, SystemClock};
 use crate::health::Health;
 use crate::jobs::{purge, simulation};
 use crate::metrics::Metrics;
+use crate::net::{self, Acceptor, ConnectionLimits, ReloadableTls, TlsSettings};
 use crate::service::Services;
 use crate::store::{PostgresStore, SqliteStore, Store};
 use crate::{grpc, http};
@@ -36,6 +38,11 @@ pub enum StartupError {
         listener: &'static str,
         address: SocketAddr,
         cause: std::io::Error,
+    },
+    #[error("cannot set up TLS for the {listener} listener: {cause}")]
+    Tls {
+        listener: &'static str,
+        cause: net::TlsError,
     },
     #[error("{listener} server failed: {cause}")]
     Serve {
@@ -126,28 +133,76 @@ pub struct Application {
     servers: JoinSet<Result<(), StartupError>>,
     /// Purge, health checks, simulation; stopped with `stop`.
     background: JoinSet<()>,
+    tls: TlsReloader,
 }
 
-async fn bind(listener: &'static str, address: SocketAddr) -> Result<TcpListener, StartupError> {
-    TcpListener::bind(address)
-        .await
-        .map_err(|cause| StartupError::Bind {
-            listener,
-            address,
-            cause,
-        })
-}
-
-fn local_address(
-    listener: &TcpListener,
-    name: &'static str,
-    requested: SocketAddr,
-) -> Result<SocketAddr, StartupError> {
-    listener.local_addr().map_err(|cause| StartupError::Bind {
-        listener: name,
-        address: requested,
+async fn bind(
+    listener: &'static str,
+    address: SocketAddr,
+    max_connections: usize,
+) -> Result<(Acceptor, SocketAddr), StartupError> {
+    let bind_error = |cause| StartupError::Bind {
+        listener,
+        address,
         cause,
-    })
+    };
+    let acceptor = Acceptor::bind(listener, address, max_connections)
+        .await
+        .map_err(bind_error)?;
+    let local = acceptor.local_addr().map_err(bind_error)?;
+    Ok((acceptor, local))
+}
+
+/// The TLS of each listener (gRPC, HTTP) when `--tls-cert` is given: the
+/// same certificate on both, ALPN for what each speaks, and on gRPC the
+/// client CA of `--grpc-client-ca` (mutual TLS).
+type ListenerTls = (Option<Arc<ReloadableTls>>, Option<Arc<ReloadableTls>>);
+
+fn listener_tls(config: &Config) -> Result<ListenerTls, StartupError> {
+    let (Some(certificate_chain), Some(private_key)) = (&config.tls_cert, &config.tls_key) else {
+        return Ok((None, None));
+    };
+    let settings = |client_ca: Option<std::path::PathBuf>, alpn: &[&[u8]]| TlsSettings {
+        certificate_chain: certificate_chain.clone(),
+        private_key: private_key.clone(),
+        client_ca,
+        alpn: alpn.iter().map(|protocol| protocol.to_vec()).collect(),
+    };
+    let load = |listener: &'static str, settings: TlsSettings| {
+        ReloadableTls::load(settings)
+            .map(Arc::new)
+            .map_err(|cause| StartupError::Tls { listener, cause })
+    };
+    let grpc = load("gRPC", settings(config.grpc_client_ca.clone(), &[b"h2"]))?;
+    let http = load("HTTP", settings(None, &[b"h2", b"http/1.1"]))?;
+    Ok((Some(grpc), Some(http)))
+}
+
+/// Reloads the listeners' TLS files (on SIGHUP); cheap to clone.
+#[derive(Clone, Default)]
+pub struct TlsReloader {
+    listeners: Vec<(&'static str, Arc<ReloadableTls>)>,
+}
+
+impl TlsReloader {
+    /// Reads every listener's certificate, key and client CA again. New
+    /// connections get them; open connections are kept. A listener whose
+    /// files fail to load keeps the ones in force.
+    pub fn reload(&self) {
+        if self.listeners.is_empty() {
+            tracing::info!("SIGHUP: no TLS configured, nothing to reload");
+        }
+        for (listener, tls) in &self.listeners {
+            match tls.reload() {
+                Ok(()) => tracing::info!(listener, "TLS certificates reloaded"),
+                Err(error) => tracing::warn!(
+                    listener,
+                    %error,
+                    "TLS certificates not reloaded; keeping the ones in force"
+                ),
+            }
+        }
+    }
 }
 
 impl Application {
@@ -168,10 +223,23 @@ impl Application {
             ));
         }
         let store = open_store(&config).await?;
-        let grpc_listener = bind("gRPC", config.grpc_listen).await?;
-        let http_listener = bind("HTTP", config.http_listen).await?;
-        let grpc_address = local_address(&grpc_listener, "gRPC", config.grpc_listen)?;
-        let http_address = local_address(&http_listener, "HTTP", config.http_listen)?;
+        let (grpc_tls, http_tls) = listener_tls(&config)?;
+        let (grpc_acceptor, grpc_address) =
+            bind("gRPC", config.grpc_listen, config.max_connections).await?;
+        let (http_acceptor, http_address) =
+            bind("HTTP", config.http_listen, config.max_connections).await?;
+        let limits = ConnectionLimits {
+            header_timeout: config.http_header_timeout,
+            idle_timeout: config.http_idle_timeout,
+            keepalive_interval: config.http2_keepalive_interval,
+            keepalive_timeout: config.http2_keepalive_timeout,
+        };
+        let tls = TlsReloader {
+            listeners: [("gRPC", grpc_tls.clone()), ("HTTP", http_tls.clone())]
+                .into_iter()
+                .filter_map(|(listener, tls)| Some((listener, tls?)))
+                .collect(),
+        };
 
         let stop = CancellationToken::new();
         let services = Services::new(
@@ -216,7 +284,14 @@ impl Application {
         let reflection_v1alpha_service = reflection().build_v1alpha().map_err(reflection_error)?;
         let grpc_server = tonic::transport::Server::builder()
             .timeout(config.request_timeout)
-            .layer(grpc::layer(metrics.clone(), config.max_in_flight))
+            .http2_keepalive_interval(Some(limits.keepalive_interval))
+            .http2_keepalive_timeout(Some(limits.keepalive_timeout))
+            .layer(net::TrackRequestsLayer)
+            .layer(grpc::layer(
+                metrics.clone(),
+                config.max_in_flight,
+                config.http_body_timeout,
+            ))
             .layer(grpc::AuthLayer::new(auth, services.credentials.clone()))
             .add_routes(grpc::routes(&services, &config.default_account))
             .add_service(health_service)
@@ -226,7 +301,7 @@ impl Application {
         servers.spawn(async move {
             grpc_server
                 .serve_with_incoming_shutdown(
-                    TcpIncoming::from(grpc_listener).with_nodelay(Some(true)),
+                    net::incoming(grpc_acceptor, grpc_tls, limits),
                     grpc_stop.cancelled_owned(),
                 )
                 .await
@@ -242,19 +317,13 @@ impl Application {
             health: health.clone(),
             request_timeout: config.request_timeout,
             max_in_flight: config.max_in_flight,
+            body_timeout: config.http_body_timeout,
             auth,
             clock: clock.clone(),
         });
-        let http_stop = stop.clone();
-        servers.spawn(async move {
-            axum::serve(http_listener, http_router)
-                .with_graceful_shutdown(http_stop.cancelled_owned())
-                .await
-                .map_err(|error| StartupError::Serve {
-                    listener: "HTTP",
-                    cause: error.to_string(),
-                })
-        });
+        servers.spawn(
+            net::serve_http(http_acceptor, http_tls, http_router, limits, stop.clone()).map(Ok),
+        );
 
         background.spawn(health.clone().watch_database(
             store.clone(),
@@ -286,6 +355,7 @@ impl Application {
         tracing::info!(
             grpc = %grpc_address,
             http = %http_address,
+            tls = !tls.listeners.is_empty(),
             backend = store.backend(),
             database = %redact(&config.database_url),
             auth = ?auth,
@@ -302,7 +372,13 @@ impl Application {
             stop,
             servers,
             background,
+            tls,
         })
+    }
+
+    /// Reloads the listeners' TLS files; what `statusgate` does on SIGHUP.
+    pub fn tls_reloader(&self) -> TlsReloader {
+        self.tls.clone()
     }
 
     pub fn grpc_address(&self) -> SocketAddr {

@@ -190,6 +190,58 @@ pub struct Config {
     /// the previous event, honouring cancellation.
     #[arg(long, env = "STATUSGATE_SIMULATE_PROVISIONING", value_parser = parse_duration, global = true)]
     pub simulate_provisioning: Option<Duration>,
+
+    /// TLS certificate chain (PEM) served on both listeners; needs --tls-key.
+    /// Reloaded, with the key and the client CA, on SIGHUP.
+    #[arg(long, env = "STATUSGATE_TLS_CERT", requires = "tls_key", global = true)]
+    pub tls_cert: Option<PathBuf>,
+
+    /// Private key (PEM) of --tls-cert.
+    #[arg(long, env = "STATUSGATE_TLS_KEY", requires = "tls_cert", global = true)]
+    pub tls_key: Option<PathBuf>,
+
+    /// CA certificates (PEM): gRPC clients must present a certificate one of
+    /// them signed (mutual TLS). Needs --tls-cert.
+    #[arg(
+        long,
+        env = "STATUSGATE_GRPC_CLIENT_CA",
+        requires = "tls_cert",
+        global = true
+    )]
+    pub grpc_client_ca: Option<PathBuf>,
+
+    /// Connections each listener holds at once; beyond it new connections
+    /// wait in the kernel's backlog until one closes.
+    #[arg(
+        long,
+        env = "STATUSGATE_MAX_CONNECTIONS",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub max_connections: usize,
+
+    /// Time a connection has for its TLS handshake and its first request, and
+    /// an HTTP/1 request for its headers (hyper also closes an HTTP/1
+    /// keep-alive connection idle this long).
+    #[arg(long, env = "STATUSGATE_HTTP_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration, global = true)]
+    pub http_header_timeout: Duration,
+
+    /// Time a request's body (HTTP) or first message (gRPC) has to arrive
+    /// once its headers are in; it holds no in-flight slot meanwhile.
+    #[arg(long, env = "STATUSGATE_HTTP_BODY_TIMEOUT", default_value = "5s", value_parser = parse_duration, global = true)]
+    pub http_body_timeout: Duration,
+
+    /// A connection with no request in flight for this long is closed.
+    #[arg(long, env = "STATUSGATE_HTTP_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_duration, global = true)]
+    pub http_idle_timeout: Duration,
+
+    /// How often HTTP/2 connections (gRPC, and h2 on the facade) are pinged.
+    #[arg(long, env = "STATUSGATE_HTTP2_KEEPALIVE_INTERVAL", default_value = "20s", value_parser = parse_duration, global = true)]
+    pub http2_keepalive_interval: Duration,
+
+    /// A ping unanswered this long closes its connection.
+    #[arg(long, env = "STATUSGATE_HTTP2_KEEPALIVE_TIMEOUT", default_value = "10s", value_parser = parse_duration, global = true)]
+    pub http2_keepalive_timeout: Duration,
 }
 
 fn parse_account(value: &str) -> Result<AccountId, String> {
@@ -228,6 +280,15 @@ impl Config {
             auth: None,
             credentials_key_file: None,
             credentials_key: None,
+            tls_cert: None,
+            tls_key: None,
+            grpc_client_ca: None,
+            max_connections: 10_000,
+            http_header_timeout: Duration::from_secs(10),
+            http_body_timeout: Duration::from_secs(5),
+            http_idle_timeout: Duration::from_secs(60),
+            http2_keepalive_interval: Duration::from_secs(20),
+            http2_keepalive_timeout: Duration::from_secs(10),
         }
     }
 
@@ -286,6 +347,30 @@ mod tests {
         assert!(!config.known_types_only);
         assert!(config.simulation_rules.is_none());
         assert_eq!(config.request_retention, Duration::from_secs(7 * 24 * 3600));
+        let for_tests = Config::for_database("sqlite://x.db");
+        assert_eq!(config.max_connections, for_tests.max_connections);
+        assert_eq!(config.max_connections, 10_000);
+        assert_eq!(config.http_header_timeout, for_tests.http_header_timeout);
+        assert_eq!(config.http_body_timeout, for_tests.http_body_timeout);
+        assert_eq!(config.http_idle_timeout, for_tests.http_idle_timeout);
+        assert_eq!(
+            config.http2_keepalive_interval,
+            for_tests.http2_keepalive_interval
+        );
+        assert_eq!(
+            config.http2_keepalive_timeout,
+            for_tests.http2_keepalive_timeout
+        );
+        assert!(config.tls_cert.is_none() && config.grpc_client_ca.is_none());
+    }
+
+    #[test]
+    fn tls_needs_both_the_certificate_and_the_key() {
+        assert!(Cli::try_parse_from(["statusgate", "--tls-cert", "c.pem"]).is_err());
+        assert!(Cli::try_parse_from(["statusgate", "--tls-key", "k.pem"]).is_err());
+        assert!(Cli::try_parse_from(["statusgate", "--grpc-client-ca", "ca.pem"]).is_err());
+        let tls = Cli::try_parse_from(["statusgate", "--tls-cert", "c.pem", "--tls-key", "k.pem"]);
+        assert!(tls.unwrap().config.tls_cert.is_some());
     }
 
     #[test]

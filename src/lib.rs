@@ -20,6 +20,7 @@
 //! | [`cli`] | `statusgate credentials create/list/revoke` | [`cli::credentials`] |
 //! | [`config`] | flags and environment | [`config::Cli`], [`config::Config`] |
 //! | [`app`] | wiring: the store named by the URL, the services, both listeners, the jobs | [`app::Application::start`], [`app::open_store`] |
+//! | [`net`] | listeners: accept loop, connection cap, TLS and its reload, timeouts | [`net::serve_http`], [`net::incoming`] |
 //! | [`grpc`] | `statusgate.v1` and `google.longrunning` over tonic (its own layout in `grpc/mod.rs`) | [`grpc::routes`], [`grpc::layer`], [`grpc::AuthLayer`] (who may call what), `grpc/status.rs` (errors) |
 //! | [`http`] | the AWS facade over axum (its own layout in `http/mod.rs`) | [`http::router`] |
 //! | [`service`] | one method per operation, shared by both transports | [`service::Services`] |
@@ -52,6 +53,7 @@ pub mod health;
 pub mod http;
 pub mod jobs;
 pub mod metrics;
+pub mod net;
 pub mod service;
 pub mod store;
 pub mod telemetry;

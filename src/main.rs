@@ -1,6 +1,8 @@
-//! The `statusgate` binary: parses the configuration, then serves (default),
-//! migrates, or runs a `credentials` command. Any start-up failure is one
-//! line on stderr and exit code 1.
+//! The `statusgate` binary: parses the configuration, raises the soft limit
+//! on open files to the hard one, then serves (default), migrates, or runs a
+//! `credentials` command. While serving, SIGTERM/SIGINT drain and stop,
+//! SIGHUP reloads the TLS files. Any start-up failure is one line on stderr
+//! and exit code 1.
 
 use std::process::ExitCode;
 
@@ -11,6 +13,9 @@ use statusgate::telemetry;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Before anything opens a descriptor: every connection takes one, and
+    // the default soft limit (often 1,024) is far below the connection cap.
+    let open_files = statusgate::net::raise_open_files_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -23,6 +28,10 @@ fn main() -> ExitCode {
     };
     let outcome = runtime.block_on(async {
         let telemetry = telemetry::init();
+        match &open_files {
+            Ok(limit) => tracing::debug!(limit, "open files limit"),
+            Err(error) => tracing::warn!(%error, "cannot raise the open files limit"),
+        }
         let outcome = match cli.command {
             Some(Command::Migrate) => app::migrate(&cli.config).await,
             Some(Command::Credentials(command)) => {
@@ -46,8 +55,49 @@ async fn serve(config: Config) -> Result<(), app::StartupError> {
     // Listen for signals before anything can be told to stop: a SIGTERM that
     // arrives right after start-up must drain, not kill, the server.
     let stop = shutdown_signal();
+    let hangups = hangup_signal();
     let application = Application::start(config).await?;
-    application.run_until(stop).await
+    let reloader = application.tls_reloader();
+    let reloading = tokio::spawn(async move {
+        let Some(mut hangups) = hangups else {
+            return;
+        };
+        while next_hangup(&mut hangups).await.is_some() {
+            reloader.reload();
+        }
+    });
+    let outcome = application.run_until(stop).await;
+    reloading.abort();
+    outcome
+}
+
+/// SIGHUP, registered before start-up like the stop signals: registering
+/// replaces its default action, which would end the process.
+#[cfg(unix)]
+type Hangups = tokio::signal::unix::Signal;
+
+#[cfg(unix)]
+fn hangup_signal() -> Option<Hangups> {
+    use tokio::signal::unix::{SignalKind, signal};
+    signal(SignalKind::hangup()).ok()
+}
+
+#[cfg(unix)]
+async fn next_hangup(hangups: &mut Hangups) -> Option<()> {
+    hangups.recv().await
+}
+
+#[cfg(not(unix))]
+type Hangups = ();
+
+#[cfg(not(unix))]
+fn hangup_signal() -> Option<Hangups> {
+    None
+}
+
+#[cfg(not(unix))]
+async fn next_hangup(_hangups: &mut Hangups) -> Option<()> {
+    None
 }
 
 /// Registers for SIGINT (Ctrl-C) and SIGTERM at once; the returned future

@@ -3,7 +3,8 @@
 //! new RPC is known as soon as its proto is compiled in. Two callers ask:
 //! the observing layer labels metrics with a method's name only when it is
 //! one of these (a made-up path is counted as `unknown`, so callers cannot
-//! grow the registry).
+//! grow the registry), and the first-message layer asks whether a method may
+//! legitimately send no message at all (client streaming).
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -15,6 +16,8 @@ use prost::Message;
 pub struct Method {
     /// The method's name (`GetChangeToken`), a metrics label value.
     pub name: &'static str,
+    /// The client sends a stream of messages (possibly none).
+    pub client_streaming: bool,
 }
 
 /// Every served method by its request path (`/statusgate.v1.ChangeTokenService/GetChangeToken`).
@@ -37,7 +40,14 @@ static METHODS: LazyLock<HashMap<String, Method>> = LazyLock::new(|| {
                     // Leaked once per process: a fixed, small set of names,
                     // which metric labels need as `&'static str`.
                     let name: &'static str = Box::leak(method.name().to_owned().into_boxed_str());
-                    methods.insert(path, Method { name });
+                    let client_streaming = method.client_streaming();
+                    methods.insert(
+                        path,
+                        Method {
+                            name,
+                            client_streaming,
+                        },
+                    );
                 }
             }
         }
@@ -53,7 +63,10 @@ static METHODS: LazyLock<HashMap<String, Method>> = LazyLock::new(|| {
     ] {
         methods.insert(
             format!("/google.longrunning.Operations/{name}"),
-            Method { name },
+            Method {
+                name,
+                client_streaming: false,
+            },
         );
     }
     methods
@@ -72,9 +85,12 @@ mod tests {
     fn every_served_service_is_known_and_nothing_else() {
         let get = lookup("/statusgate.v1.ChangeTokenService/GetChangeToken").unwrap();
         assert_eq!(get.name, "GetChangeToken");
+        assert!(!get.client_streaming);
         assert!(lookup("/statusgate.v1.ResourceRequestService/RecordProgressEvent").is_some());
         assert!(lookup("/grpc.health.v1.Health/Check").is_some());
-        assert!(lookup("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo").is_some());
+        let reflection =
+            lookup("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo").unwrap();
+        assert!(reflection.client_streaming);
         assert!(lookup("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo").is_some());
         assert!(lookup("/statusgate.v1.ResourceRequestService/ClaimResourceRequests").is_some());
         assert!(lookup("/statusgate.v1.CredentialService/CreateCredential").is_some());

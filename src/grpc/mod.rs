@@ -17,8 +17,10 @@
 
 mod auth;
 mod change_tokens;
+pub(crate) mod codec;
 mod convert;
 mod credentials;
+mod first_message;
 mod longrunning;
 mod methods;
 mod observe;

@@ -1,7 +1,8 @@
 //! The tower layer in front of every gRPC service: one server span per call
 //! (named by the method, continuing the caller's `traceparent`), request
 //! metrics, an `x-amzn-requestid` response header, and admission control —
-//! beyond `max_in_flight` concurrent calls a request is shed at once with
+//! once a call's first message has arrived (`first_message.rs`), beyond
+//! `max_in_flight` concurrent calls it is shed at once with
 //! RESOURCE_EXHAUSTED (`ThrottlingException`) instead of queueing.
 //!
 //! Hand-written rather than tower-http's `TraceLayer` because the outcome
@@ -10,7 +11,7 @@
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use tonic::Code;
@@ -21,20 +22,27 @@ use tower::load_shed::error::Overloaded;
 use tower::{BoxError, Layer, Service, ServiceBuilder};
 use tracing::Instrument;
 
+use super::first_message::FirstMessageLayer;
 use super::methods;
 use super::status::{error_code_of, status_from_error};
 use crate::domain::{ApiFamily, Error, ErrorCode};
 use crate::metrics::{Metrics, Outcome, UNKNOWN_OPERATION};
 use crate::telemetry::{Transport, continue_trace, record_server_error};
 
-/// Observe, then shed, then limit (outermost first).
-pub type GrpcLayer =
-    Stack<GlobalConcurrencyLimitLayer, Stack<LoadShedLayer, Stack<ObserveLayer, Identity>>>;
+/// Observe, then wait for the first message, then shed, then limit
+/// (outermost first): a call takes an in-flight slot only once its message
+/// has arrived.
+pub type GrpcLayer = Stack<
+    GlobalConcurrencyLimitLayer,
+    Stack<LoadShedLayer, Stack<FirstMessageLayer, Stack<ObserveLayer, Identity>>>,
+>;
 
-/// Builds the stack in front of every gRPC service.
-pub fn layer(metrics: Arc<Metrics>, max_in_flight: usize) -> GrpcLayer {
+/// Builds the stack in front of every gRPC service; a call's first message
+/// must arrive within `message_timeout`.
+pub fn layer(metrics: Arc<Metrics>, max_in_flight: usize, message_timeout: Duration) -> GrpcLayer {
     ServiceBuilder::new()
         .layer(ObserveLayer { metrics })
+        .layer(FirstMessageLayer::new(message_timeout))
         .layer(LoadShedLayer::new())
         .layer(GlobalConcurrencyLimitLayer::new(max_in_flight))
         .into_inner()
@@ -120,10 +128,14 @@ fn method_span(service: &str, method: &str, request_id: &str) -> tracing::Span {
     )
 }
 
-/// How a call ended: from the domain error's code when statusgate answered
+/// How a call ended: as a layer marked it (the first-message layer's
+/// refusals), else from the domain error's code when statusgate answered
 /// with one, else (calls tonic itself refused, e.g. unknown methods) from the
 /// gRPC code.
 fn outcome_of(response: &http::Response<tonic::body::Body>, code: Code) -> Outcome {
+    if let Some(marked) = response.extensions().get::<Outcome>() {
+        return *marked;
+    }
     match response
         .extensions()
         .get::<tonic::Status>()

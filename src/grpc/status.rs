@@ -49,6 +49,23 @@ pub fn status_from_error(error: Error, family: ApiFamily) -> Status {
     status
 }
 
+/// The `ErrorInfo.reason` of a request message that cannot be read (not
+/// valid protobuf, framed wrongly, too large): the AWS name of a body that
+/// does not decode, as on the facade.
+pub const SERIALIZATION_EXCEPTION: &str = "SerializationException";
+
+/// A request message that cannot be read: `INVALID_ARGUMENT` (the caller's
+/// mistake, not worth retrying) with `ErrorInfo` and the decoder's `detail`.
+pub fn malformed_message(detail: impl std::fmt::Display) -> Status {
+    let details =
+        ErrorDetails::with_error_info(SERIALIZATION_EXCEPTION, ERROR_DOMAIN, HashMap::new());
+    Status::with_error_details(
+        Code::InvalidArgument,
+        format!("the request message cannot be read: {detail}"),
+        details,
+    )
+}
+
 /// The domain error a status was made from, if statusgate made it.
 pub fn error_code_of(status: &Status) -> Option<ErrorCode> {
     let source = std::error::Error::source(status)?;

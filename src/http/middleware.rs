@@ -1,5 +1,7 @@
 //! The layers around the routes, each a function of its own:
 //!
+//! - [`receive_body`]: the whole body, within the size limit and the body
+//!   timeout, before [`admit`]: a slow sender never holds an in-flight slot.
 //! - [`admit`]: load shedding and the request timeout of the facade (not of
 //!   `/metrics`, `/healthz` and `/readyz`).
 //! - [`observe`]: one metrics observation per facade request, by operation
@@ -19,12 +21,13 @@ use axum::http::HeaderValue;
 use axum::http::header::DATE;
 use axum::middleware::{self, Next};
 use axum::response::Response;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tokio::sync::Semaphore;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::domain::{Error, ErrorCode};
-use crate::http::log::LOG_TARGET;
-use crate::http::protocol::{MAX_BODY_BYTES, Operation, Rejection};
+use crate::http::log::{LOG_TARGET, log_rejection};
+use crate::http::protocol::{MAX_BODY_BYTES, Operation, Rejection, Target};
 use crate::http::render::FacadeError;
 use crate::http::request_id::{REQUEST_ID_HEADER, RequestId};
 use crate::metrics::{Metrics, Outcome, UNKNOWN_OPERATION};
@@ -43,6 +46,40 @@ impl Admission {
             request_timeout,
         }
     }
+}
+
+/// Reads the whole request body, at most [`MAX_BODY_BYTES`] and within
+/// `body_timeout` of the headers, and hands the request on with the body in
+/// memory. Runs before [`admit`], so that a client dribbling its body is cut
+/// off after the body timeout without ever holding one of the in-flight
+/// slots fast clients need (the request timeout then bounds only the work).
+/// Refusals are answered here, logged once, in the dialect the target names.
+pub async fn receive_body(
+    State(body_timeout): State<Duration>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let limited = Limited::new(body, MAX_BODY_BYTES);
+    let rejection = match tokio::time::timeout(body_timeout, limited.collect()).await {
+        Ok(Ok(collected)) => {
+            let body = axum::body::Body::from(collected.to_bytes());
+            return next.run(Request::from_parts(parts, body)).await;
+        }
+        Ok(Err(error)) if error.is::<LengthLimitError>() => Rejection::BodyTooLarge,
+        Ok(Err(_)) => Rejection::UnreadableBody,
+        Err(_) => Rejection::BodyTimedOut {
+            timeout: body_timeout,
+        },
+    };
+    let service = Target::from_headers(&parts.headers)
+        .ok()
+        .map(|target| target.service);
+    let error = FacadeError::from(rejection);
+    if let Some(request_id) = parts.extensions.get::<RequestId>() {
+        log_rejection(request_id, &error);
+    }
+    error.json_response(service)
 }
 
 /// Sheds a request beyond `max_in_flight` at once (rather than queueing it)

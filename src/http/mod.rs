@@ -19,8 +19,9 @@
 //!              authenticate: who calls, and may they
 //!              (--auth sigv4);
 //!              answer: how every route ends
-//! middleware   admit (shedding, timeout), observe       log, render,
-//!              (metrics), with_layers (body limit,      protocol
+//! middleware   receive_body (the whole body first),     log, render,
+//!              admit (shedding, timeout), observe       protocol
+//!              (metrics), with_layers (body limit,
 //!              panic backstop, request id and Date)
 //! handlers/    dispatch: a routed operation to its      render, protocol,
 //!              handler; waf, cloudcontrol: one          shapes
@@ -72,7 +73,7 @@ use axum::routing::{any, get};
 use crate::health::Health;
 use crate::metrics::Metrics;
 use crate::service::Services;
-use middleware::{Admission, admit, observe, with_layers};
+use middleware::{Admission, admit, observe, receive_body, with_layers};
 
 pub use request_id::RequestId;
 
@@ -87,6 +88,9 @@ pub struct HttpState {
     pub request_timeout: Duration,
     /// Facade requests served at once; beyond it `ThrottlingException`.
     pub max_in_flight: usize,
+    /// Longest time a request's body may take to arrive once its headers
+    /// have; it is read before the request takes an in-flight slot.
+    pub body_timeout: Duration,
     /// Whether callers must sign (`sigv4`) or are trusted (`none`).
     pub auth: crate::config::AuthMode,
     /// The clock signing times are checked against.
@@ -106,11 +110,16 @@ pub fn router(state: HttpState) -> Router {
             state.clock.clone(),
         ),
     };
+    // Layers run outermost last: observe, then receive the body, then admit.
     let facade = Router::new()
         .route("/", any(routes::serve_root))
         .fallback(routes::no_route)
         .with_state(facade_state)
         .layer(axum::middleware::from_fn_with_state(admission, admit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.body_timeout,
+            receive_body,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             observe,
@@ -204,6 +213,7 @@ mod tests {
             health,
             request_timeout: Duration::from_secs(5),
             max_in_flight: 8,
+            body_timeout: Duration::from_secs(5),
             auth: crate::config::AuthMode::None,
             clock: Arc::new(crate::domain::SystemClock),
         });

@@ -15,6 +15,7 @@
 
 mod change_tokens;
 mod credentials;
+mod cursor;
 mod resource_requests;
 mod resources;
 mod secret_box;

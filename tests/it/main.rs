@@ -19,6 +19,11 @@
 //!   binding), `credential_store` (the `CredentialStore` trait),
 //!   `workers_auth` (claims, waits, watches and google.longrunning under
 //!   roles and account bindings).
+//! - Abuse, each a case that once hurt other callers: `metrics_labels`,
+//!   `storable_input` (NUL), `group_isolation` (coalesced failures),
+//!   `cursors`, `worker_times`, `malformed_grpc`, `malformed_http`,
+//!   `slow_clients` (timeouts, the connection cap), `descriptors` (the
+//!   open-files limit) and `tls`.
 //!
 //! ## Writing a test
 //! - Both backends: write `async fn name(backend: Backend)` and list it in
@@ -52,6 +57,7 @@ mod coalescing;
 mod common;
 mod credential_store;
 mod cursors;
+mod descriptors;
 mod facade_auth;
 mod facade_raw;
 mod facade_sdk;
@@ -61,13 +67,17 @@ mod grpc_change_tokens;
 mod grpc_resource_requests;
 mod leases_store;
 mod longrunning;
+mod malformed_grpc;
+mod malformed_http;
 mod metrics_labels;
 mod operations;
 mod races;
 mod resources;
 mod simulation;
+mod slow_clients;
 mod storable_input;
 mod store_conformance;
+mod tls;
 mod watch;
 mod worker_times;
 mod workers;

@@ -22,6 +22,10 @@ pub enum Rejection {
     /// A method or path the facade does not serve.
     NoRoute,
     BodyTooLarge,
+    /// The body did not arrive whole within the body timeout.
+    BodyTimedOut {
+        timeout: std::time::Duration,
+    },
     /// The connection failed while the body was read.
     UnreadableBody,
     /// Not JSON, or nested deeper than the parser allows.

@@ -187,6 +187,11 @@ impl AwsError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("request body is larger than {MAX_BODY_BYTES} bytes"),
             ),
+            Rejection::BodyTimedOut { timeout } => (
+                "RequestTimeoutException",
+                StatusCode::REQUEST_TIMEOUT,
+                format!("request body did not arrive within {timeout:?}"),
+            ),
             Rejection::UnreadableBody => (
                 "SerializationException",
                 StatusCode::BAD_REQUEST,
@@ -506,6 +511,13 @@ mod tests {
             (Rejection::NoRoute, "UnknownOperationException", 400),
             (Rejection::BodyTooLarge, "SerializationException", 413),
             (Rejection::UnreadableBody, "SerializationException", 400),
+            (
+                Rejection::BodyTimedOut {
+                    timeout: std::time::Duration::from_secs(5),
+                },
+                "RequestTimeoutException",
+                408,
+            ),
             (
                 Rejection::MalformedJson { detail: "x".into() },
                 "SerializationException",

@@ -41,7 +41,18 @@ pub struct RunningBinary {
 /// SQLite file goes), with `env` added, and waits until it logs that it
 /// listens.
 pub fn spawn_listening(directory: &Path, env: &[(&str, String)]) -> RunningBinary {
+    spawn_listening_with(directory, env, |_| {})
+}
+
+/// [`spawn_listening`], with `customize` applied to the command first
+/// (arguments, a `pre_exec` hook).
+pub fn spawn_listening_with(
+    directory: &Path,
+    env: &[(&str, String)],
+    customize: impl FnOnce(&mut Command),
+) -> RunningBinary {
     let mut command = statusgate();
+    customize(&mut command);
     command
         .current_dir(directory)
         .args([
@@ -98,6 +109,20 @@ impl RunningBinary {
         change_tokens::Client::connect(format!("http://{}", self.grpc_address))
             .await
             .expect("connect to the binary's gRPC listener")
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends the signal named `name` (`HUP`, `TERM`, ...).
+    pub fn signal(&self, name: &str) {
+        let sent = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -{name} failed: {sent}");
     }
 
     /// Sends SIGTERM and waits for the process to exit.

@@ -12,19 +12,22 @@
 //! - [`auth`]: `--auth sigv4` servers, credentials, gRPC clients sending
 //!   `Bearer` keys; [`signing`]: raw SigV4-signed HTTP;
 //! - [`binary`]: the `statusgate` process; [`proxy`]: a TCP proxy that takes
-//!   the database away;
+//!   the database away; [`certificates`]: a CA and the certificates it signs
+//!   (TLS tests); [`raw_grpc`]: hand-made gRPC frames over HTTP/2;
 //! - [`backend_tests!`](crate::backend_tests): one test body on both
 //!   backends.
 
 mod app;
 pub mod auth;
 pub mod binary;
+pub mod certificates;
 pub mod change_tokens;
 pub mod clock;
 mod database;
 pub mod facade;
 pub mod grpc_errors;
 pub mod proxy;
+pub mod raw_grpc;
 pub mod resource_requests;
 mod sdk;
 pub mod signing;
