@@ -6,14 +6,17 @@ use std::time::Duration;
 use statusgate::app::open_store;
 use statusgate::config::Config;
 use statusgate::domain::change_token::{ChangeTokenScope, ChangeTokenStatus};
+use statusgate::domain::resource::AccountRegion;
 use statusgate::domain::resource_request::{
     Decision, NewResourceRequest, Operation, OperationStatus, ResourceRequestInput,
 };
+use statusgate::domain::resource_request::{ProgressEvent, StoredResourceRequest};
 use statusgate::domain::values::{
-    ChangeDescription, ChangeToken, ClientToken, JsonDocument, Region, RequestToken, TypeName,
+    ChangeDescription, ChangeToken, ClientToken, Identifier, JsonDocument, Region, RequestToken,
+    TypeName,
 };
 use statusgate::domain::{AccountId, Error, FieldViolation, Timestamp};
-use statusgate::store::{CreateOutcome, ListQuery, Store, StoreError};
+use statusgate::store::{CreateOutcome, ListQuery, ResourceListQuery, Store, StoreError};
 
 use crate::backend_tests;
 use crate::common::{Backend, TestDatabase, scope_of};
@@ -455,6 +458,229 @@ async fn reopening_keeps_data_and_migrations_are_idempotent(backend: Backend) {
     reopened.close().await;
 }
 
+/// A request of `operation` on resource `identifier` of the log group type.
+fn change_request(
+    scope: &AccountRegion,
+    operation: Operation,
+    identifier: &str,
+) -> NewResourceRequest {
+    NewResourceRequest {
+        scope: scope.clone(),
+        request_token: RequestToken::parse(uuid::Uuid::new_v4().to_string()).unwrap(),
+        client_token: None,
+        input: ResourceRequestInput {
+            operation,
+            identifier: Some(Identifier::parse(identifier).unwrap()),
+            desired_state: None,
+            patch_document: (operation == Operation::Update)
+                .then(|| JsonDocument::parse("PatchDocument", "[]").unwrap()),
+            ..create_input()
+        },
+        created_at: at(0),
+    }
+}
+
+/// Appends a terminal (or any) event with `identifier` and `model`.
+async fn finish(
+    store: &dyn Store,
+    scope: &AccountRegion,
+    request_token: &RequestToken,
+    status: OperationStatus,
+    identifier: &str,
+    model: Option<&str>,
+) -> ProgressEvent {
+    let decide = |stored: &StoredResourceRequest| {
+        Ok(Decision::Append(ProgressEvent {
+            operation_status: status,
+            identifier: Some(identifier.to_owned()),
+            resource_model: model.map(str::to_owned),
+            event_time: at(10),
+            ..stored.current.clone()
+        }))
+    };
+    store
+        .update_resource_request(scope, request_token, at(0), &decide)
+        .await
+        .unwrap()
+}
+
+async fn resources_follow_the_success_of_their_requests(backend: Backend) {
+    let (store, _database) = open(backend).await;
+    let store = store.as_ref();
+    let scope = scope_of(&account("111111111111"));
+    let elsewhere =
+        AccountRegion::new(account("111111111111"), Region::parse("eu-west-1").unwrap());
+    let type_name = TypeName::parse("AWS::Logs::LogGroup").unwrap();
+    let group = Identifier::parse("g").unwrap();
+
+    let create = created(store, &new_request(&account("111111111111"), None, at(0))).await;
+    finish(
+        store,
+        &scope,
+        &create,
+        OperationStatus::InProgress,
+        "g",
+        None,
+    )
+    .await;
+    assert!(matches!(
+        store.get_resource(&scope, &type_name, &group).await,
+        Err(StoreError::NotFound)
+    ));
+    finish(
+        store,
+        &scope,
+        &create,
+        OperationStatus::Success,
+        "g",
+        Some(r#"{"LogGroupName":"g"}"#),
+    )
+    .await;
+    let resource = store
+        .get_resource(&scope, &type_name, &group)
+        .await
+        .unwrap();
+    assert_eq!(resource.identifier, "g");
+    assert_eq!(resource.properties, r#"{"LogGroupName":"g"}"#);
+    assert!(matches!(
+        store.get_resource(&elsewhere, &type_name, &group).await,
+        Err(StoreError::NotFound)
+    ));
+
+    // One unfinished UPDATE or DELETE per resource, per scope.
+    let update = created(store, &change_request(&scope, Operation::Update, "g")).await;
+    for operation in [Operation::Update, Operation::Delete] {
+        let outcome = store
+            .create_resource_request(&change_request(&scope, operation, "g"))
+            .await
+            .unwrap();
+        assert!(
+            matches!(outcome, CreateOutcome::ResourceBusy),
+            "{operation:?}"
+        );
+    }
+    created(store, &change_request(&scope, Operation::Update, "other")).await;
+    created(store, &change_request(&elsewhere, Operation::Update, "g")).await;
+    finish(
+        store,
+        &scope,
+        &update,
+        OperationStatus::Success,
+        "g",
+        Some(r#"{"LogGroupName":"g","RetentionInDays":7}"#),
+    )
+    .await;
+    let resource = store
+        .get_resource(&scope, &type_name, &group)
+        .await
+        .unwrap();
+    assert_eq!(
+        resource.properties,
+        r#"{"LogGroupName":"g","RetentionInDays":7}"#
+    );
+
+    // A failed delete leaves the resource; a successful one removes it.
+    let failed = created(store, &change_request(&scope, Operation::Delete, "g")).await;
+    finish(store, &scope, &failed, OperationStatus::Failed, "g", None).await;
+    assert!(store.get_resource(&scope, &type_name, &group).await.is_ok());
+    let delete = created(store, &change_request(&scope, Operation::Delete, "g")).await;
+    finish(store, &scope, &delete, OperationStatus::Success, "g", None).await;
+    assert!(matches!(
+        store.get_resource(&scope, &type_name, &group).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn resources_list_by_identifier_after_a_cursor(backend: Backend) {
+    let (store, _database) = open(backend).await;
+    let store = store.as_ref();
+    let scope = scope_of(&account("111111111111"));
+    let other = scope_of(&account("222222222222"));
+    // Bytewise order: upper case before lower case, "b|2" after "b".
+    let identifiers = ["B", "a", "b", "b|2", "c"];
+    for identifier in identifiers.iter().rev() {
+        for owner in [&scope, &other] {
+            let create = created(
+                store,
+                &NewResourceRequest {
+                    scope: owner.clone(),
+                    ..new_request(&owner.account, None, at(0))
+                },
+            )
+            .await;
+            let model = format!(r#"{{"LogGroupName":"{identifier}"}}"#);
+            finish(
+                store,
+                owner,
+                &create,
+                OperationStatus::Success,
+                identifier,
+                Some(&model),
+            )
+            .await;
+        }
+    }
+    let page = |after: Option<&str>, limit: u32| ResourceListQuery {
+        scope: scope.clone(),
+        type_name: TypeName::parse("AWS::Logs::LogGroup").unwrap(),
+        after: after.map(str::to_owned),
+        limit,
+    };
+    let names = |listed: Vec<statusgate::domain::resource::StoredResource>| -> Vec<String> {
+        listed
+            .into_iter()
+            .map(|resource| resource.identifier)
+            .collect()
+    };
+    assert_eq!(
+        names(store.list_resources(&page(None, 10)).await.unwrap()),
+        identifiers
+    );
+    assert_eq!(
+        names(store.list_resources(&page(None, 2)).await.unwrap()),
+        ["B", "a"]
+    );
+    assert_eq!(
+        names(store.list_resources(&page(Some("a"), 2)).await.unwrap()),
+        ["b", "b|2"]
+    );
+    assert_eq!(
+        names(store.list_resources(&page(Some("b|2"), 2)).await.unwrap()),
+        ["c"]
+    );
+    assert!(
+        store
+            .list_resources(&page(Some("c"), 2))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let other_type = ResourceListQuery {
+        type_name: TypeName::parse("AWS::SQS::Queue").unwrap(),
+        ..page(None, 10)
+    };
+    assert!(store.list_resources(&other_type).await.unwrap().is_empty());
+}
+
+async fn simulation_rules_are_one_replaced_document(backend: Backend) {
+    let (store, _database) = open(backend).await;
+    assert_eq!(store.simulation_rules().await.unwrap(), None);
+    store
+        .set_simulation_rules(r#"{"Rules": []}"#, at(0))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.simulation_rules().await.unwrap().as_deref(),
+        Some(r#"{"Rules": []}"#)
+    );
+    let rules = r#"{"Rules": [{"TypeName": "AWS::S3::Bucket", "ExtraDelay": "1s"}]}"#;
+    store.set_simulation_rules(rules, at(1)).await.unwrap();
+    assert_eq!(
+        store.simulation_rules().await.unwrap().as_deref(),
+        Some(rules)
+    );
+}
+
 backend_tests!(
     provisioning_is_idempotent_per_scope,
     consuming_moves_to_pending_once,
@@ -464,4 +690,7 @@ backend_tests!(
     lists_are_newest_first_with_cursors_and_filters,
     purging_requests_respects_the_batch_and_cutoff,
     reopening_keeps_data_and_migrations_are_idempotent,
+    resources_follow_the_success_of_their_requests,
+    resources_list_by_identifier_after_a_cursor,
+    simulation_rules_are_one_replaced_document,
 );
