@@ -8,7 +8,7 @@
 use super::lease::check_lease_holder;
 use super::resource_request::StoredResourceRequest;
 use super::time::check_recorded_time;
-use super::values::{LeaseToken, StatusMessage, TypeName, TypeVersionId};
+use super::values::{LeaseToken, StatusMessage, TypeName, TypeVersionId, storable};
 use super::{Error, ErrorCode, FieldViolation, Timestamp};
 
 /// `InvocationPoint`: where in the operation the hook ran.
@@ -69,6 +69,7 @@ fn one_of(member: &'static str, value: &str, allowed: &[&str]) -> Result<String,
 
 fn hook_type_arn(value: String) -> Result<String, FieldViolation> {
     const MEMBER: &str = "HookTypeArn";
+    storable(MEMBER, &value)?;
     let length = value.chars().count();
     if !(1..=1024).contains(&length) || !value.starts_with("arn:") {
         return Err(FieldViolation::invalid(
@@ -188,7 +189,7 @@ mod tests {
     fn every_member_is_checked_and_named() {
         // (a change to a good report, the member at fault)
         type Change = fn(&mut HookReportInput);
-        let cases: [(Change, &str); 8] = [
+        let cases: [(Change, &str); 9] = [
             (|r| r.hook_type_name.clear(), "HookTypeName"),
             (|r| r.hook_type_name = "Guard".into(), "HookTypeName"),
             (
@@ -196,6 +197,10 @@ mod tests {
                 "HookTypeVersionId",
             ),
             (|r| r.hook_type_arn = Some("guard".into()), "HookTypeArn"),
+            (
+                |r| r.hook_type_arn = Some("arn:aws:cloudformation:\0".into()),
+                "HookTypeArn",
+            ),
             (
                 |r| r.invocation_point = "POST_PROVISION".into(),
                 "InvocationPoint",
