@@ -17,6 +17,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/statusgate/v1/change_token.proto",
         "proto/statusgate/v1/credential.proto",
         "proto/statusgate/v1/resource_request.proto",
+        "proto/statusgate/v1/resource.proto",
+        "proto/statusgate/v1/simulation.proto",
     ];
     let file_descriptors = protox::compile(protos, ["proto"])?;
     let out_dir = std::path::PathBuf::from(std::env::var("OUT_DIR")?);

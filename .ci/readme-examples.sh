@@ -4,9 +4,13 @@
 # and checks each against the ```text block that follows it, so the README
 # cannot rot. Then it starts a second statusgate with --auth sigv4 and runs
 # .ci/signed_clients.py: real signatures from boto3, botocore's presigner and
-# the AWS CLI, right and wrong. In expected output, a lower-case `<name>` matches one word that
-# differs from run to run (a UUID, a time, a count); whitespace runs and blank
-# lines are not significant.
+# the AWS CLI, right and wrong. Between them, the README's simulation section
+# runs the same way against a server started with the section's ```json rules
+# file, and .ci/cloudcontrol_clients.py drives resources with boto3 through
+# two replicas on SQLite and on Postgres (a fresh database next to
+# TEST_DATABASE_URL). In expected output, a lower-case `<name>` matches one
+# word that differs from run to run (a UUID, a time, a count); whitespace runs
+# and blank lines are not significant.
 #
 #   bash .ci/readme-examples.sh target/debug/statusgate
 #
@@ -108,7 +112,8 @@ import subprocess
 import sys
 
 readme, work = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
-BEGIN, END = "<!-- aws-clients:begin -->", "<!-- aws-clients:end -->"
+section_name = sys.argv[3] if len(sys.argv) > 3 else "aws-clients"
+BEGIN, END = f"<!-- {section_name}:begin -->", f"<!-- {section_name}:end -->"
 
 
 def die(message):
@@ -132,6 +137,9 @@ for index, (language, body) in enumerate(blocks):
     elif language == "text":
         if index == 0 or blocks[index - 1][0] not in ("sh", "python"):
             die("a ```text block must follow a ```sh or ```python block")
+    elif language == "json":
+        # A file the server is started with (the simulation rules), not run.
+        pass
     else:
         die(f"unsupported block language {language!r} between the markers")
 if not examples:
@@ -149,6 +157,8 @@ for number, (language, code, _) in enumerate(examples, 1):
         runner.append(f"python - <<'README_PYTHON_EXAMPLE'\n{code}README_PYTHON_EXAMPLE")
 runner.append(f'echo done > "{work}/current"')
 (work / "runner.sh").write_text("\n".join(runner) + "\n")
+for stale in work.glob("example-*.out"):
+    stale.unlink()
 
 try:
     completed = subprocess.run(["bash", str(work / "runner.sh")], cwd=work, timeout=300)
@@ -205,6 +215,102 @@ python3 "$work/examples.py" "$readme" "$work" || {
 
 stop_server
 note "README examples passed"
+
+# The simulation section: its ```json block is the rules file the servers
+# start with; its examples run like the ones above, then boto3 drives
+# resources through two replicas, on SQLite and on Postgres.
+rules="$work/simulation-rules.json"
+python3 - "$readme" "$rules" <<'PYTHON' || fail "the README's simulation section has no rules file"
+import pathlib, re, sys
+text = pathlib.Path(sys.argv[1]).read_text()
+section = text.split("<!-- simulation:begin -->", 1)[1].split("<!-- simulation:end -->", 1)[0]
+blocks = re.findall(r"^```json\n(.*?)^```[ \t]*$", section, re.M | re.S)
+if not blocks:
+    sys.exit(1)
+pathlib.Path(sys.argv[2]).write_text(blocks[0])
+PYTHON
+
+replica_pid=""
+stop_replica() {
+    [ -n "$replica_pid" ] || return 0
+    kill -TERM "$replica_pid" 2>/dev/null || true
+    wait "$replica_pid" 2>/dev/null || true
+    replica_pid=""
+}
+trap 'stop_replica; cleanup' EXIT
+
+# start_simulating NAME DATABASE_URL HTTP_PORT GRPC_PORT: a server with the
+# README's rules, its pid in $started_pid.
+start_simulating() {
+    "$binary" --database-url "$2" --simulate-provisioning 300ms --simulation-rules "$rules" \
+        --http-listen "127.0.0.1:$3" --grpc-listen "127.0.0.1:$4" >"$work/$1.log" 2>&1 &
+    started_pid=$!
+    for _ in $(seq 1 150); do
+        if ! kill -0 "$started_pid" 2>/dev/null; then
+            cat "$work/$1.log" >&2
+            fail "statusgate ($1) exited during start-up"
+        fi
+        if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$3/healthz"; then
+            return 0
+        fi
+        sleep 0.2
+    done
+    cat "$work/$1.log" >&2
+    fail "statusgate ($1) did not answer within 30 s"
+}
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+replica_http="$(free_port)"
+replica_grpc="$(free_port)"
+
+note "starting statusgate with the README's simulation rules on 127.0.0.1:8080 (SQLite)"
+simulated_database="sqlite://$work/simulated.db"
+"$binary" migrate --database-url "$simulated_database" >"$work/migrate-simulated.log" 2>&1 || {
+    cat "$work/migrate-simulated.log" >&2
+    fail "statusgate migrate"
+}
+start_simulating simulated-server "$simulated_database" 8080 "$grpc_port"
+server_pid=$started_pid
+python3 "$work/examples.py" "$readme" "$work" simulation || {
+    printf -- '--- server log\n' >&2
+    tail -n 50 "$work/simulated-server.log" >&2
+    fail "README simulation examples"
+}
+note "README simulation examples passed"
+
+for backend in sqlite postgres; do
+    if [ "$backend" = postgres ]; then
+        stop_server
+        [ -n "${TEST_DATABASE_URL:-}" ] || fail "TEST_DATABASE_URL names no Postgres for the boto3 checks"
+        database_name="statusgate_ci_boto3_$$"
+        psql "$TEST_DATABASE_URL" -qAtc "DROP DATABASE IF EXISTS $database_name" >/dev/null
+        psql "$TEST_DATABASE_URL" -qAtc "CREATE DATABASE $database_name" >/dev/null \
+            || fail "cannot create database $database_name"
+        database="${TEST_DATABASE_URL%/*}/$database_name"
+        "$binary" migrate --database-url "$database" >"$work/migrate-postgres.log" 2>&1 || {
+            cat "$work/migrate-postgres.log" >&2
+            fail "statusgate migrate (postgres)"
+        }
+        start_simulating postgres-server "$database" 8080 "$grpc_port"
+        server_pid=$started_pid
+    else
+        database="$simulated_database"
+    fi
+    start_simulating "$backend-replica" "$database" "$replica_http" "$replica_grpc"
+    replica_pid=$started_pid
+    note "boto3 against two replicas on $backend"
+    "$work/venv/bin/python" "$ci_dir/cloudcontrol_clients.py" \
+        http://127.0.0.1:8080 "http://127.0.0.1:$replica_http" || {
+        printf -- '--- server logs\n' >&2
+        tail -n 30 "$work"/*server.log "$work/$backend-replica.log" >&2
+        fail "boto3 Cloud Control checks on $backend"
+    }
+    stop_replica
+done
+stop_server
+psql "$TEST_DATABASE_URL" -qAtc "DROP DATABASE IF EXISTS $database_name" >/dev/null || true
+note "boto3 Cloud Control checks passed on SQLite and Postgres"
 
 note "starting statusgate with --auth sigv4 on 127.0.0.1:8080"
 export STATUSGATE_CREDENTIALS_KEY="$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')"

@@ -83,6 +83,33 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartupError>
     })
 }
 
+/// `--simulation-rules FILE`: the file's rules replace the stored ones (an
+/// unreadable or invalid file stops the start).
+async fn load_simulation_rules(
+    services: &Services,
+    path: &std::path::Path,
+) -> Result<(), StartupError> {
+    let document = std::fs::read_to_string(path).map_err(|error| {
+        StartupError::Config(format!(
+            "cannot read the simulation rules {}: {error}",
+            path.display()
+        ))
+    })?;
+    let count = services
+        .simulation
+        .set_rules(&document)
+        .await
+        .map_err(|error| {
+            StartupError::Config(format!(
+                "simulation rules {}: {}",
+                path.display(),
+                error.message
+            ))
+        })?;
+    tracing::info!(rules = count, file = %path.display(), "simulation rules loaded");
+    Ok(())
+}
+
 /// `statusgate migrate`: applies the migrations and closes the pool.
 pub async fn migrate(config: &Config) -> Result<(), StartupError> {
     let store = open_store(config).await?;
@@ -219,6 +246,10 @@ impl Application {
             store.clone(),
             clock.clone(),
             config.default_account.clone(),
+            crate::service::CloudControlSettings {
+                default_region: config.default_region.clone(),
+                known_types_only: config.known_types_only,
+            },
             config.request_retention,
             credentials_key,
         )
@@ -226,6 +257,9 @@ impl Application {
             crate::service::max_wait_within(config.request_timeout),
             stop.clone(),
         );
+        if let Some(path) = &config.simulation_rules {
+            load_simulation_rules(&services, path).await?;
+        }
         let pool_store = store.clone();
         let metrics = Arc::new(Metrics::new(Box::new(move || {
             let connections = pool_store.pool_connections();

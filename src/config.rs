@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use crate::domain::AccountId;
+use crate::domain::values::Region;
 use crate::service::CredentialsKey;
 
 /// The embedded default: an SQLite file in the working directory.
@@ -108,6 +109,21 @@ pub struct Config {
     /// Account of callers that name none (empty account id, non-numeric access key).
     #[arg(long, env = "STATUSGATE_DEFAULT_ACCOUNT", default_value = "000000000000", value_parser = parse_account, global = true)]
     pub default_account: AccountId,
+
+    /// Region of callers that name none: an unsigned facade request, or a
+    /// gRPC request with an empty `region` (Cloud Control and WAF Regional).
+    #[arg(long, env = "STATUSGATE_DEFAULT_REGION", default_value = "us-east-1", value_parser = parse_region, global = true)]
+    pub default_region: Region,
+
+    /// Refuse Cloud Control type names the resource type table lacks
+    /// (`TypeNotFoundException`). Off by default: teams run private types.
+    #[arg(long, env = "STATUSGATE_KNOWN_TYPES_ONLY", global = true)]
+    pub known_types_only: bool,
+
+    /// A JSON file of simulation rules (which simulated requests fail, take
+    /// longer, report a RetryAfter); replaces the stored rules at start.
+    #[arg(long, env = "STATUSGATE_SIMULATION_RULES", global = true)]
+    pub simulation_rules: Option<PathBuf>,
 
     /// How long requests (and INSYNC change tokens) stay visible, e.g. `7d`, `36h`.
     #[arg(long, env = "STATUSGATE_REQUEST_RETENTION", default_value = "7d", value_parser = parse_duration, global = true)]
@@ -232,6 +248,10 @@ fn parse_account(value: &str) -> Result<AccountId, String> {
     AccountId::parse(value).map_err(|_| format!("{value:?} is not a 12-digit AWS account id"))
 }
 
+fn parse_region(value: &str) -> Result<Region, String> {
+    Region::parse(value).map_err(|_| format!("{value:?} is not a region name (like us-east-1)"))
+}
+
 fn parse_duration(value: &str) -> Result<Duration, String> {
     humantime::parse_duration(value).map_err(|error| error.to_string())
 }
@@ -245,6 +265,9 @@ impl Config {
             grpc_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             http_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             default_account: AccountId::parse("000000000000").expect("valid account"),
+            default_region: Region::parse("us-east-1").expect("valid region"),
+            known_types_only: false,
+            simulation_rules: None,
             request_retention: Duration::from_secs(7 * 24 * 3600),
             purge_interval: Duration::from_secs(60),
             database_max_connections: 16,
@@ -320,6 +343,9 @@ mod tests {
         assert_eq!(config.grpc_listen.to_string(), "127.0.0.1:50051");
         assert_eq!(config.http_listen.to_string(), "127.0.0.1:8080");
         assert_eq!(config.default_account.as_str(), "000000000000");
+        assert_eq!(config.default_region.as_str(), "us-east-1");
+        assert!(!config.known_types_only);
+        assert!(config.simulation_rules.is_none());
         assert_eq!(config.request_retention, Duration::from_secs(7 * 24 * 3600));
         let for_tests = Config::for_database("sqlite://x.db");
         assert_eq!(config.max_connections, for_tests.max_connections);
@@ -441,6 +467,7 @@ mod tests {
     #[test]
     fn bad_values_are_refused() {
         assert!(Cli::try_parse_from(["statusgate", "--default-account", "12"]).is_err());
+        assert!(Cli::try_parse_from(["statusgate", "--default-region", "EU West"]).is_err());
         assert!(Cli::try_parse_from(["statusgate", "--request-retention", "soon"]).is_err());
         assert!(Cli::try_parse_from(["statusgate", "--grpc-listen", "nowhere"]).is_err());
         let migrate =

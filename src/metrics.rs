@@ -39,6 +39,9 @@ impl Outcome {
             | ErrorCode::ChangeTokenNotUsed
             | ErrorCode::RequestTokenNotFound
             | ErrorCode::ClientTokenConflict
+            | ErrorCode::ResourceNotFound
+            | ErrorCode::TypeNotFound
+            | ErrorCode::ConcurrentOperation
             | ErrorCode::LeaseLost => Self::ClientError,
             ErrorCode::Throttling => Self::Throttled,
             ErrorCode::DatabaseUnavailable

@@ -30,13 +30,16 @@ use tonic::transport::{Channel, Endpoint};
 
 use statusgate::grpc::proto::change_token_service_client::ChangeTokenServiceClient;
 use statusgate::grpc::proto::resource_request_service_client::ResourceRequestServiceClient;
+use statusgate::grpc::proto::resource_service_client::ResourceServiceClient;
 use statusgate::grpc::proto::{
     ChangeTokenScope, ChangeTokenStatus, ConsumeChangeTokenRequest, CreateResourceRequestRequest,
-    GetChangeTokenRequest, GetChangeTokenStatusRequest, GetResourceRequestStatusRequest,
-    ListResourceRequestsRequest, Operation, OperationStatus, WafEndpoint,
+    GetChangeTokenRequest, GetChangeTokenStatusRequest, GetResourceRequest,
+    GetResourceRequestStatusRequest, ListResourceRequestsRequest, ListResourcesRequest, Operation,
+    OperationStatus, RecordProgressEventRequest, WafEndpoint,
 };
 use statusgate::http::shapes::{
-    CreateResourceInput, GetChangeTokenInput, GetChangeTokenStatusInput, RequestTokenInput,
+    CreateResourceInput, GetChangeTokenInput, GetChangeTokenStatusInput, GetResourceInput,
+    ListResourcesInput, RequestTokenInput,
 };
 
 /// The benchmark's account: it owns the hot keys and every seeded request.
@@ -44,8 +47,16 @@ pub const ACCOUNT: &str = "123456789012";
 /// The first account of the GetChangeToken scopes (WAF global).
 pub const SCOPE_ACCOUNT: u64 = 200_000_000_000;
 pub const TYPE_NAME: &str = "AWS::Logs::LogGroup";
-/// The page size of the ListResourceRequests runs.
+/// The page size of the ListResourceRequests and ListResources runs.
 pub const LIST_PAGE: i32 = 20;
+/// How many resources the GetResource and ListResources runs read: one
+/// full page.
+pub const RESOURCES: usize = LIST_PAGE as usize;
+
+/// The identifier (log group name) of resource number `k`.
+pub fn resource_identifier(k: usize) -> String {
+    format!("bench-resource-{k:03}")
+}
 
 /// How long one check may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -74,6 +85,8 @@ pub enum GrpcCall {
     ListResourceRequests(ListResourceRequestsRequest),
     GetChangeToken(GetChangeTokenRequest),
     CreateResourceRequest(CreateResourceRequestRequest),
+    GetResource(GetResourceRequest),
+    ListResources(ListResourcesRequest),
 }
 
 fn hot_scope() -> ChangeTokenScope {
@@ -99,6 +112,7 @@ impl GrpcCall {
         Self::GetResourceRequestStatus(GetResourceRequestStatusRequest {
             account_id: ACCOUNT.to_owned(),
             request_token: request_token.to_owned(),
+            region: String::new(),
         })
     }
 
@@ -130,6 +144,24 @@ impl GrpcCall {
 
     pub fn create() -> Self {
         Self::CreateResourceRequest(create_request("bench"))
+    }
+
+    pub fn resource(identifier: &str) -> Self {
+        Self::GetResource(GetResourceRequest {
+            account_id: ACCOUNT.to_owned(),
+            type_name: TYPE_NAME.to_owned(),
+            identifier: identifier.to_owned(),
+            ..Default::default()
+        })
+    }
+
+    pub fn resources_first_page() -> Self {
+        Self::ListResources(ListResourcesRequest {
+            account_id: ACCOUNT.to_owned(),
+            type_name: TYPE_NAME.to_owned(),
+            max_results: Some(LIST_PAGE),
+            ..Default::default()
+        })
     }
 }
 
@@ -204,6 +236,7 @@ pub struct Grpc {
     last: Arc<Mutex<Option<SentCall>>>,
     change_tokens: ChangeTokenServiceClient<Recorder>,
     resource_requests: ResourceRequestServiceClient<Recorder>,
+    resources: ResourceServiceClient<Recorder>,
 }
 
 fn status_text(status: &tonic::Status) -> String {
@@ -237,7 +270,8 @@ impl Grpc {
             runtime,
             last,
             change_tokens: ChangeTokenServiceClient::new(recorder.clone()),
-            resource_requests: ResourceRequestServiceClient::new(recorder),
+            resource_requests: ResourceRequestServiceClient::new(recorder.clone()),
+            resources: ResourceServiceClient::new(recorder),
         })
     }
 
@@ -247,6 +281,7 @@ impl Grpc {
         self.last.lock().expect("recorder lock").take();
         let mut resource_requests = self.resource_requests.clone();
         let mut change_tokens = self.change_tokens.clone();
+        let mut resources = self.resources.clone();
         self.runtime.block_on(async move {
             match call {
                 GrpcCall::GetResourceRequestStatus(request) => {
@@ -308,6 +343,29 @@ impl Grpc {
                         || format!("{event:?}, not a new PENDING request"),
                     )
                 }
+                GrpcCall::GetResource(request) => {
+                    let answer = resources
+                        .get_resource(request.clone())
+                        .await
+                        .map_err(|status| status_text(&status))?
+                        .into_inner();
+                    let description = answer.resource_description.unwrap_or_default();
+                    require(description.identifier == request.identifier, || {
+                        format!("{description:?}, not resource {}", request.identifier)
+                    })
+                }
+                GrpcCall::ListResources(request) => {
+                    let answer = resources
+                        .list_resources(request.clone())
+                        .await
+                        .map_err(|status| status_text(&status))?
+                        .into_inner();
+                    let wanted = request.max_results.unwrap_or(LIST_PAGE);
+                    let got = answer.resource_descriptions.len();
+                    require(usize::try_from(wanted) == Ok(got), || {
+                        format!("a page of {got} resources, not {wanted}")
+                    })
+                }
             }
         })?;
         self.last
@@ -330,6 +388,35 @@ impl Grpc {
             format!("CreateResourceRequest answered {event:?}")
         })?;
         Ok(event.request_token)
+    }
+
+    /// A log group `identifier` of the benchmark's account that exists: a
+    /// CreateResourceRequest, then IN_PROGRESS and SUCCESS recorded as a
+    /// worker would (the SUCCESS writes the resource).
+    pub fn provision_resource(&self, identifier: &str) -> Result<(), String> {
+        let mut client = self.resource_requests.clone();
+        self.runtime.block_on(async move {
+            let answer = client
+                .create_resource_request(create_request(identifier))
+                .await
+                .map_err(|status| format!("CreateResourceRequest: {}", status_text(&status)))?
+                .into_inner();
+            let request_token = answer.progress_event.unwrap_or_default().request_token;
+            for status in [OperationStatus::InProgress, OperationStatus::Success] {
+                client
+                    .record_progress_event(RecordProgressEventRequest {
+                        account_id: ACCOUNT.to_owned(),
+                        request_token: request_token.clone(),
+                        operation_status: status.into(),
+                        identifier: Some(identifier.to_owned()),
+                        resource_model: Some(format!(r#"{{"LogGroupName":"{identifier}"}}"#)),
+                        ..Default::default()
+                    })
+                    .await
+                    .map_err(|status| format!("RecordProgressEvent: {}", status_text(&status)))?;
+            }
+            Ok(())
+        })
     }
 
     /// A new PENDING change token of the benchmark's scope (GetChangeToken,
@@ -372,6 +459,8 @@ pub enum FacadeOperation {
     GetChangeTokenStatus,
     GetChangeToken,
     CreateResource,
+    GetResource,
+    ListResources,
 }
 
 impl FacadeOperation {
@@ -381,12 +470,17 @@ impl FacadeOperation {
             Self::GetChangeTokenStatus => "AWSWAF_20150824.GetChangeTokenStatus",
             Self::GetChangeToken => "AWSWAF_20150824.GetChangeToken",
             Self::CreateResource => "CloudApiService.CreateResource",
+            Self::GetResource => "CloudApiService.GetResource",
+            Self::ListResources => "CloudApiService.ListResources",
         }
     }
 
     pub fn content_type(self) -> &'static str {
         match self {
-            Self::GetResourceRequestStatus | Self::CreateResource => "application/x-amz-json-1.0",
+            Self::GetResourceRequestStatus
+            | Self::CreateResource
+            | Self::GetResource
+            | Self::ListResources => "application/x-amz-json-1.0",
             Self::GetChangeTokenStatus | Self::GetChangeToken => "application/x-amz-json-1.1",
         }
     }
@@ -394,7 +488,10 @@ impl FacadeOperation {
     /// The table's transport column.
     pub fn protocol(self) -> &'static str {
         match self {
-            Self::GetResourceRequestStatus | Self::CreateResource => "awsJson 1.0",
+            Self::GetResourceRequestStatus
+            | Self::CreateResource
+            | Self::GetResource
+            | Self::ListResources => "awsJson 1.0",
             Self::GetChangeTokenStatus | Self::GetChangeToken => "awsJson 1.1",
         }
     }
@@ -482,6 +579,30 @@ impl FacadeRequest {
         }
     }
 
+    pub fn resource(identifier: &str) -> Self {
+        Self {
+            operation: FacadeOperation::GetResource,
+            access_key: ACCOUNT.to_owned(),
+            body: json_body(&GetResourceInput {
+                type_name: Some(TYPE_NAME.to_owned()),
+                identifier: Some(identifier.to_owned()),
+                ..Default::default()
+            }),
+        }
+    }
+
+    pub fn resources_first_page() -> Self {
+        Self {
+            operation: FacadeOperation::ListResources,
+            access_key: ACCOUNT.to_owned(),
+            body: json_body(&ListResourcesInput {
+                type_name: Some(TYPE_NAME.to_owned()),
+                max_results: Some(i64::from(LIST_PAGE)),
+                ..Default::default()
+            }),
+        }
+    }
+
     /// A SigV4-shaped Authorization header: statusgate reads the account
     /// from the access key and does not verify the signature.
     pub fn authorization(&self) -> String {
@@ -512,6 +633,14 @@ impl FacadeRequest {
                     .is_some_and(|token| !token.is_empty())
                     && event["OperationStatus"] == "PENDING"
             }
+            FacadeOperation::GetResource => {
+                let input: GetResourceInput =
+                    serde_json::from_str(&self.body).map_err(|error| error.to_string())?;
+                answer["ResourceDescription"]["Identifier"].as_str() == input.identifier.as_deref()
+            }
+            FacadeOperation::ListResources => answer["ResourceDescriptions"]
+                .as_array()
+                .is_some_and(|page| page.len() == RESOURCES),
         };
         require(found, || format!("HTTP 200 but {answer}"))
     }
@@ -630,6 +759,8 @@ mod tests {
     #[test]
     fn operations_are_named_as_the_metrics_name_them() {
         assert_eq!(FacadeOperation::GetChangeToken.name(), "GetChangeToken");
+        assert_eq!(FacadeOperation::GetResource.name(), "GetResource");
+        assert_eq!(FacadeOperation::ListResources.name(), "ListResources");
         assert_eq!(
             FacadeOperation::GetResourceRequestStatus.name(),
             "GetResourceRequestStatus"

@@ -245,6 +245,8 @@ impl Drop for WorkDir {
 struct HotKeys {
     requests: Vec<String>,
     change_tokens: Vec<String>,
+    /// Identifiers of existing resources (one ListResources page).
+    resources: Vec<String>,
 }
 
 /// Every call the load runs of one database send.
@@ -254,11 +256,15 @@ struct Loads {
     change_tokens: Vec<GrpcCall>,
     first_page: Vec<GrpcCall>,
     create: Vec<GrpcCall>,
+    resource_reads: Vec<GrpcCall>,
+    resources_first_page: Vec<GrpcCall>,
     facade_status_reads: Vec<FacadeRequest>,
     facade_token_status_reads: Vec<FacadeRequest>,
     facade_seeded_status_read: Vec<FacadeRequest>,
     facade_change_tokens: Vec<FacadeRequest>,
     facade_create: Vec<FacadeRequest>,
+    facade_resource_reads: Vec<FacadeRequest>,
+    facade_resources_first_page: Vec<FacadeRequest>,
 }
 
 impl Loads {
@@ -277,6 +283,12 @@ impl Loads {
             change_tokens: (0..scopes).map(GrpcCall::change_token).collect(),
             first_page: vec![GrpcCall::first_page()],
             create: vec![GrpcCall::create()],
+            resource_reads: hot
+                .resources
+                .iter()
+                .map(|identifier| GrpcCall::resource(identifier))
+                .collect(),
+            resources_first_page: vec![GrpcCall::resources_first_page()],
             facade_status_reads: requests
                 .iter()
                 .map(|token| FacadeRequest::resource_request_status(token))
@@ -288,6 +300,12 @@ impl Loads {
             facade_seeded_status_read: vec![FacadeRequest::random_seeded_request_status()],
             facade_change_tokens: (0..scopes).map(FacadeRequest::change_token).collect(),
             facade_create: vec![FacadeRequest::create()],
+            facade_resource_reads: hot
+                .resources
+                .iter()
+                .map(|identifier| FacadeRequest::resource(identifier))
+                .collect(),
+            facade_resources_first_page: vec![FacadeRequest::resources_first_page()],
         }
     }
 }

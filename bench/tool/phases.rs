@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::calls::{ACCOUNT, FacadeRequest, GrpcCall, LIST_PAGE};
+use crate::calls::{ACCOUNT, FacadeRequest, GrpcCall, LIST_PAGE, RESOURCES, resource_identifier};
 use crate::cluster::Cluster;
 use crate::load::{H2loadRun, PgbenchRun, WrkRun};
 use crate::process::{Stop, fail, output, run_logged};
@@ -245,6 +245,11 @@ impl Bench {
                     .map_err(fail)?,
             );
         }
+        for k in 1..=RESOURCES {
+            let identifier = resource_identifier(k);
+            server.grpc.provision_resource(&identifier).map_err(fail)?;
+            hot.resources.push(identifier);
+        }
         let distinct: HashSet<&String> = hot.change_tokens.iter().collect();
         if distinct.len() != hot.change_tokens.len() {
             return Err(fail(
@@ -252,7 +257,7 @@ impl Bench {
             ));
         }
         log(&format!(
-            "{keys} PENDING requests and change tokens made through the API"
+            "{keys} PENDING requests and change tokens, {RESOURCES} resources made through the API"
         ));
         self.hot = hot;
         Ok(())
@@ -315,12 +320,42 @@ impl Bench {
             throughput,
             &loads.first_page,
         )?;
+        self.grpc_run(
+            "grpc_gr",
+            format!("GetResource ({RESOURCES} keys)"),
+            "postgres",
+            throughput,
+            &loads.resource_reads,
+        )?;
+        self.grpc_run(
+            "grpc_lr",
+            format!("ListResources (first page of {LIST_PAGE})"),
+            "postgres",
+            throughput,
+            &loads.resources_first_page,
+        )?;
         self.facade_run(
             "http_rrs",
             format!("GetResourceRequestStatus (PENDING, {keys} keys)"),
             "postgres",
             http,
             &loads.facade_status_reads,
+            None,
+        )?;
+        self.facade_run(
+            "http_gr",
+            format!("GetResource ({RESOURCES} keys)"),
+            "postgres",
+            http,
+            &loads.facade_resource_reads,
+            None,
+        )?;
+        self.facade_run(
+            "http_lr",
+            format!("ListResources (first page of {LIST_PAGE})"),
+            "postgres",
+            http,
+            &loads.facade_resources_first_page,
             None,
         )?;
         self.facade_run(
@@ -538,6 +573,36 @@ impl Bench {
             "sqlite",
             http,
             &loads.facade_status_reads,
+            None,
+        )?;
+        self.grpc_run(
+            "sqlite_grpc_gr",
+            format!("GetResource ({RESOURCES} keys)"),
+            "sqlite",
+            throughput,
+            &loads.resource_reads,
+        )?;
+        self.grpc_run(
+            "sqlite_grpc_lr",
+            format!("ListResources (first page of {LIST_PAGE})"),
+            "sqlite",
+            throughput,
+            &loads.resources_first_page,
+        )?;
+        self.facade_run(
+            "sqlite_http_gr",
+            format!("GetResource ({RESOURCES} keys)"),
+            "sqlite",
+            http,
+            &loads.facade_resource_reads,
+            None,
+        )?;
+        self.facade_run(
+            "sqlite_http_lr",
+            format!("ListResources (first page of {LIST_PAGE})"),
+            "sqlite",
+            http,
+            &loads.facade_resources_first_page,
             None,
         )?;
         self.grpc_run(

@@ -124,6 +124,7 @@ async fn claim_run(
                     let recorded = client
                         .record_progress_event(RecordProgressEventRequest {
                             account_id: claim.account_id,
+                            region: claim.region,
                             request_token,
                             operation_status: OperationStatus::Success as i32,
                             lease_token: Some(claim.lease_token),
@@ -203,6 +204,7 @@ async fn watch_run(
                     account_id: ACCOUNT.into(),
                     request_token: token,
                     start_after_event_number: None,
+                    region: String::new(),
                 })
                 .await;
             let mut stream = match stream {

@@ -41,6 +41,13 @@ pub enum ErrorCode {
     RequestTokenNotFound,
     /// The client token belongs to a request with other input.
     ClientTokenConflict,
+    /// No resource of this type with this identifier in the caller's
+    /// account and region.
+    ResourceNotFound,
+    /// `--known-types-only` and a type the resource type table lacks.
+    TypeNotFound,
+    /// Another `UPDATE` or `DELETE` of the resource is not finished.
+    ConcurrentOperation,
     /// A worker's write names a lease it does not hold (any more): another
     /// worker claimed the request, the request is leased and the write
     /// carries no token, or the request is finished.
@@ -56,7 +63,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 15] = [
         Self::InvalidParameter,
         Self::InvalidRequestState,
         Self::ChangeTokenNotFound,
@@ -64,6 +71,9 @@ impl ErrorCode {
         Self::ChangeTokenNotUsed,
         Self::RequestTokenNotFound,
         Self::ClientTokenConflict,
+        Self::ResourceNotFound,
+        Self::TypeNotFound,
+        Self::ConcurrentOperation,
         Self::LeaseLost,
         Self::Throttling,
         Self::DatabaseUnavailable,
@@ -85,6 +95,9 @@ impl ErrorCode {
             Self::ChangeTokenNotUsed => "WAFInvalidOperationException",
             Self::RequestTokenNotFound => "RequestTokenNotFoundException",
             Self::ClientTokenConflict => "ClientTokenConflictException",
+            Self::ResourceNotFound => "ResourceNotFoundException",
+            Self::TypeNotFound => "TypeNotFoundException",
+            Self::ConcurrentOperation => "ConcurrentOperationException",
             Self::LeaseLost => "LeaseLostException",
             Self::Throttling => "ThrottlingException",
             Self::DatabaseUnavailable | Self::Internal => match family {
@@ -292,6 +305,21 @@ mod tests {
                 ErrorCode::ClientTokenConflict,
                 "ClientTokenConflictException",
                 "ClientTokenConflictException",
+            ),
+            (
+                ErrorCode::ResourceNotFound,
+                "ResourceNotFoundException",
+                "ResourceNotFoundException",
+            ),
+            (
+                ErrorCode::TypeNotFound,
+                "TypeNotFoundException",
+                "TypeNotFoundException",
+            ),
+            (
+                ErrorCode::ConcurrentOperation,
+                "ConcurrentOperationException",
+                "ConcurrentOperationException",
             ),
             (
                 ErrorCode::LeaseLost,

@@ -253,6 +253,27 @@ pub fn decide_leased_progress(
     }
 }
 
+/// Whether a worker may write beside a request's progress (a hook event):
+/// the lease rules of [`decide_leased_progress`] without the state machine.
+/// With a token it must be the current one; without one, no lease may be
+/// live.
+pub fn check_lease_holder(
+    request: &StoredResourceRequest,
+    token: Option<&LeaseToken>,
+    now: Timestamp,
+) -> Result<(), Error> {
+    match token {
+        Some(token) => held_lease(request, token).map(|_| ()),
+        None => match request.lease.as_ref().filter(|lease| lease.is_live_at(now)) {
+            Some(lease) => Err(lease_lost(format!(
+                "Request {} is leased by worker {}; record with the lease token",
+                request.current.request_token, lease.worker_id
+            ))),
+            None => Ok(()),
+        },
+    }
+}
+
 /// `RenewLease`: extends the caller's lease by `duration` (the lease's own
 /// duration when `None`), or refuses as [`decide_leased_progress`] does for
 /// a token that is not the current one.
@@ -295,7 +316,10 @@ mod tests {
 
     fn request(status: OperationStatus, lease: Option<Lease>) -> StoredResourceRequest {
         StoredResourceRequest {
-            account: AccountId::parse("123456789012").unwrap(),
+            scope: crate::domain::resource::AccountRegion::new(
+                AccountId::parse("123456789012").unwrap(),
+                crate::domain::values::Region::parse("us-east-1").unwrap(),
+            ),
             client_token: None,
             input: ResourceRequestInput {
                 operation: Operation::Create,

@@ -13,6 +13,12 @@
 //! - `ConsumeChangeToken`, `MarkChangeTokenInSync` and `RecordProgressEvent`
 //!   are what the control plane does and need `worker`.
 //! - Credential management needs `admin`.
+//! - `GetResource` and `ListResources` read the caller's own resources:
+//!   `client`. `RecordHookProgressEvent` is what the hook runner (a worker)
+//!   reports: `worker`. The simulation's rules (`SetSimulationRules`,
+//!   `GetSimulationRules`) are configuration of the server, like
+//!   credentials: `admin` (and, since they apply to every account, only for
+//!   a credential bound to all accounts; `grpc/simulation.rs` checks that).
 //! - Claiming requests and renewing their leases are `worker` actions, like
 //!   recording progress; waiting for and watching requests and change tokens,
 //!   and the `google.longrunning.Operations` methods (a read, a list, a
@@ -51,10 +57,16 @@ pub enum Action {
     CreateCredential,
     ListCredentials,
     RevokeCredential,
+    // Cloud Control resources, hooks and the simulation's rules.
+    GetResource,
+    ListResources,
+    RecordHookProgressEvent,
+    SetSimulationRules,
+    GetSimulationRules,
 }
 
 impl Action {
-    pub const ALL: [Self; 23] = [
+    pub const ALL: [Self; 28] = [
         Self::GetChangeToken,
         Self::GetChangeTokenStatus,
         Self::ConsumeChangeToken,
@@ -78,6 +90,11 @@ impl Action {
         Self::CreateCredential,
         Self::ListCredentials,
         Self::RevokeCredential,
+        Self::GetResource,
+        Self::ListResources,
+        Self::RecordHookProgressEvent,
+        Self::SetSimulationRules,
+        Self::GetSimulationRules,
     ];
 
     /// The least role that may perform this action.
@@ -97,13 +114,20 @@ impl Action {
             | Self::ListOperations
             | Self::CancelOperation
             | Self::WaitOperation
-            | Self::DeleteOperation => Role::Client,
+            | Self::DeleteOperation
+            | Self::GetResource
+            | Self::ListResources => Role::Client,
             Self::ConsumeChangeToken
             | Self::MarkChangeTokenInSync
             | Self::RecordProgressEvent
             | Self::ClaimResourceRequests
-            | Self::RenewLease => Role::Worker,
-            Self::CreateCredential | Self::ListCredentials | Self::RevokeCredential => Role::Admin,
+            | Self::RenewLease
+            | Self::RecordHookProgressEvent => Role::Worker,
+            Self::CreateCredential
+            | Self::ListCredentials
+            | Self::RevokeCredential
+            | Self::SetSimulationRules
+            | Self::GetSimulationRules => Role::Admin,
         }
     }
 
@@ -133,6 +157,11 @@ impl Action {
             Self::CreateCredential => "CreateCredential",
             Self::ListCredentials => "ListCredentials",
             Self::RevokeCredential => "RevokeCredential",
+            Self::GetResource => "GetResource",
+            Self::ListResources => "ListResources",
+            Self::RecordHookProgressEvent => "RecordHookProgressEvent",
+            Self::SetSimulationRules => "SetSimulationRules",
+            Self::GetSimulationRules => "GetSimulationRules",
         }
     }
 
@@ -174,6 +203,11 @@ mod tests {
             (Action::CreateCredential, Role::Admin),
             (Action::ListCredentials, Role::Admin),
             (Action::RevokeCredential, Role::Admin),
+            (Action::GetResource, Role::Client),
+            (Action::ListResources, Role::Client),
+            (Action::RecordHookProgressEvent, Role::Worker),
+            (Action::SetSimulationRules, Role::Admin),
+            (Action::GetSimulationRules, Role::Admin),
         ];
         assert_eq!(
             table.len(),

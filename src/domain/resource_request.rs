@@ -13,10 +13,11 @@
 //! `SUCCESS`, `FAILED` and `CANCEL_COMPLETE` are terminal.
 
 use super::lease::Lease;
+use super::resource::AccountRegion;
 use super::time::check_recorded_time;
 use super::values::{
-    AccountId, ClientToken, Identifier, JsonDocument, RequestToken, RoleArn, StatusMessage,
-    TypeName, TypeVersionId,
+    ClientToken, Identifier, JsonDocument, RequestToken, RoleArn, StatusMessage, TypeName,
+    TypeVersionId,
 };
 use super::{Error, ErrorCode, Timestamp};
 
@@ -200,7 +201,8 @@ pub struct ResourceRequestInput {
 /// A request to be recorded.
 #[derive(Debug, Clone)]
 pub struct NewResourceRequest {
-    pub account: AccountId,
+    /// The account and region the request belongs to.
+    pub scope: AccountRegion,
     pub request_token: RequestToken,
     pub client_token: Option<ClientToken>,
     pub input: ResourceRequestInput,
@@ -233,7 +235,7 @@ impl NewResourceRequest {
 /// A recorded request as the store returns it.
 #[derive(Debug, Clone)]
 pub struct StoredResourceRequest {
-    pub account: AccountId,
+    pub scope: AccountRegion,
     pub client_token: Option<ClientToken>,
     pub input: ResourceRequestInput,
     /// The latest progress event.
@@ -394,7 +396,10 @@ mod tests {
             type_version_id: None,
         };
         StoredResourceRequest {
-            account: AccountId::parse("123456789012").unwrap(),
+            scope: AccountRegion::new(
+                crate::domain::AccountId::parse("123456789012").unwrap(),
+                crate::domain::values::Region::parse("us-east-1").unwrap(),
+            ),
             client_token: None,
             current: ProgressEvent {
                 type_name: "AWS::Logs::LogGroup".into(),

@@ -15,6 +15,10 @@ use std::sync::LazyLock;
 
 use serde_json::Value;
 
+use super::Error;
+use super::resource::type_not_found;
+use super::values::TypeName;
+
 const TABLE: &str = include_str!("../../data/resource-types.tsv");
 
 /// One property of a resource model, as a path of keys from its root.
@@ -150,6 +154,21 @@ impl ResourceTypes {
         self.by_name.get(type_name)
     }
 
+    /// The facts of a type a caller named: `None` for a type the table
+    /// lacks, unless `known_only` (`--known-types-only`) makes that
+    /// `TypeNotFoundException`.
+    pub fn check(
+        &self,
+        type_name: &TypeName,
+        known_only: bool,
+    ) -> Result<Option<&ResourceTypeFacts>, Error> {
+        match self.get(type_name.as_str()) {
+            Some(facts) => Ok(Some(facts)),
+            None if known_only => Err(type_not_found(type_name)),
+            None => Ok(None),
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.by_name.len()
     }
@@ -250,6 +269,17 @@ mod tests {
             ResourceTypes::known()
                 .get("Company::Private::Type")
                 .is_none()
+        );
+        let private = TypeName::parse("Company::Private::Type").unwrap();
+        assert!(matches!(
+            ResourceTypes::known().check(&private, false),
+            Ok(None)
+        ));
+        let refused = ResourceTypes::known().check(&private, true).unwrap_err();
+        assert_eq!(refused.code, crate::domain::ErrorCode::TypeNotFound);
+        assert_eq!(
+            refused.message,
+            "The type 'Company::Private::Type' cannot be found."
         );
     }
 

@@ -74,6 +74,13 @@ pub fn action_of(path: &str) -> Option<Action> {
         "/statusgate.v1.CredentialService/CreateCredential" => Action::CreateCredential,
         "/statusgate.v1.CredentialService/ListCredentials" => Action::ListCredentials,
         "/statusgate.v1.CredentialService/RevokeCredential" => Action::RevokeCredential,
+        "/statusgate.v1.ResourceService/GetResource" => Action::GetResource,
+        "/statusgate.v1.ResourceService/ListResources" => Action::ListResources,
+        "/statusgate.v1.ResourceRequestService/RecordHookProgressEvent" => {
+            Action::RecordHookProgressEvent
+        }
+        "/statusgate.v1.SimulationService/SetSimulationRules" => Action::SetSimulationRules,
+        "/statusgate.v1.SimulationService/GetSimulationRules" => Action::GetSimulationRules,
         _ => return None,
     };
     Some(action)
@@ -331,6 +338,8 @@ mod tests {
                 "statusgate.v1.ChangeTokenService",
                 "statusgate.v1.ResourceRequestService",
                 "statusgate.v1.CredentialService",
+                "statusgate.v1.ResourceService",
+                "statusgate.v1.SimulationService",
                 "google.longrunning.Operations",
             ]
             .iter()

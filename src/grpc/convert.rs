@@ -7,6 +7,7 @@ use prost_types::Timestamp as ProtoTimestamp;
 
 use super::proto;
 use crate::domain::change_token::{ChangeTokenScope, ChangeTokenStatus};
+use crate::domain::hooks::HookProgressEvent;
 use crate::domain::resource_request::{
     HandlerErrorCode, Operation, OperationStatus, ProgressEvent, ResourceRequestInput,
 };
@@ -57,6 +58,29 @@ pub fn optional_duration(
     duration
         .map(|duration| duration_from_proto(member, duration))
         .transpose()
+}
+
+/// A request's `region` member: empty is the server's default region.
+pub fn region_or_default(value: &str, default: &Region) -> Result<Region, FieldViolation> {
+    if value.is_empty() {
+        Ok(default.clone())
+    } else {
+        Region::parse(value)
+    }
+}
+
+/// A hook invocation in AWS's shape.
+pub fn hook_event_to_proto(hook: HookProgressEvent) -> proto::HookProgressEvent {
+    proto::HookProgressEvent {
+        hook_type_name: hook.hook_type_name,
+        hook_type_version_id: hook.hook_type_version_id.unwrap_or_default(),
+        hook_type_arn: hook.hook_type_arn.unwrap_or_default(),
+        invocation_point: hook.invocation_point,
+        hook_status: hook.hook_status,
+        hook_event_time: Some(timestamp_to_proto(hook.hook_event_time)),
+        hook_status_message: hook.hook_status_message.unwrap_or_default(),
+        failure_mode: hook.failure_mode.unwrap_or_default(),
+    }
 }
 
 /// The scope a request names, for `account` (already resolved from the

@@ -19,7 +19,9 @@
 //! The longrunning messages have no account member: a caller bound to one
 //! account acts on it; otherwise the account is the `statusgate-account-id`
 //! metadata entry (the server's default account without it), resolved
-//! through the caller's credential like any request's account.
+//! through the caller's credential like any request's account. Nor have
+//! they a region: the `statusgate-region` entry names it (the server's
+//! `--default-region` without it).
 
 use googleapis_tonic_google_longrunning::google::longrunning::{
     CancelOperationRequest, DeleteOperationRequest, GetOperationRequest, ListOperationsRequest,
@@ -38,6 +40,7 @@ use super::longrunning_server::operations_server::Operations;
 use super::resource_requests::{invalid, to_status};
 use super::status::ERROR_DOMAIN;
 use super::watch::{wait_timeout, wait_within};
+use crate::domain::resource::AccountRegion;
 use crate::domain::resource_request::{HandlerErrorCode, OperationStatus, ProgressEvent};
 use crate::domain::values::{MaxResults, NextToken, RequestToken};
 use crate::domain::{AccountId, ApiFamily, FieldViolation};
@@ -50,6 +53,8 @@ pub const RESPONSE_TYPE_URL: &str = "type.googleapis.com/google.protobuf.Value";
 const ERROR_INFO_TYPE_URL: &str = "type.googleapis.com/google.rpc.ErrorInfo";
 /// The metadata entry naming the caller's account.
 pub const ACCOUNT_METADATA: &str = "statusgate-account-id";
+/// The metadata entry naming the caller's region.
+pub const REGION_METADATA: &str = "statusgate-region";
 const NAME_PREFIX: &str = "operations/";
 
 pub struct OperationsApi {
@@ -62,8 +67,27 @@ impl OperationsApi {
         Self { requests, watches }
     }
 
-    /// The account a call acts on: the `statusgate-account-id` entry,
-    /// resolved through the caller's credential like any request's account.
+    /// The account and region a call acts in: the account of the
+    /// `statusgate-account-id` entry, resolved through the caller's
+    /// credential like any request's account, and the region of the
+    /// `statusgate-region` entry.
+    fn scope<T>(&self, request: &Request<T>) -> Result<AccountRegion, Status> {
+        let region = match request.metadata().get(REGION_METADATA) {
+            Some(value) => value.to_str().map_err(|_| {
+                invalid(FieldViolation::invalid(
+                    "Region",
+                    "",
+                    "Member must be ASCII",
+                ))
+            })?,
+            None => "",
+        };
+        let region =
+            convert::region_or_default(region, self.requests.default_region()).map_err(invalid)?;
+        Ok(AccountRegion::new(self.account(request)?, region))
+    }
+
+    /// The account a call acts on.
     fn account<T>(&self, request: &Request<T>) -> Result<AccountId, Status> {
         let metadata = request.metadata();
         let value = match metadata.get(ACCOUNT_METADATA) {
@@ -273,7 +297,7 @@ impl Operations for OperationsApi {
         &self,
         request: Request<ListOperationsRequest>,
     ) -> Result<Response<ListOperationsResponse>, Status> {
-        let account = self.account(&request)?;
+        let scope = self.scope(&request)?;
         let request = request.into_inner();
         if !(request.name.is_empty() || request.name == "operations") {
             return Err(invalid(FieldViolation::invalid(
@@ -291,11 +315,7 @@ impl Operations for OperationsApi {
                 token => Some(NextToken::parse(token).map_err(invalid)?),
             },
         };
-        let page = self
-            .requests
-            .list(&account, &list)
-            .await
-            .map_err(to_status)?;
+        let page = self.requests.list(&scope, &list).await.map_err(to_status)?;
         Ok(Response::new(ListOperationsResponse {
             operations: page.summaries.into_iter().map(operation_of).collect(),
             next_page_token: page.next_token.unwrap_or_default(),
@@ -307,11 +327,11 @@ impl Operations for OperationsApi {
         &self,
         request: Request<GetOperationRequest>,
     ) -> Result<Response<Operation>, Status> {
-        let account = self.account(&request)?;
+        let scope = self.scope(&request)?;
         let token = request_token_of(request.into_inner().name)?;
         let event = self
             .requests
-            .get_status(&account, &token)
+            .get_status(&scope, &token)
             .await
             .map_err(to_status)?;
         Ok(Response::new(operation_of(event)))
@@ -330,10 +350,10 @@ impl Operations for OperationsApi {
         &self,
         request: Request<CancelOperationRequest>,
     ) -> Result<Response<Empty>, Status> {
-        let account = self.account(&request)?;
+        let scope = self.scope(&request)?;
         let token = request_token_of(request.into_inner().name)?;
         self.requests
-            .cancel(&account, &token)
+            .cancel(&scope, &token)
             .await
             .map_err(to_status)?;
         Ok(Response::new(()))
@@ -343,14 +363,14 @@ impl Operations for OperationsApi {
         &self,
         request: Request<WaitOperationRequest>,
     ) -> Result<Response<Operation>, Status> {
-        let account = self.account(&request)?;
+        let scope = self.scope(&request)?;
         let within = wait_within(request.metadata());
         let request = request.into_inner();
         let token = request_token_of(request.name)?;
         let timeout = wait_timeout(request.timeout)?;
         let event = self
             .watches
-            .wait(&account, &token, timeout, within)
+            .wait(&scope, &token, timeout, within)
             .await
             .map_err(to_status)?;
         Ok(Response::new(operation_of(event)))

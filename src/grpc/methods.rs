@@ -95,6 +95,16 @@ mod tests {
         assert!(lookup("/statusgate.v1.ResourceRequestService/ClaimResourceRequests").is_some());
         assert!(lookup("/statusgate.v1.CredentialService/CreateCredential").is_some());
         assert!(lookup("/google.longrunning.Operations/WaitOperation").is_some());
+        for path in [
+            "/statusgate.v1.ResourceService/GetResource",
+            "/statusgate.v1.ResourceService/ListResources",
+            "/statusgate.v1.ResourceRequestService/RecordHookProgressEvent",
+            "/statusgate.v1.SimulationService/SetSimulationRules",
+            "/statusgate.v1.SimulationService/GetSimulationRules",
+        ] {
+            let method = lookup(path).unwrap_or_else(|| panic!("{path} is served"));
+            assert!(path.ends_with(method.name), "{path}");
+        }
         for unknown in [
             "/statusgate.v1.ChangeTokenService/Nope",
             "/made.up/GetChangeToken",

@@ -8,6 +8,8 @@
 //! | `resource_requests.rs` | `statusgate.v1.ResourceRequestService` (the callers' calls) |
 //! | `workers.rs` | its worker calls: claim, renew, record |
 //! | `watch.rs` | its wait and watch calls, and `WatchChangeToken` |
+//! | `resources.rs` | `statusgate.v1.ResourceService`: `GetResource`, `ListResources` |
+//! | `simulation.rs` | `statusgate.v1.SimulationService`: the simulated worker's rules |
 //! | `longrunning.rs` | `google.longrunning.Operations` over resource requests |
 //! | `credentials.rs` | `statusgate.v1.CredentialService`: the admins' credential management |
 //! | `auth.rs` | the layer that authenticates and authorises every call (and the one function handlers resolve accounts through) |
@@ -23,6 +25,8 @@ mod longrunning;
 mod methods;
 mod observe;
 mod resource_requests;
+mod resources;
+mod simulation;
 mod status;
 mod watch;
 mod workers;
@@ -31,11 +35,13 @@ pub use auth::{AuthLayer, action_of};
 pub use change_tokens::ChangeTokenApi;
 pub use credentials::CredentialApi;
 pub use longrunning::{
-    ACCOUNT_METADATA, METADATA_TYPE_URL, OperationsApi, RESPONSE_TYPE_URL, handler_code,
-    parse_filter,
+    ACCOUNT_METADATA, METADATA_TYPE_URL, OperationsApi, REGION_METADATA, RESPONSE_TYPE_URL,
+    handler_code, parse_filter,
 };
 pub use observe::layer;
 pub use resource_requests::ResourceRequestApi;
+pub use resources::ResourceApi;
+pub use simulation::SimulationApi;
 pub use status::status_from_error;
 
 /// Code generated from `proto/statusgate/v1`.
@@ -66,6 +72,8 @@ use longrunning_server::operations_server::OperationsServer;
 use proto::change_token_service_server::ChangeTokenServiceServer;
 use proto::credential_service_server::CredentialServiceServer;
 use proto::resource_request_service_server::ResourceRequestServiceServer;
+use proto::resource_service_server::ResourceServiceServer;
+use proto::simulation_service_server::SimulationServiceServer;
 
 /// Every statusgate gRPC service, ready to be served.
 pub fn routes(
@@ -80,6 +88,13 @@ pub fn routes(
         services.resource_requests.clone(),
         services.workers.clone(),
         services.watches.clone(),
+    )))
+    .add_service(ResourceServiceServer::new(ResourceApi::new(
+        services.resource_requests.clone(),
+        services.resources.clone(),
+    )))
+    .add_service(SimulationServiceServer::new(SimulationApi::new(
+        services.simulation.clone(),
     )))
     .add_service(OperationsServer::new(OperationsApi::new(
         services.resource_requests.clone(),

@@ -1,5 +1,6 @@
 //! `statusgate.v1.ResourceRequestService`. The callers' calls are here; the
-//! workers' (`ClaimResourceRequests`, `RenewLease`, `RecordProgressEvent`)
+//! workers' (`ClaimResourceRequests`, `RenewLease`, `RecordProgressEvent`,
+//! `RecordHookProgressEvent`)
 //! are in `workers.rs` and the waiting and watching ones in `watch.rs`, to
 //! which the methods below hand over.
 
@@ -13,19 +14,20 @@ use super::proto::{
     ClaimResourceRequestsResponse, CreateResourceRequestRequest, CreateResourceRequestResponse,
     GetResourceRequestStatusRequest, GetResourceRequestStatusResponse, ListProgressEventsRequest,
     ListProgressEventsResponse, ListResourceRequestsRequest, ListResourceRequestsResponse,
-    RecordProgressEventRequest, RecordProgressEventResponse, RenewLeaseRequest, RenewLeaseResponse,
-    WaitResourceRequestRequest, WaitResourceRequestResponse, WatchResourceRequestRequest,
-    WatchResourceRequestResponse,
+    RecordHookProgressEventRequest, RecordHookProgressEventResponse, RecordProgressEventRequest,
+    RecordProgressEventResponse, RenewLeaseRequest, RenewLeaseResponse, WaitResourceRequestRequest,
+    WaitResourceRequestResponse, WatchResourceRequestRequest, WatchResourceRequestResponse,
 };
 use super::status_from_error;
 use super::watch::{self, ServerStream};
 use super::workers;
+use crate::domain::resource::AccountRegion;
 use crate::domain::resource_request::ResourceRequestInput;
 use crate::domain::values::{
     ClientToken, Identifier, JsonDocument, MaxResults, NextToken, RequestToken, RoleArn, TypeName,
     TypeVersionId,
 };
-use crate::domain::{AccountId, ApiFamily, Error, FieldViolation};
+use crate::domain::{ApiFamily, Error, FieldViolation};
 use crate::service::{ListRequest, ResourceRequestService as Service, WatchService, WorkerService};
 
 pub struct ResourceRequestApi {
@@ -67,19 +69,24 @@ impl ResourceRequestApi {
         }
     }
 
-    /// The account a request acts on, resolved through its caller.
-    fn account<T>(
+    /// The account (resolved through the caller) and region a request
+    /// acts in.
+    fn scope<T>(
         &self,
         request: &Request<T>,
-        value: impl FnOnce(&T) -> &str,
-    ) -> Result<AccountId, Status> {
+        value: impl FnOnce(&T) -> (&String, &String),
+    ) -> Result<AccountRegion, Status> {
         let principal = principal_of(request);
-        resolve_account(
+        let (account, region) = value(request.get_ref());
+        let account = resolve_account(
             principal.as_ref(),
-            value(request.get_ref()),
+            account,
             self.service.default_account(),
             ApiFamily::CloudControl,
-        )
+        )?;
+        let region =
+            convert::region_or_default(region, self.service.default_region()).map_err(invalid)?;
+        Ok(AccountRegion::new(account, region))
     }
 }
 
@@ -89,7 +96,7 @@ impl ResourceRequestService for ResourceRequestApi {
         &self,
         request: Request<CreateResourceRequestRequest>,
     ) -> Result<Response<CreateResourceRequestResponse>, Status> {
-        let account = self.account(&request, |message| &message.account_id)?;
+        let scope = self.scope(&request, |message| (&message.account_id, &message.region))?;
         let request = request.into_inner();
         let operation =
             convert::operation_from_proto("Operation", request.operation).map_err(invalid)?;
@@ -112,7 +119,7 @@ impl ResourceRequestService for ResourceRequestApi {
         let client_token = optional(request.client_token, ClientToken::parse)?;
         let event = self
             .service
-            .create(&account, client_token, input)
+            .create(&scope, client_token, input)
             .await
             .map_err(to_status)?;
         Ok(Response::new(CreateResourceRequestResponse {
@@ -124,18 +131,21 @@ impl ResourceRequestService for ResourceRequestApi {
         &self,
         request: Request<GetResourceRequestStatusRequest>,
     ) -> Result<Response<GetResourceRequestStatusResponse>, Status> {
-        let account = self.account(&request, |message| &message.account_id)?;
+        let scope = self.scope(&request, |message| (&message.account_id, &message.region))?;
         let request = request.into_inner();
         let token = request_token(request.request_token)?;
         let event = self
             .service
-            .get_status(&account, &token)
+            .get_status_with_hooks(&scope, &token)
             .await
             .map_err(to_status)?;
+        let (event, hooks) = event;
         Ok(Response::new(GetResourceRequestStatusResponse {
             progress_event: Some(convert::progress_event_to_proto(event)),
-            // statusgate runs no hooks.
-            hooks_progress_event: Vec::new(),
+            hooks_progress_event: hooks
+                .into_iter()
+                .map(convert::hook_event_to_proto)
+                .collect(),
         }))
     }
 
@@ -143,7 +153,7 @@ impl ResourceRequestService for ResourceRequestApi {
         &self,
         request: Request<ListResourceRequestsRequest>,
     ) -> Result<Response<ListResourceRequestsResponse>, Status> {
-        let account = self.account(&request, |message| &message.account_id)?;
+        let scope = self.scope(&request, |message| (&message.account_id, &message.region))?;
         let request = request.into_inner();
         let filter = request.resource_request_status_filter.unwrap_or_default();
         let operations = filter
@@ -164,11 +174,7 @@ impl ResourceRequestService for ResourceRequestApi {
             max_results: MaxResults::parse(request.max_results.map(i64::from)).map_err(invalid)?,
             next_token: optional(request.next_token, NextToken::parse)?,
         };
-        let page = self
-            .service
-            .list(&account, &list)
-            .await
-            .map_err(to_status)?;
+        let page = self.service.list(&scope, &list).await.map_err(to_status)?;
         Ok(Response::new(ListResourceRequestsResponse {
             resource_request_status_summaries: page
                 .summaries
@@ -183,12 +189,12 @@ impl ResourceRequestService for ResourceRequestApi {
         &self,
         request: Request<CancelResourceRequestRequest>,
     ) -> Result<Response<CancelResourceRequestResponse>, Status> {
-        let account = self.account(&request, |message| &message.account_id)?;
+        let scope = self.scope(&request, |message| (&message.account_id, &message.region))?;
         let request = request.into_inner();
         let token = request_token(request.request_token)?;
         let event = self
             .service
-            .cancel(&account, &token)
+            .cancel(&scope, &token)
             .await
             .map_err(to_status)?;
         Ok(Response::new(CancelResourceRequestResponse {
@@ -200,8 +206,8 @@ impl ResourceRequestService for ResourceRequestApi {
         &self,
         request: Request<RecordProgressEventRequest>,
     ) -> Result<Response<RecordProgressEventResponse>, Status> {
-        let account = self.account(&request, |message| &message.account_id)?;
-        workers::record(&self.workers, &account, request.into_inner())
+        let scope = self.scope(&request, |message| (&message.account_id, &message.region))?;
+        workers::record(&self.workers, &scope, request.into_inner())
             .await
             .map(Response::new)
     }
@@ -210,12 +216,12 @@ impl ResourceRequestService for ResourceRequestApi {
         &self,
         request: Request<ListProgressEventsRequest>,
     ) -> Result<Response<ListProgressEventsResponse>, Status> {
-        let account = self.account(&request, |message| &message.account_id)?;
+        let scope = self.scope(&request, |message| (&message.account_id, &message.region))?;
         let request = request.into_inner();
         let token = request_token(request.request_token)?;
         let events = self
             .service
-            .list_progress_events(&account, &token)
+            .list_progress_events(&scope, &token)
             .await
             .map_err(to_status)?;
         Ok(Response::new(ListProgressEventsResponse {
@@ -237,7 +243,13 @@ impl ResourceRequestService for ResourceRequestApi {
             request.account_id.as_deref(),
             self.service.default_account(),
         )?;
-        workers::claim(&self.workers, account, request)
+        let region = request
+            .region
+            .as_deref()
+            .map(|region| convert::region_or_default(region, self.service.default_region()))
+            .transpose()
+            .map_err(invalid)?;
+        workers::claim(&self.workers, account, region, request)
             .await
             .map(Response::new)
     }
@@ -246,8 +258,8 @@ impl ResourceRequestService for ResourceRequestApi {
         &self,
         request: Request<RenewLeaseRequest>,
     ) -> Result<Response<RenewLeaseResponse>, Status> {
-        let account = self.account(&request, |message| &message.account_id)?;
-        workers::renew(&self.workers, &account, request.into_inner())
+        let scope = self.scope(&request, |message| (&message.account_id, &message.region))?;
+        workers::renew(&self.workers, &scope, request.into_inner())
             .await
             .map(Response::new)
     }
@@ -256,9 +268,19 @@ impl ResourceRequestService for ResourceRequestApi {
         &self,
         request: Request<WaitResourceRequestRequest>,
     ) -> Result<Response<WaitResourceRequestResponse>, Status> {
-        let account = self.account(&request, |message| &message.account_id)?;
+        let scope = self.scope(&request, |message| (&message.account_id, &message.region))?;
         let (metadata, _, request) = request.into_parts();
-        watch::wait(&self.watches, &account, &metadata, request)
+        watch::wait(&self.watches, &scope, &metadata, request)
+            .await
+            .map(Response::new)
+    }
+
+    async fn record_hook_progress_event(
+        &self,
+        request: Request<RecordHookProgressEventRequest>,
+    ) -> Result<Response<RecordHookProgressEventResponse>, Status> {
+        let scope = self.scope(&request, |message| (&message.account_id, &message.region))?;
+        workers::record_hook(&self.workers, &scope, request.into_inner())
             .await
             .map(Response::new)
     }
@@ -269,8 +291,8 @@ impl ResourceRequestService for ResourceRequestApi {
         &self,
         request: Request<WatchResourceRequestRequest>,
     ) -> Result<Response<Self::WatchResourceRequestStream>, Status> {
-        let account = self.account(&request, |message| &message.account_id)?;
-        watch::watch_request(&self.watches, &account, request.into_inner())
+        let scope = self.scope(&request, |message| (&message.account_id, &message.region))?;
+        watch::watch_request(&self.watches, &scope, request.into_inner())
             .await
             .map(Response::new)
     }

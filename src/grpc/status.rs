@@ -23,8 +23,12 @@ pub const fn grpc_code(code: ErrorCode) -> Code {
         ErrorCode::InvalidRequestState
         | ErrorCode::ChangeTokenAlreadyUsed
         | ErrorCode::ChangeTokenNotUsed
-        | ErrorCode::LeaseLost => Code::FailedPrecondition,
-        ErrorCode::ChangeTokenNotFound | ErrorCode::RequestTokenNotFound => Code::NotFound,
+        | ErrorCode::LeaseLost
+        | ErrorCode::ConcurrentOperation => Code::FailedPrecondition,
+        ErrorCode::ChangeTokenNotFound
+        | ErrorCode::RequestTokenNotFound
+        | ErrorCode::ResourceNotFound
+        | ErrorCode::TypeNotFound => Code::NotFound,
         ErrorCode::ClientTokenConflict => Code::AlreadyExists,
         ErrorCode::Throttling => Code::ResourceExhausted,
         ErrorCode::DatabaseUnavailable | ErrorCode::ServiceUnavailable => Code::Unavailable,
@@ -83,6 +87,9 @@ mod tests {
             (ErrorCode::ChangeTokenNotUsed, Code::FailedPrecondition),
             (ErrorCode::RequestTokenNotFound, Code::NotFound),
             (ErrorCode::ClientTokenConflict, Code::AlreadyExists),
+            (ErrorCode::ResourceNotFound, Code::NotFound),
+            (ErrorCode::TypeNotFound, Code::NotFound),
+            (ErrorCode::ConcurrentOperation, Code::FailedPrecondition),
             (ErrorCode::LeaseLost, Code::FailedPrecondition),
             (ErrorCode::Throttling, Code::ResourceExhausted),
             (ErrorCode::DatabaseUnavailable, Code::Unavailable),

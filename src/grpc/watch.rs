@@ -18,9 +18,10 @@ use super::proto::{
 };
 use super::resource_requests::{invalid, request_token, to_status};
 use super::status::status_from_error;
+use crate::domain::ApiFamily;
 use crate::domain::change_token::ChangeTokenScope;
+use crate::domain::resource::AccountRegion;
 use crate::domain::values::{ChangeToken, WaitTimeout};
-use crate::domain::{AccountId, ApiFamily};
 use crate::service::WatchService;
 
 /// A server stream as tonic serves it.
@@ -60,14 +61,14 @@ pub(super) fn wait_timeout(timeout: Option<prost_types::Duration>) -> Result<Wai
 
 pub(super) async fn wait(
     watches: &WatchService,
-    account: &AccountId,
+    scope: &AccountRegion,
     metadata: &MetadataMap,
     request: WaitResourceRequestRequest,
 ) -> Result<WaitResourceRequestResponse, Status> {
     let token = request_token(request.request_token)?;
     let timeout = wait_timeout(request.timeout)?;
     let event = watches
-        .wait(account, &token, timeout, wait_within(metadata))
+        .wait(scope, &token, timeout, wait_within(metadata))
         .await
         .map_err(to_status)?;
     Ok(WaitResourceRequestResponse {
@@ -77,12 +78,12 @@ pub(super) async fn wait(
 
 pub(super) async fn watch_request(
     watches: &WatchService,
-    account: &AccountId,
+    scope: &AccountRegion,
     request: WatchResourceRequestRequest,
 ) -> Result<ServerStream<WatchResourceRequestResponse>, Status> {
     let token = request_token(request.request_token)?;
     let events = watches
-        .watch_request(account, &token, request.start_after_event_number)
+        .watch_request(scope, &token, request.start_after_event_number)
         .await
         .map_err(to_status)?;
     Ok(events

@@ -1,5 +1,6 @@
 //! The worker calls of `statusgate.v1.ResourceRequestService`:
-//! `ClaimResourceRequests`, `RenewLease` and `RecordProgressEvent`. Wire
+//! `ClaimResourceRequests`, `RenewLease`, `RecordProgressEvent` and
+//! `RecordHookProgressEvent`. Wire
 //! messages to domain values and back; the service does the rest
 //! (`service/workers.rs`).
 
@@ -8,15 +9,18 @@ use tonic::Status;
 use super::auth::resolve_account;
 use super::convert;
 use super::proto::{
-    ClaimResourceRequestsRequest, ClaimResourceRequestsResponse, RecordProgressEventRequest,
-    RecordProgressEventResponse, RenewLeaseRequest, RenewLeaseResponse, ResourceRequestClaim,
+    ClaimResourceRequestsRequest, ClaimResourceRequestsResponse, RecordHookProgressEventRequest,
+    RecordHookProgressEventResponse, RecordProgressEventRequest, RecordProgressEventResponse,
+    RenewLeaseRequest, RenewLeaseResponse, ResourceRequestClaim,
 };
 use super::resource_requests::{invalid, optional, request_token, to_status};
 use crate::domain::credential::{AccountBinding, Principal};
+use crate::domain::hooks::HookReportInput;
 use crate::domain::lease::{LeaseDuration, MaxClaims, MinEventAge};
+use crate::domain::resource::AccountRegion;
 use crate::domain::resource_request::ProgressReport;
 use crate::domain::values::{
-    Identifier, JsonDocument, LeaseToken, StatusMessage, TypeNamePrefix, WorkerId,
+    Identifier, JsonDocument, LeaseToken, Region, StatusMessage, TypeNamePrefix, WorkerId,
 };
 use crate::domain::{AccountId, ApiFamily, FieldViolation};
 use crate::service::{ClaimRequest, ClaimedRequest, Recorded, WorkerService};
@@ -36,7 +40,8 @@ fn claim_to_proto(claimed: ClaimedRequest) -> ResourceRequestClaim {
         lease_token: lease.token.into_string(),
         lease_expires_at: Some(convert::timestamp_to_proto(lease.expires_at)),
         cancel_requested,
-        account_id: request.account.as_str().to_owned(),
+        account_id: request.scope.account.as_str().to_owned(),
+        region: request.scope.region.as_str().to_owned(),
         input: Some(convert::input_to_proto(request.input)),
     }
 }
@@ -68,6 +73,7 @@ pub(super) fn claim_account(
 pub(super) async fn claim(
     workers: &WorkerService,
     account: Option<AccountId>,
+    region: Option<Region>,
     request: ClaimResourceRequestsRequest,
 ) -> Result<ClaimResourceRequestsResponse, Status> {
     if request.worker_id.is_empty() {
@@ -83,6 +89,7 @@ pub(super) async fn claim(
         .map_err(invalid)?,
         type_name_prefix: optional(request.type_name_prefix, TypeNamePrefix::parse)?,
         account,
+        region,
         min_event_age: MinEventAge::parse(
             convert::optional_duration(MinEventAge::MEMBER, request.min_event_age)
                 .map_err(invalid)?,
@@ -97,7 +104,7 @@ pub(super) async fn claim(
 
 pub(super) async fn renew(
     workers: &WorkerService,
-    account: &AccountId,
+    scope: &AccountRegion,
     request: RenewLeaseRequest,
 ) -> Result<RenewLeaseResponse, Status> {
     let token = request_token(request.request_token)?;
@@ -108,7 +115,7 @@ pub(super) async fn renew(
     )
     .map_err(invalid)?;
     let renewed = workers
-        .renew_lease(account, &token, &lease_token, duration)
+        .renew_lease(scope, &token, &lease_token, duration)
         .await
         .map_err(to_status)?;
     let cancel_requested = renewed.cancel_requested();
@@ -123,7 +130,7 @@ pub(super) async fn renew(
 
 pub(super) async fn record(
     workers: &WorkerService,
-    account: &AccountId,
+    scope: &AccountRegion,
     request: RecordProgressEventRequest,
 ) -> Result<RecordProgressEventResponse, Status> {
     let token = request_token(request.request_token)?;
@@ -140,7 +147,7 @@ pub(super) async fn record(
     };
     let lease_token = request.lease_token.map(lease_token).transpose()?;
     let recorded = workers
-        .record_progress(account, &token, &report, lease_token.as_ref())
+        .record_progress(scope, &token, &report, lease_token.as_ref())
         .await
         .map_err(to_status)?;
     let cancel_requested = recorded.cancel_requested();
@@ -150,5 +157,35 @@ pub(super) async fn record(
         lease_expires_at: recorded
             .lease
             .map(|lease| convert::timestamp_to_proto(lease.expires_at)),
+    })
+}
+
+pub(super) async fn record_hook(
+    workers: &WorkerService,
+    scope: &AccountRegion,
+    request: RecordHookProgressEventRequest,
+) -> Result<RecordHookProgressEventResponse, Status> {
+    let token = request_token(request.request_token)?;
+    let report = HookReportInput {
+        hook_type_name: request.hook_type_name,
+        hook_type_version_id: request.hook_type_version_id,
+        hook_type_arn: request.hook_type_arn,
+        invocation_point: request.invocation_point,
+        hook_status: request.hook_status,
+        hook_status_message: request.hook_status_message,
+        failure_mode: request.failure_mode,
+        hook_event_time: request.hook_event_time.map(convert::timestamp_from_proto),
+    };
+    let lease_token = request.lease_token.map(lease_token).transpose()?;
+    let (event, hooks) = workers
+        .record_hook(scope, &token, report, lease_token.as_ref())
+        .await
+        .map_err(to_status)?;
+    Ok(RecordHookProgressEventResponse {
+        progress_event: Some(convert::progress_event_to_proto(event)),
+        hooks_progress_event: hooks
+            .into_iter()
+            .map(convert::hook_event_to_proto)
+            .collect(),
     })
 }

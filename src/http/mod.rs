@@ -197,6 +197,7 @@ mod tests {
             std::sync::Arc::new(store),
             std::sync::Arc::new(crate::domain::SystemClock),
             crate::domain::AccountId::parse("000000000000").unwrap(),
+            crate::service::CloudControlSettings::default(),
             std::time::Duration::from_secs(3600),
             None,
         )

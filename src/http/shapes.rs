@@ -7,7 +7,9 @@
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::domain::Timestamp;
+use crate::domain::hooks::HookProgressEvent;
 use crate::domain::resource_request::ProgressEvent;
+use crate::service::ResourceDescription;
 
 // ---- WAF and WAF Regional -------------------------------------------------
 
@@ -145,16 +147,99 @@ impl From<ProgressEvent> for ProgressEventShape {
     }
 }
 
-/// A hook invocation. statusgate runs no hooks, so there is never one: the
-/// type has no values and `HooksProgressEvent` is always `[]`.
+/// A hook invocation, as a worker recorded it (`RecordHookProgressEvent`).
 #[derive(Debug, Clone, Serialize)]
-pub enum HookProgressEvent {}
+#[serde(rename_all = "PascalCase")]
+pub struct HookProgressEventShape {
+    pub hook_type_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hook_type_version_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hook_type_arn: Option<String>,
+    pub invocation_point: String,
+    pub hook_status: String,
+    pub hook_event_time: EpochSeconds,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hook_status_message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure_mode: Option<String>,
+}
+
+impl From<HookProgressEvent> for HookProgressEventShape {
+    fn from(hook: HookProgressEvent) -> Self {
+        Self {
+            hook_type_name: hook.hook_type_name,
+            hook_type_version_id: hook.hook_type_version_id,
+            hook_type_arn: hook.hook_type_arn,
+            invocation_point: hook.invocation_point,
+            hook_status: hook.hook_status,
+            hook_event_time: EpochSeconds(hook.hook_event_time),
+            hook_status_message: hook.hook_status_message,
+            failure_mode: hook.failure_mode,
+        }
+    }
+}
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct GetResourceRequestStatusOutput {
     pub progress_event: ProgressEventShape,
-    pub hooks_progress_event: Vec<HookProgressEvent>,
+    pub hooks_progress_event: Vec<HookProgressEventShape>,
+}
+
+/// The input of `GetResource`.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetResourceInput {
+    pub type_name: Option<String>,
+    pub type_version_id: Option<String>,
+    pub role_arn: Option<String>,
+    pub identifier: Option<String>,
+}
+
+/// The input of `ListResources`.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListResourcesInput {
+    pub type_name: Option<String>,
+    pub type_version_id: Option<String>,
+    pub role_arn: Option<String>,
+    pub next_token: Option<String>,
+    pub max_results: Option<i64>,
+    pub resource_model: Option<String>,
+}
+
+/// A resource: its identifier and the JSON text of its properties.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ResourceDescriptionShape {
+    pub identifier: String,
+    pub properties: String,
+}
+
+impl From<ResourceDescription> for ResourceDescriptionShape {
+    fn from(description: ResourceDescription) -> Self {
+        Self {
+            identifier: description.identifier,
+            properties: description.properties,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetResourceOutput {
+    pub type_name: String,
+    pub resource_description: ResourceDescriptionShape,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListResourcesOutput {
+    pub type_name: String,
+    pub resource_descriptions: Vec<ResourceDescriptionShape>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
 }
 
 /// The output of `CreateResource`, `UpdateResource`, `DeleteResource` and

@@ -1,8 +1,11 @@
 //! Simulation mode, for environments with no real worker (docker-compose
 //! development setups): a stand-in for WAF propagation that moves used change
 //! tokens to `INSYNC`, and a stand-in for the Cloud Control worker that drives
-//! resource requests `PENDING -> IN_PROGRESS -> SUCCESS` and finishes
-//! cancellations, one step per delay.
+//! resource requests `PENDING -> IN_PROGRESS -> SUCCESS` (or `FAILED`, as a
+//! real handler would answer: `simulated_outcome`) and finishes
+//! cancellations, one step per delay. The simulation rules
+//! (`domain::simulation`, read when requests are claimed) let a developer
+//! make chosen requests fail, take longer or report a `RetryAfter`.
 //!
 //! The simulated worker is an ordinary worker: it uses exactly the calls a
 //! gRPC worker makes (`WorkerService::claim`, `renew_lease`,
@@ -26,11 +29,16 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use super::simulated_outcome::{
+    created_resource, failed_report, finished_report, model_for_rules, plain_report,
+};
 use crate::domain::lease::{Lease, LeaseDuration, MaxClaims, MinEventAge};
+use crate::domain::resource::StoredResource;
 use crate::domain::resource_request::{
     Operation, OperationStatus, ProgressEvent, ProgressReport, StoredResourceRequest,
 };
-use crate::domain::values::{Identifier, RequestToken, WorkerId};
+use crate::domain::simulation::{RuleEffect, SimulationRules};
+use crate::domain::values::{RequestToken, StatusMessage, WorkerId};
 use crate::domain::{Clock, Error, ErrorCode, Timestamp};
 use crate::service::{ClaimRequest, ClaimedRequest, Services};
 
@@ -148,11 +156,13 @@ async fn propagate_due_change_tokens(services: &Services, delay: Duration) {
     }
 }
 
-/// A request the simulated worker holds: as it last saw it, and its lease.
+/// A request the simulated worker holds: as it last saw it, its lease, and
+/// what the simulation rules chose for it when it was claimed.
 struct Held {
     request: StoredResourceRequest,
     token: RequestToken,
     lease: Lease,
+    effect: RuleEffect,
 }
 
 /// The simulated worker's state: the requests it holds, by request token.
@@ -181,6 +191,7 @@ impl SimulatedWorker {
             lease_duration: LeaseDuration::parse(None).expect("the default lease duration"),
             type_name_prefix: None,
             account: None,
+            region: None,
             min_event_age: MinEventAge::parse(Some(self.delay.min(MinEventAge::MAX)))
                 .expect("a valid event age"),
         };
@@ -191,21 +202,110 @@ impl SimulatedWorker {
                 return;
             }
         };
+        if claimed.is_empty() {
+            return;
+        }
+        // Read once per claim that took something; a change of the rules
+        // applies to the requests claimed after it.
+        let rules = self
+            .services
+            .simulation
+            .rules()
+            .await
+            .unwrap_or_else(|error| {
+                tracing::warn!(%error, "reading the simulation rules failed; none apply");
+                SimulationRules::default()
+            });
         for ClaimedRequest { request, lease } in claimed {
             let Ok(token) = RequestToken::parse(request.current.request_token.clone()) else {
                 continue;
             };
             log_step(&request.current);
+            let effect = if rules.is_empty() {
+                RuleEffect::default()
+            } else {
+                let current = self.current_resource(&request).await.unwrap_or(None);
+                let model = model_for_rules(&request, current.as_ref());
+                rules
+                    .effect_for(
+                        request.input.type_name.as_str(),
+                        request.input.operation,
+                        model.as_ref(),
+                    )
+                    .cloned()
+                    .unwrap_or_default()
+            };
             let key = token.as_str().to_owned();
             self.held.insert(
-                key,
+                key.clone(),
                 Held {
                     request,
                     token,
                     lease,
+                    effect,
                 },
             );
+            self.report_retry_after(&key).await;
         }
+    }
+
+    /// A rule's `RetryAfter`: an `IN_PROGRESS` event saying when to look
+    /// again (the request finishes no sooner).
+    async fn report_retry_after(&mut self, key: &str) {
+        let Some(held) = self.held.get_mut(key) else {
+            return;
+        };
+        let Some(retry_after) = held.effect.retry_after else {
+            return;
+        };
+        if held.request.current.operation_status != OperationStatus::InProgress {
+            return;
+        }
+        let now = self.clock.now();
+        let report = ProgressReport {
+            retry_after: Some(now.plus(retry_after)),
+            status_message: StatusMessage::parse("Waiting, as a simulation rule says").ok(),
+            ..plain_report(OperationStatus::InProgress)
+        };
+        let recorded = self
+            .services
+            .workers
+            .record_progress(
+                &held.request.scope,
+                &held.token,
+                &report,
+                Some(&held.lease.token),
+            )
+            .await;
+        match recorded {
+            Ok(recorded) => {
+                log_step(&recorded.event);
+                held.request.current = recorded.event;
+                if let Some(lease) = recorded.lease {
+                    held.lease = lease;
+                }
+            }
+            Err(error) => self.give_up_on_error(key, &error),
+        }
+    }
+
+    /// The resource `request` acts on, as it is now (`None` for a `CREATE`,
+    /// whose identifier the finishing step works out).
+    async fn current_resource(
+        &self,
+        request: &StoredResourceRequest,
+    ) -> Result<Option<StoredResource>, Error> {
+        let identifier = match request.input.operation {
+            Operation::Create => created_resource(request).0,
+            Operation::Update | Operation::Delete => match &request.input.identifier {
+                Some(identifier) => identifier.clone(),
+                None => return Ok(None),
+            },
+        };
+        self.services
+            .resources
+            .current(&request.scope, &request.input.type_name, &identifier)
+            .await
     }
 
     /// One request's next step, if it is due; a renewal if the lease needs
@@ -215,13 +315,14 @@ impl SimulatedWorker {
             return;
         };
         let now = self.clock.now();
-        let due = is_due(&held.request.current, now, self.delay);
+        let wait = self.delay + held.effect.extra_delay;
+        let due = is_due(&held.request.current, now, wait);
         if due || needs_renewal(&held.lease, now) {
             // Renewing before a step also tells whether a caller cancelled.
             match self
                 .services
                 .workers
-                .renew_lease(&held.request.account, &held.token, &held.lease.token, None)
+                .renew_lease(&held.request.scope, &held.token, &held.lease.token, None)
                 .await
             {
                 Ok(renewed) => {
@@ -233,29 +334,50 @@ impl SimulatedWorker {
                 Err(error) => return self.give_up_on_error(key, &error),
             }
         }
-        if !is_due(&held.request.current, now, self.delay) {
-            return;
-        }
-        let Some(report) = finishing_report(&held.request) else {
-            self.held.remove(key);
+        let Some(held) = self.held.get(key) else {
             return;
         };
-        match self
+        let report = match held.request.current.operation_status {
+            OperationStatus::InProgress if is_due(&held.request.current, now, wait) => {
+                match &held.effect.failure {
+                    Some((code, message)) => failed_report(*code, message.clone()),
+                    None => match self.current_resource(&held.request).await {
+                        Ok(current) => finished_report(&held.request, current.as_ref()),
+                        Err(error) => {
+                            tracing::warn!(request_token = key, %error, "reading the resource failed");
+                            return;
+                        }
+                    },
+                }
+            }
+            OperationStatus::CancelInProgress if is_due(&held.request.current, now, self.delay) => {
+                plain_report(OperationStatus::CancelComplete)
+            }
+            OperationStatus::InProgress | OperationStatus::CancelInProgress => return,
+            OperationStatus::Pending
+            | OperationStatus::Success
+            | OperationStatus::Failed
+            | OperationStatus::CancelComplete => {
+                self.held.remove(key);
+                return;
+            }
+        };
+        let recorded = self
             .services
             .workers
             .record_progress(
-                &held.request.account,
+                &held.request.scope,
                 &held.token,
                 &report,
                 Some(&held.lease.token),
             )
-            .await
-        {
+            .await;
+        match recorded {
             Ok(recorded) => {
                 log_step(&recorded.event);
                 if recorded.event.operation_status.is_terminal() {
                     self.held.remove(key);
-                } else {
+                } else if let Some(held) = self.held.get_mut(key) {
                     held.request.current = recorded.event;
                 }
             }
@@ -286,135 +408,17 @@ fn log_step(event: &ProgressEvent) {
     );
 }
 
-/// Whether `delay` has passed since the event.
-fn is_due(current: &ProgressEvent, now: Timestamp, delay: Duration) -> bool {
-    current.event_time <= now.minus(delay)
+/// Whether `wait` has passed since the event, and its `RetryAfter`, if any.
+fn is_due(current: &ProgressEvent, now: Timestamp, wait: Duration) -> bool {
+    current.event_time <= now.minus(wait)
+        && current
+            .retry_after
+            .is_none_or(|retry_after| retry_after <= now)
 }
 
 /// Whether less than half the lease's duration is left.
 fn needs_renewal(lease: &Lease, now: Timestamp) -> bool {
     lease.expires_at <= now.plus(lease.duration / 2)
-}
-
-/// What finishes a held request: `SUCCESS` for one in progress,
-/// `CANCEL_COMPLETE` for one being cancelled; `None` for anything else.
-fn finishing_report(request: &StoredResourceRequest) -> Option<ProgressReport> {
-    match request.current.operation_status {
-        OperationStatus::InProgress => Some(success_report(request)),
-        OperationStatus::CancelInProgress => Some(plain_report(OperationStatus::CancelComplete)),
-        OperationStatus::Pending
-        | OperationStatus::Success
-        | OperationStatus::Failed
-        | OperationStatus::CancelComplete => None,
-    }
-}
-
-/// A report that changes only the status (identifier and model stay as they are).
-fn plain_report(operation_status: OperationStatus) -> ProgressReport {
-    ProgressReport {
-        operation_status,
-        identifier: None,
-        resource_model: None,
-        status_message: None,
-        error_code: None,
-        retry_after: None,
-    }
-}
-
-/// `SUCCESS`, with what each operation leaves behind:
-/// - CREATE: the model is the desired state; the identifier is one already
-///   reported, else the model's primary key, else a generated one.
-/// - UPDATE: identifier kept; the model is left as it is (absent unless a
-///   worker reported one). statusgate keeps requests, not resources, so it
-///   has no last known model to apply the patch to, and a model built from
-///   the patch alone would be a guess dressed up as the resource's state.
-/// - DELETE: identifier kept, no model.
-fn success_report(request: &StoredResourceRequest) -> ProgressReport {
-    let mut report = plain_report(OperationStatus::Success);
-    match request.input.operation {
-        Operation::Create => {
-            let desired_state = request.input.desired_state.as_ref();
-            if request.current.identifier.is_none() {
-                report.identifier = identifier_for_created_resource(
-                    request.input.type_name.as_str(),
-                    desired_state.map(|state| state.as_str()),
-                );
-            }
-            report.resource_model = desired_state.cloned();
-        }
-        Operation::Update | Operation::Delete => {}
-    }
-    report
-}
-
-/// The identifier a simulated CREATE gives its resource. statusgate does not
-/// know each type's schema, so it guesses the primary key from the type's
-/// last segment (`LogGroup` in `AWS::Logs::LogGroup`): the first of
-/// `LogGroupName`, `LogGroupId`, `LogGroupArn`, `Id`, `Name`, `Arn` that is a
-/// top-level string or integer member of the desired state (an exact match
-/// first, then ignoring case, so `VpcId` serves `AWS::EC2::VPC`). When none
-/// is there: `loggroup-` and 8 random hex digits.
-pub fn identifier_for_created_resource(
-    type_name: &str,
-    desired_state: Option<&str>,
-) -> Option<Identifier> {
-    desired_state
-        .and_then(|model| identifier_from_model(type_name, model))
-        .or_else(|| Identifier::parse(generated_identifier(type_name)).ok())
-}
-
-/// The last segment of a type name (`LogGroup` in `AWS::Logs::LogGroup`).
-fn resource_kind(type_name: &str) -> &str {
-    type_name.rsplit("::").next().unwrap_or(type_name)
-}
-
-/// The primary key the heuristic finds in a JSON model, if any.
-fn identifier_from_model(type_name: &str, model: &str) -> Option<Identifier> {
-    let model: serde_json::Value = serde_json::from_str(model).ok()?;
-    let members = model.as_object()?;
-    let kind = resource_kind(type_name);
-    let candidate_keys = [
-        format!("{kind}Name"),
-        format!("{kind}Id"),
-        format!("{kind}Arn"),
-        "Id".to_owned(),
-        "Name".to_owned(),
-        "Arn".to_owned(),
-    ];
-    candidate_keys.iter().find_map(|key| {
-        let value = members.get(key.as_str()).or_else(|| {
-            members
-                .iter()
-                .find(|(member, _)| member.eq_ignore_ascii_case(key))
-                .map(|(_, value)| value)
-        })?;
-        identifier_from_value(value)
-    })
-}
-
-/// A string or integer member as an identifier; anything else is no key.
-fn identifier_from_value(value: &serde_json::Value) -> Option<Identifier> {
-    let text = match value {
-        serde_json::Value::String(text) => text.clone(),
-        serde_json::Value::Number(number) if number.is_i64() || number.is_u64() => {
-            number.to_string()
-        }
-        _ => return None,
-    };
-    if text.trim().is_empty() {
-        return None;
-    }
-    Identifier::parse(text).ok()
-}
-
-/// `loggroup-1a2b3c4d` for `AWS::Logs::LogGroup`.
-fn generated_identifier(type_name: &str) -> String {
-    let random = uuid::Uuid::new_v4().simple().to_string();
-    format!(
-        "{}-{}",
-        resource_kind(type_name).to_ascii_lowercase(),
-        &random[..8]
-    )
 }
 
 #[cfg(test)]
@@ -423,94 +427,6 @@ mod tests {
     use crate::domain::AccountId;
     use crate::domain::resource_request::{ProgressEvent, ResourceRequestInput};
     use crate::domain::values::{JsonDocument, TypeName};
-
-    fn identifier(type_name: &str, desired_state: &str) -> Option<String> {
-        identifier_from_model(type_name, desired_state).map(Identifier::into_string)
-    }
-
-    #[test]
-    fn the_primary_key_is_found_in_the_model() {
-        // (type, desired state, expected identifier)
-        let table = [
-            (
-                "AWS::Logs::LogGroup",
-                r#"{"LogGroupName":"app-logs","RetentionInDays":7}"#,
-                Some("app-logs"),
-            ),
-            // The type's own name beats its id, which beats its ARN.
-            (
-                "AWS::Logs::LogGroup",
-                r#"{"LogGroupArn":"arn:aws:logs:x","LogGroupId":"lg-1","LogGroupName":"n"}"#,
-                Some("n"),
-            ),
-            (
-                "AWS::Logs::LogGroup",
-                r#"{"LogGroupArn":"arn:aws:logs:x","LogGroupId":"lg-1"}"#,
-                Some("lg-1"),
-            ),
-            (
-                "AWS::Logs::LogGroup",
-                r#"{"LogGroupArn":"arn:aws:logs:x"}"#,
-                Some("arn:aws:logs:x"),
-            ),
-            // Then the generic keys, in order Id, Name, Arn.
-            (
-                "AWS::Foo::Bar",
-                r#"{"Arn":"arn:x","Name":"n","Id":"i"}"#,
-                Some("i"),
-            ),
-            ("AWS::Foo::Bar", r#"{"Arn":"arn:x","Name":"n"}"#, Some("n")),
-            ("AWS::Foo::Bar", r#"{"Arn":"arn:x"}"#, Some("arn:x")),
-            // Case differs between type names and property names.
-            ("AWS::EC2::VPC", r#"{"VpcId":"vpc-1"}"#, Some("vpc-1")),
-            // Integer ids are identifiers too.
-            ("AWS::Foo::Bar", r#"{"Id":42}"#, Some("42")),
-            // Unusable values are skipped, not taken.
-            ("AWS::Foo::Bar", r#"{"Id":"","Name":"n"}"#, Some("n")),
-            ("AWS::Foo::Bar", r#"{"Id":{"x":1},"Name":["n"]}"#, None),
-            ("AWS::Foo::Bar", r#"{"Id":1.5,"Id2":"x"}"#, None),
-            ("AWS::Foo::Bar", r#"{"Id":true}"#, None),
-            // Nested members are not keys.
-            ("AWS::Foo::Bar", r#"{"Tags":{"Name":"n"}}"#, None),
-            ("AWS::Logs::LogGroup", r#"{"RetentionInDays":7}"#, None),
-            ("AWS::Logs::LogGroup", r#"["LogGroupName"]"#, None),
-            ("AWS::Logs::LogGroup", "not json", None),
-        ];
-        for (type_name, desired_state, expected) in table {
-            assert_eq!(
-                identifier(type_name, desired_state).as_deref(),
-                expected,
-                "{type_name} {desired_state}"
-            );
-        }
-    }
-
-    #[test]
-    fn an_exact_key_beats_one_that_differs_in_case() {
-        assert_eq!(
-            identifier("AWS::Foo::Bar", r#"{"ID":"upper","Id":"exact"}"#).as_deref(),
-            Some("exact")
-        );
-    }
-
-    #[test]
-    fn without_a_key_an_identifier_is_generated_from_the_type() {
-        let pattern = regex::Regex::new("^loggroup-[0-9a-f]{8}$").unwrap();
-        for desired_state in [Some(r#"{"RetentionInDays":7}"#), Some("[]"), None] {
-            let generated =
-                identifier_for_created_resource("AWS::Logs::LogGroup", desired_state).unwrap();
-            assert!(pattern.is_match(generated.as_str()), "{generated}");
-        }
-        let first = identifier_for_created_resource("AWS::Logs::LogGroup", None).unwrap();
-        let second = identifier_for_created_resource("AWS::Logs::LogGroup", None).unwrap();
-        assert_ne!(first, second);
-        assert_eq!(
-            identifier_for_created_resource("AWS::Logs::LogGroup", Some(r#"{"Name":"x"}"#))
-                .unwrap()
-                .as_str(),
-            "x"
-        );
-    }
 
     const DELAY: Duration = Duration::from_secs(10);
 
@@ -531,7 +447,8 @@ mod tests {
         let input = ResourceRequestInput {
             operation,
             type_name: TypeName::parse("AWS::Logs::LogGroup").unwrap(),
-            identifier: identifier.map(|value| Identifier::parse(value).unwrap()),
+            identifier: identifier
+                .map(|value| crate::domain::values::Identifier::parse(value).unwrap()),
             desired_state: desired_state
                 .map(|value| JsonDocument::parse("DesiredState", value).unwrap()),
             patch_document: patch_document
@@ -540,7 +457,10 @@ mod tests {
             type_version_id: None,
         };
         StoredResourceRequest {
-            account: AccountId::parse("123456789012").unwrap(),
+            scope: crate::domain::resource::AccountRegion::new(
+                AccountId::parse("123456789012").unwrap(),
+                crate::domain::values::Region::parse("us-east-1").unwrap(),
+            ),
             client_token: None,
             current: ProgressEvent {
                 type_name: "AWS::Logs::LogGroup".into(),
@@ -567,28 +487,6 @@ mod tests {
     }
 
     #[test]
-    fn a_held_request_is_finished_by_its_status() {
-        use OperationStatus::*;
-        // (current, finishing report)
-        let table = [
-            (InProgress, Some(Success)),
-            (CancelInProgress, Some(CancelComplete)),
-            (Pending, None),
-            (Success, None),
-            (Failed, None),
-            (CancelComplete, None),
-        ];
-        for (current, finishing) in table {
-            let report = finishing_report(&request(Operation::Create, current, 2));
-            assert_eq!(
-                report.map(|report| report.operation_status),
-                finishing,
-                "{current:?}"
-            );
-        }
-    }
-
-    #[test]
     fn a_step_waits_for_the_delay_and_a_lease_is_renewed_at_half_life() {
         let held = request(Operation::Create, OperationStatus::InProgress, 2);
         let not_yet = due_now().minus(Duration::from_micros(1));
@@ -612,25 +510,15 @@ mod tests {
     }
 
     #[test]
-    fn success_carries_what_each_operation_leaves_behind() {
-        let create = success_report(&request(Operation::Create, OperationStatus::InProgress, 2));
-        assert_eq!(create.identifier.unwrap().as_str(), "app-logs");
-        assert_eq!(
-            create.resource_model.unwrap().as_str(),
-            r#"{"LogGroupName":"app-logs"}"#
-        );
-
-        // An identifier a worker already reported is kept.
-        let mut reported = request(Operation::Create, OperationStatus::InProgress, 2);
-        reported.current.identifier = Some("reported".into());
-        assert!(success_report(&reported).identifier.is_none());
-
-        for operation in [Operation::Update, Operation::Delete] {
-            let report = success_report(&request(operation, OperationStatus::InProgress, 2));
-            assert_eq!(report.operation_status, OperationStatus::Success);
-            assert!(report.identifier.is_none(), "{operation:?}");
-            assert!(report.resource_model.is_none(), "{operation:?}");
-        }
+    fn a_retry_after_holds_the_step_back() {
+        let mut held = request(Operation::Create, OperationStatus::InProgress, 2);
+        held.current.retry_after = Some(due_now().plus(Duration::from_secs(5)));
+        assert!(!is_due(&held.current, due_now(), DELAY));
+        assert!(is_due(
+            &held.current,
+            due_now().plus(Duration::from_secs(5)),
+            DELAY
+        ));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::{run_to_completion, unexpected};
 use crate::domain::change_token::{ChangeTokenScope, ChangeTokenStatus};
-use crate::domain::values::{ChangeDescription, ChangeToken};
+use crate::domain::values::{ChangeDescription, ChangeToken, Region};
 use crate::domain::{AccountId, Clock, Error, ErrorCode, Timestamp};
 use crate::store::{Store, StoreError};
 
@@ -14,6 +14,9 @@ pub struct ChangeTokenService {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     default_account: AccountId,
+    /// The WAF Regional region of a request that names none: the same
+    /// `--default-region` as Cloud Control's.
+    default_region: Region,
     retention: Duration,
 }
 
@@ -29,14 +32,21 @@ impl ChangeTokenService {
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         default_account: AccountId,
+        default_region: Region,
         retention: Duration,
     ) -> Self {
         Self {
             store,
             clock,
             default_account,
+            default_region,
             retention,
         }
+    }
+
+    /// The WAF Regional region of a caller that names none.
+    pub fn default_region(&self) -> &Region {
+        &self.default_region
     }
 
     /// The account a caller without one acts as.

@@ -8,14 +8,18 @@
 //! | --- | --- |
 //! | `change_tokens.rs` | WAF Classic change tokens |
 //! | `resource_requests.rs` | Cloud Control requests as callers see them |
-//! | `workers.rs` | what workers call: claims, leases, progress |
+//! | `workers.rs` | what workers call: claims, leases, progress, hooks |
 //! | `watch.rs` | waiting for and watching requests and change tokens |
+//! | `resources.rs` | Cloud Control resources: `GetResource`, `ListResources` |
+//! | `simulation.rs` | the simulated worker's rules |
 
 mod change_tokens;
 mod credentials;
 mod cursor;
 mod resource_requests;
+mod resources;
 mod secret_box;
+mod simulation;
 mod watch;
 mod workers;
 
@@ -26,8 +30,10 @@ use tokio_util::sync::CancellationToken;
 
 pub use change_tokens::ChangeTokenService;
 pub use credentials::{CredentialError, CredentialService, LOOKUP_TTL};
-pub use resource_requests::{ListPage, ListRequest, ResourceRequestService};
+pub use resource_requests::{CloudControlSettings, ListPage, ListRequest, ResourceRequestService};
+pub use resources::{ResourceDescription, ResourceListPage, ResourceListRequest, ResourceService};
 pub use secret_box::{CredentialsKey, KeyError};
+pub use simulation::SimulationService;
 pub use watch::{WatchService, max_wait_within};
 pub use workers::{ClaimRequest, ClaimedRequest, Recorded, WorkerService};
 
@@ -78,6 +84,8 @@ pub struct Services {
     pub credentials: CredentialService,
     pub workers: WorkerService,
     pub watches: WatchService,
+    pub resources: ResourceService,
+    pub simulation: SimulationService,
 }
 
 impl Services {
@@ -85,6 +93,7 @@ impl Services {
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         default_account: crate::domain::AccountId,
+        cloud_control: CloudControlSettings,
         retention: Duration,
         credentials_key: Option<CredentialsKey>,
     ) -> Self {
@@ -92,13 +101,26 @@ impl Services {
             store.clone(),
             clock.clone(),
             default_account.clone(),
+            cloud_control.default_region.clone(),
             retention,
         );
-        let resource_requests =
-            ResourceRequestService::new(store.clone(), clock.clone(), default_account, retention);
+        let resource_requests = ResourceRequestService::new(
+            store.clone(),
+            clock.clone(),
+            default_account,
+            cloud_control.clone(),
+            retention,
+        );
         Self {
             credentials: CredentialService::new(store.clone(), clock.clone(), credentials_key),
-            workers: WorkerService::new(store.clone(), clock.clone(), retention),
+            workers: WorkerService::new(
+                store.clone(),
+                clock.clone(),
+                resource_requests.clone(),
+                retention,
+            ),
+            resources: ResourceService::new(store.clone(), cloud_control.known_types_only),
+            simulation: SimulationService::new(store.clone(), clock.clone()),
             watches: WatchService::new(
                 resource_requests.clone(),
                 change_tokens.clone(),

@@ -1,24 +1,31 @@
 //! Cloud Control resource-operation requests as callers see them: record,
-//! poll, list, cancel, history. What workers call (claims, leases, progress)
-//! is in `workers.rs`; waiting and watching in `watch.rs`.
+//! poll, list, cancel, history, each in one account and region
+//! ([`AccountRegion`]). What workers call (claims, leases, progress, hooks)
+//! is in `workers.rs`; waiting and watching in `watch.rs`; resources in
+//! `resources.rs`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::cursor::{decode_cursor, encode_cursor, invalid_cursor};
 use super::{run_to_completion, unexpected};
+use crate::domain::hooks::HookProgressEvent;
+use crate::domain::resource::{AccountRegion, ResourcePatch, concurrent_operation};
 use crate::domain::resource_request::{
     NewResourceRequest, Operation, OperationStatus, ProgressEvent, ResourceRequestInput,
     decide_cancel,
 };
-use crate::domain::values::{ClientToken, MaxResults, NextToken, RequestToken};
+use crate::domain::resource_types::ResourceTypes;
+use crate::domain::values::{ClientToken, Identifier, MaxResults, NextToken, Region, RequestToken};
 use crate::domain::{AccountId, Clock, Error, ErrorCode, FieldViolation, Timestamp};
 use crate::store::{CreateOutcome, ListQuery, Store, StoreError};
 
-/// A request in a terminal status, which can never change again.
+/// A request in a terminal status, which can never change again (nor can
+/// its hooks: they run before provisioning).
 #[derive(Debug, Clone)]
 struct FinishedRequest {
     event: ProgressEvent,
+    hooks: Vec<HookProgressEvent>,
     created_at: Timestamp,
 }
 
@@ -26,8 +33,8 @@ struct FinishedRequest {
 #[derive(Debug, Clone, Copy)]
 struct ApproximateBytes;
 
-impl quick_cache::Weighter<(AccountId, RequestToken), FinishedRequest> for ApproximateBytes {
-    fn weight(&self, key: &(AccountId, RequestToken), finished: &FinishedRequest) -> u64 {
+impl quick_cache::Weighter<(AccountRegion, RequestToken), FinishedRequest> for ApproximateBytes {
+    fn weight(&self, key: &(AccountRegion, RequestToken), finished: &FinishedRequest) -> u64 {
         let event = &finished.event;
         let strings = [
             Some(event.type_name.as_str()),
@@ -37,7 +44,18 @@ impl quick_cache::Weighter<(AccountId, RequestToken), FinishedRequest> for Appro
             event.status_message.as_deref(),
         ];
         let text: usize = strings.iter().flatten().map(|text| text.len()).sum();
-        (key.1.as_str().len() + 12 + text + 160) as u64
+        let hooks: usize = finished
+            .hooks
+            .iter()
+            .map(|hook| {
+                hook.hook_type_name.len()
+                    + hook.hook_status_message.as_deref().map_or(0, str::len)
+                    + hook.hook_type_arn.as_deref().map_or(0, str::len)
+                    + 120
+            })
+            .sum();
+        let key_bytes = key.0.region.as_str().len() + 12 + key.1.as_str().len();
+        (key_bytes + text + hooks + 160) as u64
     }
 }
 
@@ -45,7 +63,27 @@ impl quick_cache::Weighter<(AccountId, RequestToken), FinishedRequest> for Appro
 const FINISHED_CACHE_BYTES: u64 = 8 * 1024 * 1024;
 
 type FinishedCache =
-    quick_cache::sync::Cache<(AccountId, RequestToken), FinishedRequest, ApproximateBytes>;
+    quick_cache::sync::Cache<(AccountRegion, RequestToken), FinishedRequest, ApproximateBytes>;
+
+/// The Cloud Control settings of a server.
+#[derive(Debug, Clone)]
+pub struct CloudControlSettings {
+    /// The region of callers that name none (`--default-region`).
+    pub default_region: Region,
+    /// `--known-types-only`: a type name the resource type table lacks is
+    /// `TypeNotFoundException`.
+    pub known_types_only: bool,
+}
+
+impl Default for CloudControlSettings {
+    fn default() -> Self {
+        Self {
+            default_region: Region::parse(crate::domain::resource::DEFAULT_REGION)
+                .expect("the default region is valid"),
+            known_types_only: false,
+        }
+    }
+}
 
 #[derive(Clone)]
 pub struct ResourceRequestService {
@@ -53,6 +91,7 @@ pub struct ResourceRequestService {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     default_account: AccountId,
+    settings: CloudControlSettings,
     retention: Duration,
 }
 
@@ -127,6 +166,7 @@ impl ResourceRequestService {
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         default_account: AccountId,
+        settings: CloudControlSettings,
         retention: Duration,
     ) -> Self {
         Self {
@@ -138,6 +178,7 @@ impl ResourceRequestService {
             store,
             clock,
             default_account,
+            settings,
             retention,
         }
     }
@@ -145,6 +186,15 @@ impl ResourceRequestService {
     /// The account a caller without one acts as.
     pub fn default_account(&self) -> &AccountId {
         &self.default_account
+    }
+
+    /// The region a caller without one acts in.
+    pub fn default_region(&self) -> &Region {
+        &self.settings.default_region
+    }
+
+    pub fn settings(&self) -> &CloudControlSettings {
+        &self.settings
     }
 
     /// Requests created before this are expired and invisible.
@@ -164,17 +214,23 @@ impl ResourceRequestService {
     }
 
     /// Records a new request in `PENDING`. With a client token already used in
-    /// the account: the same input returns that request, other input is
-    /// `ClientTokenConflictException`.
+    /// the account and region: the same input returns that request, other
+    /// input is `ClientTokenConflictException`. An `UPDATE` needs an RFC 6902
+    /// patch; an `UPDATE` or `DELETE` of a resource another one is still
+    /// changing is `ConcurrentOperationException`.
     pub async fn create(
         &self,
-        account: &AccountId,
+        scope: &AccountRegion,
         client_token: Option<ClientToken>,
         input: ResourceRequestInput,
     ) -> Result<ProgressEvent, Error> {
         check_input_shape(&input).map_err(Error::invalid_input)?;
+        ResourceTypes::known().check(&input.type_name, self.settings.known_types_only)?;
+        if let Some(patch) = &input.patch_document {
+            ResourcePatch::parse(patch).map_err(Error::invalid_input)?;
+        }
         let request = NewResourceRequest {
-            account: account.clone(),
+            scope: scope.clone(),
             request_token: RequestToken::parse(uuid::Uuid::new_v4().to_string())
                 .expect("a UUID is a valid request token"),
             client_token,
@@ -191,6 +247,14 @@ impl ResourceRequestService {
             CreateOutcome::Created(created) => Ok(created.current),
             CreateOutcome::ClientTokenTaken(existing) if existing.input == request.input => {
                 Ok(existing.current)
+            }
+            CreateOutcome::ResourceBusy => {
+                let identifier = request
+                    .input
+                    .identifier
+                    .clone()
+                    .unwrap_or_else(|| Identifier::parse("?").expect("a valid identifier"));
+                Err(concurrent_operation(&request.input.type_name, &identifier))
             }
             CreateOutcome::ClientTokenTaken(existing) => Err(Error::new(
                 ErrorCode::ClientTokenConflict,
@@ -211,37 +275,59 @@ impl ResourceRequestService {
     /// read from the store, as fresh as a direct read.
     pub async fn get_status(
         &self,
-        account: &AccountId,
+        scope: &AccountRegion,
         token: &RequestToken,
     ) -> Result<ProgressEvent, Error> {
+        self.get_status_with_hooks(scope, token)
+            .await
+            .map(|(event, _)| event)
+    }
+
+    /// [`get_status`](Self::get_status) and the request's hook events
+    /// (read only for a request whose event carries a hooks request token:
+    /// the others have none).
+    pub async fn get_status_with_hooks(
+        &self,
+        scope: &AccountRegion,
+        token: &RequestToken,
+    ) -> Result<(ProgressEvent, Vec<HookProgressEvent>), Error> {
         let visible_since = self.visible_since(self.clock.now());
-        let key = (account.clone(), token.clone());
+        let key = (scope.clone(), token.clone());
         if let Some(finished) = self.finished.get(&key) {
             if finished.created_at >= visible_since {
-                return Ok(finished.event);
+                return Ok((finished.event, finished.hooks));
             }
             self.finished.remove(&key);
         }
         let request = self
             .store
-            .get_resource_request_status(account, token, visible_since)
+            .get_resource_request_status(scope, token, visible_since)
             .await
             .map_err(|error| Self::map_lookup_error(token, "GetResourceRequestStatus", error))?;
+        let hooks = if request.current.hooks_request_token.is_some() {
+            self.store
+                .list_hook_progress_events(token)
+                .await
+                .map_err(|error| unexpected("GetResourceRequestStatus", error))?
+        } else {
+            Vec::new()
+        };
         if request.current.operation_status.is_terminal() {
             self.finished.insert(
                 key,
                 FinishedRequest {
                     event: request.current.clone(),
+                    hooks: hooks.clone(),
                     created_at: request.created_at,
                 },
             );
         }
-        Ok(request.current)
+        Ok((request.current, hooks))
     }
 
     pub async fn list(
         &self,
-        account: &AccountId,
+        scope: &AccountRegion,
         request: &ListRequest,
     ) -> Result<ListPage, Error> {
         let cursor = request.next_token.as_ref().map(decode_cursor).transpose()?;
@@ -258,7 +344,7 @@ impl ResourceRequestService {
         }
         let page_size = request.max_results.get();
         let query = ListQuery {
-            account: account.clone(),
+            scope: scope.clone(),
             operations: request.operations.clone(),
             statuses: request.statuses.clone(),
             after: cursor.map(|cursor| cursor.request_token),
@@ -297,17 +383,16 @@ impl ResourceRequestService {
 
     pub async fn cancel(
         &self,
-        account: &AccountId,
+        scope: &AccountRegion,
         token: &RequestToken,
     ) -> Result<ProgressEvent, Error> {
         let now = self.clock.now();
-        let (store, owned_account, owned_token) =
-            (self.store.clone(), account.clone(), token.clone());
+        let (store, owned_scope, owned_token) = (self.store.clone(), scope.clone(), token.clone());
         let visible_since = self.visible_since(now);
         run_to_completion(async move {
             let decide = |request: &_| decide_cancel(request, now);
             store
-                .update_resource_request(&owned_account, &owned_token, visible_since, &decide)
+                .update_resource_request(&owned_scope, &owned_token, visible_since, &decide)
                 .await
         })
         .await
@@ -316,12 +401,12 @@ impl ResourceRequestService {
 
     pub async fn list_progress_events(
         &self,
-        account: &AccountId,
+        scope: &AccountRegion,
         token: &RequestToken,
     ) -> Result<Vec<ProgressEvent>, Error> {
         let visible_since = self.visible_since(self.clock.now());
         self.store
-            .list_progress_events(account, token, visible_since)
+            .list_progress_events(scope, token, visible_since)
             .await
             .map_err(|error| Self::map_lookup_error(token, "ListProgressEvents", error))
     }

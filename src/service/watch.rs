@@ -23,9 +23,10 @@ use tokio_util::sync::CancellationToken;
 use super::change_tokens::ChangeTokenService;
 use super::resource_requests::ResourceRequestService;
 use crate::domain::change_token::{ChangeTokenScope, ChangeTokenStatus};
+use crate::domain::resource::AccountRegion;
 use crate::domain::resource_request::{NumberedEvent, ProgressEvent};
 use crate::domain::values::{ChangeToken, RequestToken, WaitTimeout};
-use crate::domain::{AccountId, Clock, Error, ErrorCode, FieldViolation};
+use crate::domain::{Clock, Error, ErrorCode, FieldViolation};
 use crate::store::{Store, Subscription, Topic};
 
 /// The longest wait a server whose requests time out after `request_timeout`
@@ -90,7 +91,7 @@ impl WatchService {
     /// deadline less a margin) has passed, whichever comes first.
     pub async fn wait(
         &self,
-        account: &AccountId,
+        scope: &AccountRegion,
         token: &RequestToken,
         timeout: WaitTimeout,
         within: Option<Duration>,
@@ -104,14 +105,14 @@ impl WatchService {
             .store
             .subscribe(Topic::RequestEvents(token.as_str().to_owned()));
         loop {
-            let event = self.requests.get_status(account, token).await?;
+            let event = self.requests.get_status(scope, token).await?;
             if event.operation_status.is_terminal() {
                 return Ok(event);
             }
             tokio::select! {
                 () = subscription.changed() => {}
                 () = tokio::time::sleep_until(deadline) => {
-                    return self.requests.get_status(account, token).await;
+                    return self.requests.get_status(scope, token).await;
                 }
                 () = self.shutdown.cancelled() => return Ok(event),
             }
@@ -124,14 +125,14 @@ impl WatchService {
     /// request; `InvalidParameter` for a `start_after` beyond the history.
     pub async fn watch_request(
         &self,
-        account: &AccountId,
+        scope: &AccountRegion,
         token: &RequestToken,
         start_after: Option<i64>,
     ) -> Result<BoxStream<'static, Result<NumberedEvent, Error>>, Error> {
         let subscription = self
             .store
             .subscribe(Topic::RequestEvents(token.as_str().to_owned()));
-        let history = self.events_after(account, token, 0).await?;
+        let history = self.events_after(scope, token, 0).await?;
         let recorded = history.last().map_or(0, |last| last.number);
         let pending: VecDeque<NumberedEvent> = match start_after {
             None => history.into_iter().last().into_iter().collect(),
@@ -149,7 +150,7 @@ impl WatchService {
         };
         let watch = RequestWatch {
             service: self.clone(),
-            account: account.clone(),
+            scope: scope.clone(),
             token: token.clone(),
             subscription,
             delivered: start_after.unwrap_or(recorded.saturating_sub(1)),
@@ -189,13 +190,13 @@ impl WatchService {
 
     async fn events_after(
         &self,
-        account: &AccountId,
+        scope: &AccountRegion,
         token: &RequestToken,
         after: i64,
     ) -> Result<Vec<NumberedEvent>, Error> {
         let visible_since = self.clock.now().minus(self.retention);
         self.store
-            .list_progress_events_after(account, token, visible_since, after)
+            .list_progress_events_after(scope, token, visible_since, after)
             .await
             .map_err(|error| {
                 ResourceRequestService::map_lookup_error(token, "WatchResourceRequest", error)
@@ -206,7 +207,7 @@ impl WatchService {
 /// One `WatchResourceRequest` stream's state.
 struct RequestWatch {
     service: WatchService,
-    account: AccountId,
+    scope: AccountRegion,
     token: RequestToken,
     subscription: Subscription,
     /// The number of the last event delivered (or skipped as before the start).
@@ -238,7 +239,7 @@ impl RequestWatch {
             }
             match self
                 .service
-                .events_after(&self.account, &self.token, self.delivered)
+                .events_after(&self.scope, &self.token, self.delivered)
                 .await
             {
                 Ok(events) => self.pending.extend(events),

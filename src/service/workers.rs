@@ -1,5 +1,6 @@
-//! What workers call: claim requests under leases, renew a lease, and record
-//! progress (under the lease when the request has one). The lease rules are
+//! What workers call: claim requests under leases, renew a lease, record
+//! progress (under the lease when the request has one), and record hook
+//! invocations. The lease rules are
 //! the domain's (`domain::lease`); who gets a request is settled by the store
 //! (`ResourceRequestLeases`); this module turns a call into a claim query or
 //! a locked decision and reports the lease that resulted.
@@ -13,14 +14,16 @@ use std::time::Duration;
 
 use super::resource_requests::ResourceRequestService;
 use super::{run_to_completion, unexpected};
+use crate::domain::hooks::{HookProgressEvent, HookReportInput, decide_hook};
 use crate::domain::lease::{
     Lease, LeaseDuration, MaxClaims, MinEventAge, decide_claim, decide_leased_progress,
     decide_renew,
 };
+use crate::domain::resource::AccountRegion;
 use crate::domain::resource_request::{
     Decision, OperationStatus, ProgressEvent, ProgressReport, StoredResourceRequest,
 };
-use crate::domain::values::{LeaseToken, RequestToken, TypeNamePrefix, WorkerId};
+use crate::domain::values::{LeaseToken, Region, RequestToken, TypeNamePrefix, WorkerId};
 use crate::domain::{AccountId, Clock, Error, Timestamp};
 use crate::store::{ClaimQuery, Store};
 
@@ -33,6 +36,8 @@ pub struct ClaimRequest {
     pub type_name_prefix: Option<TypeNamePrefix>,
     /// `None`: every account.
     pub account: Option<AccountId>,
+    /// `None`: every region.
+    pub region: Option<Region>,
     pub min_event_age: MinEventAge,
 }
 
@@ -70,14 +75,22 @@ impl Recorded {
 pub struct WorkerService {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    /// What a hook write answers with: the request's status and hooks.
+    requests: ResourceRequestService,
     retention: Duration,
 }
 
 impl WorkerService {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, retention: Duration) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        requests: ResourceRequestService,
+        retention: Duration,
+    ) -> Self {
         Self {
             store,
             clock,
+            requests,
             retention,
         }
     }
@@ -93,6 +106,7 @@ impl WorkerService {
         let now = self.clock.now();
         let query = ClaimQuery {
             account: request.account.clone(),
+            region: request.region.clone(),
             type_name_prefix: request.type_name_prefix.clone(),
             now,
             last_event_at_or_before: now.minus(request.min_event_age.get()),
@@ -135,7 +149,7 @@ impl WorkerService {
     /// live, is `LeaseLost` and writes nothing), then the state machine.
     pub async fn record_progress(
         &self,
-        account: &AccountId,
+        scope: &AccountRegion,
         token: &RequestToken,
         report: &ProgressReport,
         lease_token: Option<&LeaseToken>,
@@ -143,7 +157,7 @@ impl WorkerService {
         let now = self.clock.now();
         let report = report.clone();
         let lease_token = lease_token.cloned();
-        self.locked_write(account, token, "RecordProgressEvent", move |request| {
+        self.locked_write(scope, token, "RecordProgressEvent", move |request| {
             decide_leased_progress(request, &report, lease_token.as_ref(), now)
         })
         .await
@@ -153,24 +167,62 @@ impl WorkerService {
     /// duration when `None`); `LeaseLost` when the caller does not hold it.
     pub async fn renew_lease(
         &self,
-        account: &AccountId,
+        scope: &AccountRegion,
         token: &RequestToken,
         lease_token: &LeaseToken,
         duration: Option<LeaseDuration>,
     ) -> Result<Recorded, Error> {
         let now = self.clock.now();
         let lease_token = lease_token.clone();
-        self.locked_write(account, token, "RenewLease", move |request| {
+        self.locked_write(scope, token, "RenewLease", move |request| {
             decide_renew(request, &lease_token, duration, now)
         })
         .await
+    }
+
+    /// Records a hook invocation on a request that is not finished, under
+    /// the lease rules (the current lease token, or none while no lease is
+    /// live); the first one gives the request its hooks request token.
+    /// Answers with the request's current event and every hook event.
+    pub async fn record_hook(
+        &self,
+        scope: &AccountRegion,
+        token: &RequestToken,
+        report: HookReportInput,
+        lease_token: Option<&LeaseToken>,
+    ) -> Result<(ProgressEvent, Vec<HookProgressEvent>), Error> {
+        let now = self.clock.now();
+        let hook = report.into_event(now).map_err(Error::invalid_input)?;
+        let visible_since = self.visible_since(now);
+        let (store, owned_scope, owned_token) = (self.store.clone(), scope.clone(), token.clone());
+        let lease_token = lease_token.cloned();
+        let candidate = uuid::Uuid::new_v4().to_string();
+        run_to_completion(async move {
+            let decide =
+                |request: &StoredResourceRequest| decide_hook(request, lease_token.as_ref(), now);
+            store
+                .record_hook_progress_event(
+                    &owned_scope,
+                    &owned_token,
+                    visible_since,
+                    &decide,
+                    &candidate,
+                    &hook,
+                )
+                .await
+        })
+        .await
+        .map_err(|error| {
+            ResourceRequestService::map_lookup_error(token, "RecordHookProgressEvent", error)
+        })?;
+        self.requests.get_status_with_hooks(scope, token).await
     }
 
     /// Runs `decide` on the locked request and reports the lease a
     /// `Decision::Leased` left (none when its event released it).
     async fn locked_write<Decide>(
         &self,
-        account: &AccountId,
+        scope: &AccountRegion,
         token: &RequestToken,
         operation: &'static str,
         decide: Decide,
@@ -179,8 +231,7 @@ impl WorkerService {
         Decide: Fn(&StoredResourceRequest) -> Result<Decision, Error> + Send + Sync + 'static,
     {
         let visible_since = self.visible_since(self.clock.now());
-        let (store, owned_account, owned_token) =
-            (self.store.clone(), account.clone(), token.clone());
+        let (store, owned_scope, owned_token) = (self.store.clone(), scope.clone(), token.clone());
         let written = run_to_completion(async move {
             // The decision is made inside the store's transaction; keep the
             // lease it chose to report it.
@@ -193,7 +244,7 @@ impl WorkerService {
                 Ok(decision)
             };
             let event = store
-                .update_resource_request(&owned_account, &owned_token, visible_since, &remembering)
+                .update_resource_request(&owned_scope, &owned_token, visible_since, &remembering)
                 .await?;
             let lease = chosen_lease
                 .into_inner()

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use super::error::StoreError;
 use crate::domain::lease::Claim;
 use crate::domain::resource_request::StoredResourceRequest;
-use crate::domain::values::TypeNamePrefix;
+use crate::domain::values::{Region, TypeNamePrefix};
 use crate::domain::{AccountId, Timestamp};
 
 /// Decides, from a locked claimable request, what claiming it writes (the
@@ -22,6 +22,8 @@ pub type DecideClaim<'a> = dyn Fn(&StoredResourceRequest) -> Claim + Send + Sync
 pub struct ClaimQuery {
     /// `None`: every account.
     pub account: Option<AccountId>,
+    /// `None`: every region.
+    pub region: Option<Region>,
     pub type_name_prefix: Option<TypeNamePrefix>,
     /// Leases that expire at or before this instant are expired.
     pub now: Timestamp,

@@ -7,6 +7,9 @@
 //! credentials.rs        CredentialStore: access keys, sealed secrets, roles, revocation
 //! resource_requests.rs  ResourceRequestStore: the Cloud Control request contract
 //! leases.rs             ResourceRequestLeases: workers claiming requests under leases
+//! resources.rs          ResourceStore: resources as their successful requests left them
+//! hooks.rs              HookProgressStore: hook invocations recorded on requests
+//! simulation_rules.rs   SimulationRuleStore: the simulated worker's rules
 //! notifications.rs      Notifications: subscribe to a request's events or a token's status
 //! maintenance.rs        StoreMaintenance (ping, pool metrics, close) and the availability gate
 //! error.rs              StoreError, the one error every method returns
@@ -25,24 +28,30 @@
 //! outstanding change token per scope, `UPDATE ... WHERE status = ...` lets one
 //! consumer win, resource-request updates run under a row lock
 //! (`SELECT ... FOR UPDATE` on Postgres, `BEGIN IMMEDIATE` on SQLite), and a
-//! claim skips the rows another claim holds (`FOR UPDATE SKIP LOCKED`). No
+//! claim skips the rows another claim holds (`FOR UPDATE SKIP LOCKED`), and a
+//! partial unique index keeps one unfinished `UPDATE` or `DELETE` per
+//! resource. No
 //! sqlx type crosses these traits.
 
 mod change_tokens;
 mod coalesce;
 mod credentials;
 mod error;
+mod hooks;
 mod leases;
 mod maintenance;
 mod notifications;
 mod postgres;
 mod resource_requests;
+mod resources;
 mod rows;
+mod simulation_rules;
 mod sqlite;
 
 pub use change_tokens::ChangeTokenStore;
 pub use credentials::{CredentialStore, StoredCredential};
 pub use error::StoreError;
+pub use hooks::{DecideHook, HookProgressStore};
 pub use leases::{ClaimQuery, DecideClaim, ResourceRequestLeases};
 pub use maintenance::{PoolConnections, StoreMaintenance};
 pub use notifications::{FanOut, Notifications, Subscription, Topic};
@@ -50,6 +59,8 @@ pub use postgres::PostgresStore;
 pub use resource_requests::{
     CreateOutcome, Decide, ListQuery, ListedRequest, RequestStatus, ResourceRequestStore,
 };
+pub use resources::{ResourceListQuery, ResourceStore};
+pub use simulation_rules::SimulationRuleStore;
 pub use sqlite::SqliteStore;
 
 /// Everything a backend provides; implemented for every type that
@@ -59,6 +70,9 @@ pub trait Store:
     + CredentialStore
     + ResourceRequestStore
     + ResourceRequestLeases
+    + ResourceStore
+    + HookProgressStore
+    + SimulationRuleStore
     + Notifications
     + StoreMaintenance
     + 'static
@@ -70,6 +84,9 @@ impl<Backend> Store for Backend where
         + CredentialStore
         + ResourceRequestStore
         + ResourceRequestLeases
+        + ResourceStore
+        + HookProgressStore
+        + SimulationRuleStore
         + Notifications
         + StoreMaintenance
         + 'static

@@ -7,12 +7,13 @@ use async_trait::async_trait;
 
 use super::error::StoreError;
 use crate::domain::lease::Lease;
+use crate::domain::resource::{AccountRegion, ResourceChange};
 use crate::domain::resource_request::{
     Decision, NewResourceRequest, NumberedEvent, Operation, OperationStatus, ProgressEvent,
     StoredResourceRequest,
 };
 use crate::domain::values::RequestToken;
-use crate::domain::{AccountId, Error, Timestamp};
+use crate::domain::{Error, Timestamp};
 
 /// Decides, from a request's locked current state, what an update does.
 pub type Decide<'a> = dyn Fn(&StoredResourceRequest) -> Result<Decision, Error> + Send + Sync + 'a;
@@ -21,8 +22,13 @@ pub type Decide<'a> = dyn Fn(&StoredResourceRequest) -> Result<Decision, Error> 
 #[derive(Debug, Clone)]
 pub enum CreateOutcome {
     Created(StoredResourceRequest),
-    /// The client token was already used in the account; nothing was written.
+    /// The client token was already used in the account and region;
+    /// nothing was written.
     ClientTokenTaken(StoredResourceRequest),
+    /// An `UPDATE` or `DELETE` of the same resource is not finished (the
+    /// partial unique index `resource_requests_one_change_per_resource`
+    /// refused the row); nothing was written.
+    ResourceBusy,
 }
 
 /// What a status read returns: the current event, and when the request was
@@ -38,7 +44,7 @@ pub struct RequestStatus {
 /// One page of `ListResourceRequests`.
 #[derive(Debug, Clone)]
 pub struct ListQuery {
-    pub account: AccountId,
+    pub scope: AccountRegion,
     /// Empty means every operation.
     pub operations: Vec<Operation>,
     /// Empty means every status.
@@ -86,18 +92,21 @@ pub struct ListedRequest {
 #[async_trait]
 pub trait ResourceRequestStore: Send + Sync {
     /// Stores the request with its first event in one transaction. When the
-    /// account already has a request with the same client token, stores
-    /// nothing and returns that request.
+    /// account and region already have a request with the same client
+    /// token, stores nothing and returns that request; when the request is
+    /// an `UPDATE` or `DELETE` of a resource another unfinished `UPDATE` or
+    /// `DELETE` is changing, stores nothing and answers `ResourceBusy`
+    /// (settled by a unique index, so two replicas cannot both accept).
     async fn create_resource_request(
         &self,
         request: &NewResourceRequest,
     ) -> Result<CreateOutcome, StoreError>;
 
     /// The whole request, input included. `NotFound` for a request of
-    /// another account or created before `visible_since`.
+    /// another account or region, or created before `visible_since`.
     async fn get_resource_request(
         &self,
-        account: &AccountId,
+        scope: &AccountRegion,
         token: &RequestToken,
         visible_since: Timestamp,
     ) -> Result<StoredResourceRequest, StoreError>;
@@ -108,7 +117,7 @@ pub trait ResourceRequestStore: Send + Sync {
     /// as fresh: a read that starts after a write was acknowledged sees it.
     async fn get_resource_request_status(
         &self,
-        account: &AccountId,
+        scope: &AccountRegion,
         token: &RequestToken,
         visible_since: Timestamp,
     ) -> Result<RequestStatus, StoreError>;
@@ -124,8 +133,11 @@ pub trait ResourceRequestStore: Send + Sync {
 
     /// Locks the request, lets `decide` choose from its current state, and
     /// writes what it chose in the same transaction: the appended event
-    /// (which becomes the current state) and the lease (renewed by a
-    /// `Decision::Leased`, released by any terminal event). An appended event
+    /// (which becomes the current state), the lease (renewed by a
+    /// `Decision::Leased`, released by any terminal event), and what a
+    /// `SUCCESS` event does to the request's resource
+    /// ([`ResourceChange::on_success`]: its model written, or the resource
+    /// removed). Nothing is acknowledged before all of it committed. An appended event
     /// is notified to the request's subscribers ([`Topic::RequestEvents`]).
     /// Returns the request's current event afterwards. A refusal from
     /// `decide` comes back as `Rejected`, and nothing is written.
@@ -133,7 +145,7 @@ pub trait ResourceRequestStore: Send + Sync {
     /// [`Topic::RequestEvents`]: super::Topic::RequestEvents
     async fn update_resource_request(
         &self,
-        account: &AccountId,
+        scope: &AccountRegion,
         token: &RequestToken,
         visible_since: Timestamp,
         decide: &Decide<'_>,
@@ -142,7 +154,7 @@ pub trait ResourceRequestStore: Send + Sync {
     /// The request's whole history, oldest first.
     async fn list_progress_events(
         &self,
-        account: &AccountId,
+        scope: &AccountRegion,
         token: &RequestToken,
         visible_since: Timestamp,
     ) -> Result<Vec<ProgressEvent>, StoreError>;
@@ -153,7 +165,7 @@ pub trait ResourceRequestStore: Send + Sync {
     /// after a notification was received sees the event it announced.
     async fn list_progress_events_after(
         &self,
-        account: &AccountId,
+        scope: &AccountRegion,
         token: &RequestToken,
         visible_since: Timestamp,
         after_number: i64,
@@ -176,6 +188,8 @@ pub(crate) struct PlannedWrite {
     pub event: Option<ProgressEvent>,
     /// The request's lease afterwards.
     pub lease: Option<Lease>,
+    /// What the event does to the request's resource.
+    pub resource: Option<ResourceChange>,
 }
 
 impl PlannedWrite {
@@ -193,9 +207,13 @@ impl PlannedWrite {
         let released = event
             .as_ref()
             .is_some_and(|event| event.operation_status.is_terminal());
+        let resource = event
+            .as_ref()
+            .and_then(|event| ResourceChange::on_success(stored, event));
         Some(Self {
             lease: if released { None } else { lease },
             event,
+            resource,
         })
     }
 }

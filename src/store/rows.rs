@@ -12,13 +12,15 @@
 use std::time::Duration;
 
 use crate::domain::change_token::{ChangeTokenScope, ChangeTokenStatus};
+use crate::domain::hooks::HookProgressEvent;
 use crate::domain::lease::Lease;
+use crate::domain::resource::{AccountRegion, StoredResource};
 use crate::domain::resource_request::{
     HandlerErrorCode, NewResourceRequest, NumberedEvent, Operation, OperationStatus, ProgressEvent,
     ResourceRequestInput, StoredResourceRequest,
 };
 use crate::domain::values::{
-    ChangeToken, ClientToken, Identifier, JsonDocument, LeaseToken, RoleArn, TypeName,
+    ChangeToken, ClientToken, Identifier, JsonDocument, LeaseToken, Region, RoleArn, TypeName,
     TypeVersionId, WorkerId,
 };
 use crate::domain::{AccountId, FieldViolation, Timestamp};
@@ -77,6 +79,8 @@ pub(super) struct EventRow {
     pub error_code: Option<String>,
     pub retry_after: Option<i64>,
     pub event_time: i64,
+    /// The request's, set with its first hook event.
+    pub hooks_request_token: Option<String>,
 }
 
 impl EventRow {
@@ -88,7 +92,7 @@ impl EventRow {
             type_name: self.type_name,
             identifier: self.identifier,
             request_token: self.request_token,
-            hooks_request_token: None,
+            hooks_request_token: self.hooks_request_token,
             event_time: Timestamp::from_micros(self.event_time),
             resource_model: self.resource_model,
             status_message: self.status_message,
@@ -115,20 +119,24 @@ impl NumberedEventRow {
 }
 
 /// What a status read selects from `resource_requests`: the current event,
-/// and the owner and creation time that decide who may see it.
+/// and the owner (account and region) and creation time that decide who
+/// may see it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(super) struct StatusRow {
     #[sqlx(flatten)]
     pub current: EventRow,
     pub account_id: String,
+    pub region: String,
     pub created_at: i64,
 }
 
 impl StatusRow {
-    /// Whether `account` may see this request at a time when requests
-    /// created before `visible_since` have expired.
-    pub fn is_visible_to(&self, account: &AccountId, visible_since: Timestamp) -> bool {
-        self.account_id == account.as_str() && self.created_at >= visible_since.as_micros()
+    /// Whether a caller in `scope` may see this request at a time when
+    /// requests created before `visible_since` have expired.
+    pub fn is_visible_to(&self, scope: &AccountRegion, visible_since: Timestamp) -> bool {
+        self.account_id == scope.account.as_str()
+            && self.region == scope.region.as_str()
+            && self.created_at >= visible_since.as_micros()
     }
 
     pub fn into_status(self) -> Result<RequestStatus, StoreError> {
@@ -204,6 +212,7 @@ impl RequestRow {
         let StatusRow {
             current,
             account_id,
+            region,
             created_at,
         } = self.status;
         let current = current.into_event()?;
@@ -225,7 +234,10 @@ impl RequestRow {
             )?,
         };
         Ok(StoredResourceRequest {
-            account: parse_stored(&account_id, "account", AccountId::parse)?,
+            scope: AccountRegion::new(
+                parse_stored(&account_id, "account", AccountId::parse)?,
+                parse_stored(&region, "region", Region::parse)?,
+            ),
             client_token: parse_stored_optional(
                 self.client_token,
                 "client token",
@@ -262,7 +274,7 @@ pub(super) fn lease_columns(
 pub(super) fn inserted_request(request: NewResourceRequest) -> StoredResourceRequest {
     let current = request.first_event();
     StoredResourceRequest {
-        account: request.account,
+        scope: request.scope,
         client_token: request.client_token,
         input: request.input,
         current,
@@ -309,5 +321,51 @@ impl ChangeTokenRow {
                 .insync_at
                 .is_some_and(|at| at < in_sync_visible_since.as_micros());
         Ok((!expired).then_some(status))
+    }
+}
+
+/// A `resources` row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(super) struct ResourceRow {
+    pub type_name: String,
+    pub identifier: String,
+    pub properties: String,
+}
+
+impl ResourceRow {
+    pub fn into_resource(self) -> StoredResource {
+        StoredResource {
+            type_name: self.type_name,
+            identifier: self.identifier,
+            properties: self.properties,
+        }
+    }
+}
+
+/// A `hook_progress_events` row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(super) struct HookRow {
+    pub hook_type_name: String,
+    pub hook_type_version_id: Option<String>,
+    pub hook_type_arn: Option<String>,
+    pub invocation_point: String,
+    pub hook_status: String,
+    pub hook_event_time: i64,
+    pub hook_status_message: Option<String>,
+    pub failure_mode: Option<String>,
+}
+
+impl HookRow {
+    pub fn into_event(self) -> HookProgressEvent {
+        HookProgressEvent {
+            hook_type_name: self.hook_type_name,
+            hook_type_version_id: self.hook_type_version_id,
+            hook_type_arn: self.hook_type_arn,
+            invocation_point: self.invocation_point,
+            hook_status: self.hook_status,
+            hook_event_time: Timestamp::from_micros(self.hook_event_time),
+            hook_status_message: self.hook_status_message,
+            failure_mode: self.failure_mode,
+        }
     }
 }

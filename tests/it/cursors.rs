@@ -28,6 +28,7 @@ async fn page(
             max_results: Some(2),
             next_token,
             resource_request_status_filter: None,
+            region: String::new(),
         })
         .await?
         .into_inner();
@@ -99,7 +100,8 @@ async fn the_sdk_pages_with_cursors_and_another_account_cannot(backend: Backend)
         create_as(&mut client, ACCOUNT).await;
         create_as(&mut client, OTHER_ACCOUNT).await;
     }
-    let own = app.sdk(ACCOUNT, "eu-west-1").cloudcontrol();
+    // The requests were created over gRPC in the default region.
+    let own = app.sdk(ACCOUNT, "us-east-1").cloudcontrol();
     let first = own
         .list_resource_requests()
         .max_results(2)
@@ -115,7 +117,7 @@ async fn the_sdk_pages_with_cursors_and_another_account_cannot(backend: Backend)
         .await
         .expect("the second page");
     assert_eq!(second.resource_request_status_summaries().len(), 1);
-    let other = app.sdk(OTHER_ACCOUNT, "eu-west-1").cloudcontrol();
+    let other = app.sdk(OTHER_ACCOUNT, "us-east-1").cloudcontrol();
     let error = other
         .list_resource_requests()
         .next_token(&next_token)

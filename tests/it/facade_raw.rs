@@ -483,7 +483,7 @@ async fn the_query_form_answers_in_xml() {
         .query(&query)
         .header(
             AUTHORIZATION,
-            authorization(ACCOUNT, "us-east-1", "cloudcontrolapi"),
+            authorization(ACCOUNT, "eu-west-1", "cloudcontrolapi"),
         )
         .send()
         .await
@@ -497,7 +497,7 @@ async fn the_query_form_answers_in_xml() {
     );
 
     // ...or presigned-style with the credential as a parameter, as on the reference page.
-    let credential = format!("{ACCOUNT}/20160316/us-east-1/cloudcontrolapi/aws4_request");
+    let credential = format!("{ACCOUNT}/20160316/eu-west-1/cloudcontrolapi/aws4_request");
     let response = client
         .get(app.http_endpoint())
         .query(&query)
@@ -529,7 +529,7 @@ async fn the_query_form_answers_in_xml() {
         )
         .header(
             AUTHORIZATION,
-            authorization(ACCOUNT, "us-east-1", "cloudcontrolapi"),
+            authorization(ACCOUNT, "eu-west-1", "cloudcontrolapi"),
         )
         .body(form)
         .send()

@@ -111,15 +111,15 @@ async fn status_of(client: &aws_sdk_cloudcontrol::Client, request_token: &str) -
         .expect("a progress event")
 }
 
-/// What a worker reports over gRPC for a request of [`ACCOUNT`].
+/// What a worker reports over gRPC for a request of [`ACCOUNT`] in
+/// [`CLOUD_CONTROL_REGION`].
 async fn report(app: &TestApp, request_token: &str, status: GrpcStatus) {
     let mut worker = app.resource_requests().await;
-    resource_requests::record(
-        &mut worker,
-        resource_requests::report(request_token, status),
-    )
-    .await
-    .expect("RecordProgressEvent");
+    let mut report = resource_requests::report(request_token, status);
+    report.region = CLOUD_CONTROL_REGION.into();
+    resource_requests::record(&mut worker, report)
+        .await
+        .expect("RecordProgressEvent");
 }
 
 fn token_of(event: &SdkProgressEvent) -> String {
@@ -365,17 +365,18 @@ async fn cloudcontrol_operations_round_trip(backend: Backend) {
     assert_eq!(updated.operation_status(), Some(&SdkStatus::Pending));
     assert_eq!(updated.identifier(), Some("app-logs"));
 
+    // Another resource: app-logs has an update in progress.
     let deleted = client
         .delete_resource()
         .type_name(TYPE_NAME)
-        .identifier("app-logs")
+        .identifier("old-logs")
         .send()
         .await
         .expect("DeleteResource")
         .progress_event
         .expect("a progress event");
     assert_eq!(deleted.operation(), Some(&SdkOperation::Delete));
-    assert_eq!(deleted.identifier(), Some("app-logs"));
+    assert_eq!(deleted.identifier(), Some("old-logs"));
     let tokens: HashSet<String> = [&created, &updated, &deleted].map(token_of).into();
     assert_eq!(tokens.len(), 3, "every request has its own token");
 
@@ -415,12 +416,11 @@ async fn cloudcontrol_operations_round_trip(backend: Backend) {
         Some(&SdkStatus::CancelInProgress)
     );
 
-    // A request recorded over gRPC is the same request on the facade.
-    let recorded = resource_requests::create(
-        &mut app.resource_requests().await,
-        resource_requests::create_request(None),
-    )
-    .await;
+    // A request recorded over gRPC in the same region is the same request
+    // on the facade.
+    let mut in_region = resource_requests::create_request(None);
+    in_region.region = CLOUD_CONTROL_REGION.into();
+    let recorded = resource_requests::create(&mut app.resource_requests().await, in_region).await;
     let seen = status_of(&client, &recorded.request_token).await;
     assert_eq!(seen.operation_status(), Some(&SdkStatus::Pending));
     assert_eq!(seen.type_name(), Some(TYPE_NAME));

@@ -13,7 +13,7 @@ use statusgate::domain::{AccountId, Clock, SystemClock};
 use statusgate::store::{CreateOutcome, Store};
 use tokio::task::JoinSet;
 
-use crate::common::{ACCOUNT, Backend, OTHER_ACCOUNT, TYPE_NAME, open_test_store};
+use crate::common::{ACCOUNT, Backend, OTHER_ACCOUNT, TYPE_NAME, open_test_store, scope_of};
 
 /// Bad and good creates per round; rounds repeat the race.
 const PER_SIDE: usize = 150;
@@ -21,7 +21,7 @@ const ROUNDS: usize = 3;
 
 fn new_request(account: &str, request_token: RequestToken) -> NewResourceRequest {
     NewResourceRequest {
-        account: AccountId::parse(account).unwrap(),
+        scope: scope_of(&AccountId::parse(account).unwrap()),
         request_token,
         client_token: None,
         input: ResourceRequestInput {
@@ -67,6 +67,7 @@ async fn a_flood_of_failing_creates_fails_no_other_account() {
                 let outcome = match outcome {
                     Ok(CreateOutcome::Created(_)) => Ok(()),
                     Ok(CreateOutcome::ClientTokenTaken(_)) => Err("client token taken".to_owned()),
+                    Ok(CreateOutcome::ResourceBusy) => Err("resource busy".to_owned()),
                     Err(error) => Err(error.to_string()),
                 };
                 (good, outcome)

@@ -8,7 +8,8 @@ use tonic::Code;
 
 use crate::backend_tests;
 use crate::common::auth::{
-    Bearer, change_tokens_as, credentials_as, issue, resource_requests_as, spawn_sigv4,
+    Bearer, change_tokens_as, credentials_as, issue, resource_requests_as, resources_as,
+    simulation_as, spawn_sigv4,
 };
 use crate::common::change_tokens::global;
 use crate::common::grpc_errors::assert_error;
@@ -16,7 +17,7 @@ use crate::common::{ACCOUNT, Backend, OTHER_ACCOUNT, TYPE_NAME, TestApp};
 
 /// Every RPC statusgate serves, with the least role that may call it,
 /// spelled out here rather than read from the table under test.
-const RPCS: [(&str, Role); 13] = [
+const RPCS: [(&str, Role); 18] = [
     ("GetChangeToken", Role::Client),
     ("GetChangeTokenStatus", Role::Client),
     ("ConsumeChangeToken", Role::Worker),
@@ -30,6 +31,11 @@ const RPCS: [(&str, Role); 13] = [
     ("CreateCredential", Role::Admin),
     ("ListCredentials", Role::Admin),
     ("RevokeCredential", Role::Admin),
+    ("GetResource", Role::Client),
+    ("ListResources", Role::Client),
+    ("RecordHookProgressEvent", Role::Worker),
+    ("SetSimulationRules", Role::Admin),
+    ("GetSimulationRules", Role::Admin),
 ];
 
 /// Calls `rpc` with a minimal request; only whether the call got past
@@ -161,6 +167,56 @@ async fn call(app: &TestApp, bearer: Bearer, rpc: &str) -> Result<(), tonic::Sta
                 .await
                 .map(drop)
         }
+        "GetResource" => {
+            let mut client = resources_as(app, bearer).await;
+            client
+                .get_resource(proto::GetResourceRequest {
+                    type_name: TYPE_NAME.into(),
+                    identifier: "no-such-resource".into(),
+                    ..Default::default()
+                })
+                .await
+                .map(drop)
+        }
+        "ListResources" => {
+            let mut client = resources_as(app, bearer).await;
+            client
+                .list_resources(proto::ListResourcesRequest {
+                    type_name: TYPE_NAME.into(),
+                    ..Default::default()
+                })
+                .await
+                .map(drop)
+        }
+        "RecordHookProgressEvent" => {
+            let mut client = resource_requests_as(app, bearer).await;
+            client
+                .record_hook_progress_event(proto::RecordHookProgressEventRequest {
+                    request_token: token(),
+                    hook_type_name: "Private::Guard::Hook".into(),
+                    invocation_point: "PRE_PROVISION".into(),
+                    hook_status: "HOOK_IN_PROGRESS".into(),
+                    ..Default::default()
+                })
+                .await
+                .map(drop)
+        }
+        "SetSimulationRules" => {
+            let mut client = simulation_as(app, bearer).await;
+            client
+                .set_simulation_rules(proto::SetSimulationRulesRequest {
+                    rules: r#"{"Rules": []}"#.into(),
+                })
+                .await
+                .map(drop)
+        }
+        "GetSimulationRules" => {
+            let mut client = simulation_as(app, bearer).await;
+            client
+                .get_simulation_rules(proto::GetSimulationRulesRequest {})
+                .await
+                .map(drop)
+        }
         other => panic!("no such RPC in the table: {other}"),
     }
 }
@@ -168,8 +224,19 @@ async fn call(app: &TestApp, bearer: Bearer, rpc: &str) -> Result<(), tonic::Sta
 async fn each_role_may_call_exactly_what_it_may(backend: Backend) {
     let app = spawn_sigv4(backend).await;
     for role in Role::ALL {
-        let key = issue(&app, Some(ACCOUNT), role).await;
+        let bound = issue(&app, Some(ACCOUNT), role).await;
+        // The simulation's rules apply to every account: they take a key
+        // bound to all accounts (clients have none), see
+        // `simulation_rules_need_a_key_of_all_accounts`.
+        let all_accounts = match role {
+            Role::Client => None,
+            Role::Worker | Role::Admin => Some(issue(&app, None, role).await),
+        };
         for (rpc, least) in RPCS {
+            let key = match (&all_accounts, rpc.ends_with("SimulationRules")) {
+                (Some(all_accounts), true) => all_accounts,
+                (Some(_), false) | (None, _) => &bound,
+            };
             let outcome = call(&app, key.bearer(), rpc).await;
             if role >= least {
                 if let Err(status) = &outcome {
@@ -190,9 +257,32 @@ async fn each_role_may_call_exactly_what_it_may(backend: Backend) {
     }
 }
 
+async fn simulation_rules_need_a_key_of_all_accounts(backend: Backend) {
+    let app = spawn_sigv4(backend).await;
+    let bound_admin = issue(&app, Some(ACCOUNT), Role::Admin).await;
+    for rpc in ["SetSimulationRules", "GetSimulationRules"] {
+        let status = call(&app, bound_admin.bearer(), rpc).await.expect_err(rpc);
+        assert_error(&status, Code::PermissionDenied, "AccessDeniedException");
+        assert!(
+            status.message().contains("bound to all accounts"),
+            "{status:?}"
+        );
+    }
+    let admin = issue(&app, None, Role::Admin).await;
+    call(&app, admin.bearer(), "SetSimulationRules")
+        .await
+        .expect("an admin of all accounts sets the rules");
+    let worker = issue(&app, None, Role::Worker).await;
+    let status = call(&app, worker.bearer(), "SetSimulationRules")
+        .await
+        .expect_err("workers do not manage the rules");
+    assert_error(&status, Code::PermissionDenied, "AccessDeniedException");
+}
+
 async fn calls_without_or_with_wrong_credentials_are_refused(backend: Backend) {
     let app = spawn_sigv4(backend).await;
-    let key = issue(&app, Some(ACCOUNT), Role::Admin).await;
+    // Of all accounts, so that it may call every RPC (the simulation's rules too).
+    let key = issue(&app, None, Role::Admin).await;
     let revoked = issue(&app, Some(ACCOUNT), Role::Admin).await;
     app.application()
         .services()
@@ -348,6 +438,7 @@ async fn a_key_acts_on_its_own_account_only(backend: Backend) {
     worker
         .record_progress_event(proto::RecordProgressEventRequest {
             account_id: ACCOUNT.into(),
+            region: "eu-west-1".into(),
             request_token: request_token.into(),
             operation_status: proto::OperationStatus::InProgress as i32,
             ..Default::default()
@@ -432,6 +523,7 @@ async fn admins_of_one_account_manage_that_account_only(backend: Backend) {
 
 backend_tests!(
     each_role_may_call_exactly_what_it_may,
+    simulation_rules_need_a_key_of_all_accounts,
     calls_without_or_with_wrong_credentials_are_refused,
     a_key_acts_on_its_own_account_only,
     admins_of_one_account_manage_that_account_only,

@@ -26,6 +26,7 @@ async fn list_page(
 ) -> Result<(Vec<ProgressEvent>, Option<String>), tonic::Status> {
     let response = client
         .list_resource_requests(ListResourceRequestsRequest {
+            region: String::new(),
             account_id: ACCOUNT.into(),
             max_results,
             next_token,
@@ -102,11 +103,12 @@ async fn created_requests_start_pending(backend: Backend) {
     .await;
     assert_eq!(update.operation(), Operation::Update);
     assert_eq!(update.identifier.as_deref(), Some("app-logs"));
+    // Another resource: app-logs has an update in progress.
     let delete = create(
         &mut client,
         CreateResourceRequestRequest {
             operation: Operation::Delete as i32,
-            identifier: Some("app-logs".into()),
+            identifier: Some("old-logs".into()),
             desired_state: None,
             ..create_request(None)
         },
@@ -411,6 +413,7 @@ async fn unknown_and_foreign_requests_are_not_found(backend: Backend) {
     );
     let no_history = client
         .list_progress_events(ListProgressEventsRequest {
+            region: String::new(),
             account_id: ACCOUNT.into(),
             request_token: unknown.into(),
         })

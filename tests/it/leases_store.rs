@@ -21,7 +21,7 @@ use statusgate::domain::{AccountId, Error, Timestamp};
 use statusgate::store::{ClaimQuery, CreateOutcome, Store, Subscription, Topic};
 
 use crate::backend_tests;
-use crate::common::{ACCOUNT, Backend, OTHER_ACCOUNT, open_test_store};
+use crate::common::{ACCOUNT, Backend, OTHER_ACCOUNT, open_test_store, scope_of};
 
 const EPOCH: Timestamp = Timestamp::from_micros(1_700_000_000_000_000);
 const LEASE: Duration = Duration::from_secs(30);
@@ -41,7 +41,7 @@ async fn create_at(
     created_at: Timestamp,
 ) -> RequestToken {
     let request = NewResourceRequest {
-        account: account(owner),
+        scope: scope_of(&account(owner)),
         request_token: RequestToken::parse(uuid::Uuid::new_v4().to_string()).unwrap(),
         client_token: None,
         input: ResourceRequestInput {
@@ -59,7 +59,9 @@ async fn create_at(
         CreateOutcome::Created(stored) => {
             RequestToken::parse(stored.current.request_token).unwrap()
         }
-        CreateOutcome::ClientTokenTaken(_) => panic!("expected a new request"),
+        CreateOutcome::ClientTokenTaken(_) | CreateOutcome::ResourceBusy => {
+            panic!("expected a new request")
+        }
     }
 }
 
@@ -67,6 +69,7 @@ async fn create_at(
 fn query(now: Timestamp, limit: u32) -> ClaimQuery {
     ClaimQuery {
         account: None,
+        region: None,
         type_name_prefix: None,
         now,
         last_event_at_or_before: now,
@@ -111,14 +114,14 @@ async fn force_status(
         }))
     };
     store
-        .update_resource_request(&account(ACCOUNT), token, at(-100), &decide)
+        .update_resource_request(&scope_of(&account(ACCOUNT)), token, at(-100), &decide)
         .await
         .unwrap()
 }
 
 async fn stored(store: &dyn Store, token: &RequestToken) -> StoredResourceRequest {
     store
-        .get_resource_request(&account(ACCOUNT), token, at(-100))
+        .get_resource_request(&scope_of(&account(ACCOUNT)), token, at(-100))
         .await
         .unwrap()
 }
@@ -157,7 +160,7 @@ async fn claims_hand_out_the_oldest_claimable_requests_once(backend: Backend) {
         assert_eq!(lease.worker_id.as_str(), "a");
     }
     let history = store
-        .list_progress_events(&account(ACCOUNT), &first, at(-100))
+        .list_progress_events(&scope_of(&account(ACCOUNT)), &first, at(-100))
         .await
         .unwrap();
     assert_eq!(
@@ -231,7 +234,7 @@ async fn renewals_extend_and_terminal_events_release_the_lease(backend: Backend)
     let lease = claimed[0].lease.clone().unwrap();
     let renew = |request: &StoredResourceRequest| decide_renew(request, &lease.token, None, at(20));
     let current = store
-        .update_resource_request(&account(ACCOUNT), &token, at(-100), &renew)
+        .update_resource_request(&scope_of(&account(ACCOUNT)), &token, at(-100), &renew)
         .await
         .unwrap();
     assert_eq!(current.operation_status, OperationStatus::InProgress);
@@ -291,14 +294,14 @@ async fn writes_wake_their_subscribers_and_no_one_else(backend: Backend) {
         "another request's watcher was not woken"
     );
     let after = store
-        .list_progress_events_after(&account(ACCOUNT), &token, at(-100), 1)
+        .list_progress_events_after(&scope_of(&account(ACCOUNT)), &token, at(-100), 1)
         .await
         .unwrap();
     let numbers: Vec<i64> = after.iter().map(|event| event.number).collect();
     assert_eq!(numbers, [2, 3]);
     assert!(
         store
-            .list_progress_events_after(&account(ACCOUNT), &token, at(-100), 3)
+            .list_progress_events_after(&scope_of(&account(ACCOUNT)), &token, at(-100), 3)
             .await
             .unwrap()
             .is_empty()

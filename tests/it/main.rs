@@ -11,7 +11,9 @@
 //!   trait alone), `leases_store` (claims and notifications, the store
 //!   alone), `workers` (claims and leases over gRPC), `watch` (wait and
 //!   watch), `longrunning` (google.longrunning and reflection), `operations`
-//!   (tracing, health, overload, shutdown) and `cli` (the binary).
+//!   (tracing, health, overload, shutdown), `resources` (GetResource and
+//!   ListResources, regions, one change per resource, the type table, the
+//!   simulation's rules, patches, hooks) and `cli` (the binary).
 //!   Authentication (`--auth sigv4`): `facade_auth` (SigV4 through the SDKs
 //!   and raw signed HTTP), `grpc_auth` (Bearer keys, the role table, account
 //!   binding), `credential_store` (the `CredentialStore` trait),
@@ -70,6 +72,7 @@ mod malformed_http;
 mod metrics_labels;
 mod operations;
 mod races;
+mod resources;
 mod simulation;
 mod slow_clients;
 mod storable_input;

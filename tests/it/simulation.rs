@@ -289,12 +289,60 @@ async fn create_without_a_key_gets_a_generated_identifier(backend: Backend) {
             .is_match(&identifier),
         "{identifier}"
     );
-    assert_eq!(success.resource_model.as_deref(), Some(desired_state));
+    // The generated primary identifier is part of the model, as AWS reports it.
+    let expected = format!(
+        r#"{{"LogGroupName":"{identifier}","RetentionInDays":7,"Tags":[{{"Key":"Name","Value":"x"}}]}}"#
+    );
+    assert_eq!(success.resource_model.as_deref(), Some(expected.as_str()));
 }
 
-async fn update_and_delete_keep_the_identifier_without_a_model(backend: Backend) {
+/// Runs `requests` through both simulated steps to `SUCCESS`.
+async fn simulate_to_success(
+    client: &mut Client,
+    clock: &ManualClock,
+    requests: &[&ProgressEvent],
+) -> Vec<ProgressEvent> {
+    clock.advance(DELAY);
+    for request in requests {
+        wait_for_status(
+            client,
+            &request.request_token,
+            proto::OperationStatus::InProgress,
+        )
+        .await;
+    }
+    clock.advance(DELAY);
+    let mut finished = Vec::new();
+    for request in requests {
+        finished.push(
+            wait_for_status(
+                client,
+                &request.request_token,
+                proto::OperationStatus::Success,
+            )
+            .await,
+        );
+    }
+    finished
+}
+
+async fn update_and_delete_act_on_the_created_resource(backend: Backend) {
     let (app, clock) = simulating_app(backend).await;
     let mut client = app.resource_requests().await;
+    let created = [
+        create(
+            &mut client,
+            create_with_state(r#"{"LogGroupName":"app-logs","RetentionInDays":7}"#),
+        )
+        .await,
+        create(
+            &mut client,
+            create_with_state(r#"{"LogGroupName":"old-logs"}"#),
+        )
+        .await,
+    ];
+    simulate_to_success(&mut client, &clock, &[&created[0], &created[1]]).await;
+
     let update = create(
         &mut client,
         CreateResourceRequestRequest {
@@ -318,29 +366,18 @@ async fn update_and_delete_keep_the_identifier_without_a_model(backend: Backend)
         },
     )
     .await;
-    clock.advance(DELAY);
+    let finished = simulate_to_success(&mut client, &clock, &[&update, &delete]).await;
+    assert_eq!(finished[0].operation(), proto::Operation::Update);
+    assert_eq!(finished[0].identifier.as_deref(), Some("app-logs"));
+    assert_eq!(
+        finished[0].resource_model.as_deref(),
+        Some(r#"{"LogGroupName":"app-logs","RetentionInDays":14}"#),
+        "the patch applied to the created model"
+    );
+    assert_eq!(finished[1].operation(), proto::Operation::Delete);
+    assert_eq!(finished[1].identifier.as_deref(), Some("old-logs"));
+    assert_eq!(finished[1].resource_model, None);
     for request in [&update, &delete] {
-        wait_for_status(
-            &mut client,
-            &request.request_token,
-            proto::OperationStatus::InProgress,
-        )
-        .await;
-    }
-    clock.advance(DELAY);
-    for (request, identifier, operation) in [
-        (&update, "app-logs", proto::Operation::Update),
-        (&delete, "old-logs", proto::Operation::Delete),
-    ] {
-        let success = wait_for_status(
-            &mut client,
-            &request.request_token,
-            proto::OperationStatus::Success,
-        )
-        .await;
-        assert_eq!(success.operation(), operation);
-        assert_eq!(success.identifier.as_deref(), Some(identifier));
-        assert_eq!(success.resource_model, None);
         assert_eq!(
             statuses(&history(&mut client, &request.request_token).await),
             [
@@ -472,7 +509,13 @@ async fn two_simulating_replicas_never_duplicate_steps(backend: Backend) {
     let mut tokens = Vec::new();
     for index in 0..40 {
         let client = &mut clients[index % 2];
-        tokens.push(create(client, create_request(None)).await.request_token);
+        // One resource each: a second create of one name would fail AlreadyExists.
+        let desired_state = format!(r#"{{"LogGroupName":"logs-{index}"}}"#);
+        tokens.push(
+            create(client, create_with_state(&desired_state))
+                .await
+                .request_token,
+        );
     }
     let client = &mut clients[0];
     clock.advance(DELAY);
@@ -486,7 +529,7 @@ async fn two_simulating_replicas_never_duplicate_steps(backend: Backend) {
     // Give a late duplicate every chance to show up.
     clock.advance(DELAY);
     tokio::time::sleep(HOLD).await;
-    for token in &tokens {
+    for (index, token) in tokens.iter().enumerate() {
         let events = history(client, token).await;
         assert_eq!(
             statuses(&events),
@@ -497,7 +540,8 @@ async fn two_simulating_replicas_never_duplicate_steps(backend: Backend) {
             ],
             "request {token}"
         );
-        assert_eq!(events[2].identifier.as_deref(), Some("app-logs"));
+        let expected = format!("logs-{index}");
+        assert_eq!(events[2].identifier.as_deref(), Some(expected.as_str()));
     }
 }
 
@@ -505,7 +549,7 @@ backend_tests!(
     due_change_tokens_go_in_sync_in_batches,
     create_reaches_success_with_the_desired_state,
     create_without_a_key_gets_a_generated_identifier,
-    update_and_delete_keep_the_identifier_without_a_model,
+    update_and_delete_act_on_the_created_resource,
     cancelled_in_progress_request_ends_cancel_complete,
     request_cancelled_before_it_started_is_left_alone,
     pending_change_token_goes_in_sync_after_the_delay,

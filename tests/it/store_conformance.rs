@@ -6,17 +6,20 @@ use std::time::Duration;
 use statusgate::app::open_store;
 use statusgate::config::Config;
 use statusgate::domain::change_token::{ChangeTokenScope, ChangeTokenStatus};
+use statusgate::domain::resource::AccountRegion;
 use statusgate::domain::resource_request::{
     Decision, NewResourceRequest, Operation, OperationStatus, ResourceRequestInput,
 };
+use statusgate::domain::resource_request::{ProgressEvent, StoredResourceRequest};
 use statusgate::domain::values::{
-    ChangeDescription, ChangeToken, ClientToken, JsonDocument, Region, RequestToken, TypeName,
+    ChangeDescription, ChangeToken, ClientToken, Identifier, JsonDocument, Region, RequestToken,
+    TypeName,
 };
 use statusgate::domain::{AccountId, Error, FieldViolation, Timestamp};
-use statusgate::store::{CreateOutcome, ListQuery, Store, StoreError};
+use statusgate::store::{CreateOutcome, ListQuery, ResourceListQuery, Store, StoreError};
 
 use crate::backend_tests;
-use crate::common::{Backend, TestDatabase};
+use crate::common::{Backend, TestDatabase, scope_of};
 
 const EPOCH: Timestamp = Timestamp::from_micros(1_700_000_000_000_000);
 
@@ -60,7 +63,7 @@ fn new_request(
     created_at: Timestamp,
 ) -> NewResourceRequest {
     NewResourceRequest {
-        account: owner.clone(),
+        scope: scope_of(owner),
         request_token: RequestToken::parse(uuid::Uuid::new_v4().to_string()).unwrap(),
         client_token: client_token.map(|value| ClientToken::parse(value).unwrap()),
         input: create_input(),
@@ -73,7 +76,9 @@ async fn created(store: &dyn Store, request: &NewResourceRequest) -> RequestToke
         CreateOutcome::Created(stored) => {
             RequestToken::parse(stored.current.request_token).unwrap()
         }
-        CreateOutcome::ClientTokenTaken(_) => panic!("expected a new request"),
+        CreateOutcome::ClientTokenTaken(_) | CreateOutcome::ResourceBusy => {
+            panic!("expected a new request")
+        }
     }
 }
 
@@ -209,7 +214,9 @@ async fn client_tokens_are_per_account(backend: Backend) {
             assert_eq!(existing.input, original.input);
             assert_eq!(existing.event_count, 1);
         }
-        CreateOutcome::Created(_) => panic!("the client token was taken"),
+        CreateOutcome::Created(_) | CreateOutcome::ResourceBusy => {
+            panic!("the client token was taken")
+        }
     }
     let other_account = new_request(&account("222222222222"), Some("client-1"), at(1));
     created(store.as_ref(), &other_account).await;
@@ -237,14 +244,14 @@ async fn updates_append_events_under_the_decision(backend: Backend) {
         ))
     };
     let event = store
-        .update_resource_request(&owner, &request_token, at(0), &to_in_progress)
+        .update_resource_request(&scope_of(&owner), &request_token, at(0), &to_in_progress)
         .await
         .unwrap();
     assert_eq!(event.operation_status, OperationStatus::InProgress);
 
     let unchanged = |_: &_| Ok(Decision::Unchanged);
     let current = store
-        .update_resource_request(&owner, &request_token, at(0), &unchanged)
+        .update_resource_request(&scope_of(&owner), &request_token, at(0), &unchanged)
         .await
         .unwrap();
     assert_eq!(
@@ -255,25 +262,30 @@ async fn updates_append_events_under_the_decision(backend: Backend) {
     let refuse = |_: &_| Err(Error::invalid_input(FieldViolation::missing("X")));
     assert!(matches!(
         store
-            .update_resource_request(&owner, &request_token, at(0), &refuse)
+            .update_resource_request(&scope_of(&owner), &request_token, at(0), &refuse)
             .await,
         Err(StoreError::Rejected(_))
     ));
     assert!(matches!(
         store
-            .update_resource_request(&account("222222222222"), &request_token, at(0), &unchanged)
+            .update_resource_request(
+                &scope_of(&account("222222222222")),
+                &request_token,
+                at(0),
+                &unchanged
+            )
             .await,
         Err(StoreError::NotFound)
     ));
 
     let stored = store
-        .get_resource_request(&owner, &request_token, at(0))
+        .get_resource_request(&scope_of(&owner), &request_token, at(0))
         .await
         .unwrap();
     assert_eq!(stored.event_count, 2);
     assert_eq!(stored.current, event);
     let history = store
-        .list_progress_events(&owner, &request_token, at(0))
+        .list_progress_events(&scope_of(&owner), &request_token, at(0))
         .await
         .unwrap();
     let statuses: Vec<_> = history.iter().map(|event| event.operation_status).collect();
@@ -298,7 +310,7 @@ async fn lists_are_newest_first_with_cursors_and_filters(backend: Backend) {
     )
     .await;
     let query = |after, limit, statuses: Vec<OperationStatus>| ListQuery {
-        account: owner.clone(),
+        scope: scope_of(&owner),
         operations: Vec::new(),
         statuses,
         after,
@@ -341,7 +353,7 @@ async fn lists_are_newest_first_with_cursors_and_filters(backend: Backend) {
         ))
     };
     store
-        .update_resource_request(&owner, &tokens[2], at(0), &finish)
+        .update_resource_request(&scope_of(&owner), &tokens[2], at(0), &finish)
         .await
         .unwrap();
     let succeeded = store
@@ -410,19 +422,19 @@ async fn purging_requests_respects_the_batch_and_cutoff(backend: Backend) {
     assert_eq!(store.purge_resource_requests(at(3), 2).await.unwrap(), 0);
     assert!(matches!(
         store
-            .get_resource_request(&owner, &tokens[0], at(-10))
+            .get_resource_request(&scope_of(&owner), &tokens[0], at(-10))
             .await,
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
         store
-            .list_progress_events(&owner, &tokens[0], at(-10))
+            .list_progress_events(&scope_of(&owner), &tokens[0], at(-10))
             .await,
         Err(StoreError::NotFound)
     ));
     assert!(
         store
-            .get_resource_request(&owner, &tokens[3], at(-10))
+            .get_resource_request(&scope_of(&owner), &tokens[3], at(-10))
             .await
             .is_ok()
     );
@@ -438,12 +450,235 @@ async fn reopening_keeps_data_and_migrations_are_idempotent(backend: Backend) {
     store.close().await;
     let reopened = open_store(&config).await.unwrap();
     let stored = reopened
-        .get_resource_request(&owner, &request_token, at(0))
+        .get_resource_request(&scope_of(&owner), &request_token, at(0))
         .await
         .unwrap();
     assert_eq!(stored.current.operation_status, OperationStatus::Pending);
     reopened.ping(Duration::from_secs(5)).await.unwrap();
     reopened.close().await;
+}
+
+/// A request of `operation` on resource `identifier` of the log group type.
+fn change_request(
+    scope: &AccountRegion,
+    operation: Operation,
+    identifier: &str,
+) -> NewResourceRequest {
+    NewResourceRequest {
+        scope: scope.clone(),
+        request_token: RequestToken::parse(uuid::Uuid::new_v4().to_string()).unwrap(),
+        client_token: None,
+        input: ResourceRequestInput {
+            operation,
+            identifier: Some(Identifier::parse(identifier).unwrap()),
+            desired_state: None,
+            patch_document: (operation == Operation::Update)
+                .then(|| JsonDocument::parse("PatchDocument", "[]").unwrap()),
+            ..create_input()
+        },
+        created_at: at(0),
+    }
+}
+
+/// Appends a terminal (or any) event with `identifier` and `model`.
+async fn finish(
+    store: &dyn Store,
+    scope: &AccountRegion,
+    request_token: &RequestToken,
+    status: OperationStatus,
+    identifier: &str,
+    model: Option<&str>,
+) -> ProgressEvent {
+    let decide = |stored: &StoredResourceRequest| {
+        Ok(Decision::Append(ProgressEvent {
+            operation_status: status,
+            identifier: Some(identifier.to_owned()),
+            resource_model: model.map(str::to_owned),
+            event_time: at(10),
+            ..stored.current.clone()
+        }))
+    };
+    store
+        .update_resource_request(scope, request_token, at(0), &decide)
+        .await
+        .unwrap()
+}
+
+async fn resources_follow_the_success_of_their_requests(backend: Backend) {
+    let (store, _database) = open(backend).await;
+    let store = store.as_ref();
+    let scope = scope_of(&account("111111111111"));
+    let elsewhere =
+        AccountRegion::new(account("111111111111"), Region::parse("eu-west-1").unwrap());
+    let type_name = TypeName::parse("AWS::Logs::LogGroup").unwrap();
+    let group = Identifier::parse("g").unwrap();
+
+    let create = created(store, &new_request(&account("111111111111"), None, at(0))).await;
+    finish(
+        store,
+        &scope,
+        &create,
+        OperationStatus::InProgress,
+        "g",
+        None,
+    )
+    .await;
+    assert!(matches!(
+        store.get_resource(&scope, &type_name, &group).await,
+        Err(StoreError::NotFound)
+    ));
+    finish(
+        store,
+        &scope,
+        &create,
+        OperationStatus::Success,
+        "g",
+        Some(r#"{"LogGroupName":"g"}"#),
+    )
+    .await;
+    let resource = store
+        .get_resource(&scope, &type_name, &group)
+        .await
+        .unwrap();
+    assert_eq!(resource.identifier, "g");
+    assert_eq!(resource.properties, r#"{"LogGroupName":"g"}"#);
+    assert!(matches!(
+        store.get_resource(&elsewhere, &type_name, &group).await,
+        Err(StoreError::NotFound)
+    ));
+
+    // One unfinished UPDATE or DELETE per resource, per scope.
+    let update = created(store, &change_request(&scope, Operation::Update, "g")).await;
+    for operation in [Operation::Update, Operation::Delete] {
+        let outcome = store
+            .create_resource_request(&change_request(&scope, operation, "g"))
+            .await
+            .unwrap();
+        assert!(
+            matches!(outcome, CreateOutcome::ResourceBusy),
+            "{operation:?}"
+        );
+    }
+    created(store, &change_request(&scope, Operation::Update, "other")).await;
+    created(store, &change_request(&elsewhere, Operation::Update, "g")).await;
+    finish(
+        store,
+        &scope,
+        &update,
+        OperationStatus::Success,
+        "g",
+        Some(r#"{"LogGroupName":"g","RetentionInDays":7}"#),
+    )
+    .await;
+    let resource = store
+        .get_resource(&scope, &type_name, &group)
+        .await
+        .unwrap();
+    assert_eq!(
+        resource.properties,
+        r#"{"LogGroupName":"g","RetentionInDays":7}"#
+    );
+
+    // A failed delete leaves the resource; a successful one removes it.
+    let failed = created(store, &change_request(&scope, Operation::Delete, "g")).await;
+    finish(store, &scope, &failed, OperationStatus::Failed, "g", None).await;
+    assert!(store.get_resource(&scope, &type_name, &group).await.is_ok());
+    let delete = created(store, &change_request(&scope, Operation::Delete, "g")).await;
+    finish(store, &scope, &delete, OperationStatus::Success, "g", None).await;
+    assert!(matches!(
+        store.get_resource(&scope, &type_name, &group).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn resources_list_by_identifier_after_a_cursor(backend: Backend) {
+    let (store, _database) = open(backend).await;
+    let store = store.as_ref();
+    let scope = scope_of(&account("111111111111"));
+    let other = scope_of(&account("222222222222"));
+    // Bytewise order: upper case before lower case, "b|2" after "b".
+    let identifiers = ["B", "a", "b", "b|2", "c"];
+    for identifier in identifiers.iter().rev() {
+        for owner in [&scope, &other] {
+            let create = created(
+                store,
+                &NewResourceRequest {
+                    scope: owner.clone(),
+                    ..new_request(&owner.account, None, at(0))
+                },
+            )
+            .await;
+            let model = format!(r#"{{"LogGroupName":"{identifier}"}}"#);
+            finish(
+                store,
+                owner,
+                &create,
+                OperationStatus::Success,
+                identifier,
+                Some(&model),
+            )
+            .await;
+        }
+    }
+    let page = |after: Option<&str>, limit: u32| ResourceListQuery {
+        scope: scope.clone(),
+        type_name: TypeName::parse("AWS::Logs::LogGroup").unwrap(),
+        after: after.map(str::to_owned),
+        limit,
+    };
+    let names = |listed: Vec<statusgate::domain::resource::StoredResource>| -> Vec<String> {
+        listed
+            .into_iter()
+            .map(|resource| resource.identifier)
+            .collect()
+    };
+    assert_eq!(
+        names(store.list_resources(&page(None, 10)).await.unwrap()),
+        identifiers
+    );
+    assert_eq!(
+        names(store.list_resources(&page(None, 2)).await.unwrap()),
+        ["B", "a"]
+    );
+    assert_eq!(
+        names(store.list_resources(&page(Some("a"), 2)).await.unwrap()),
+        ["b", "b|2"]
+    );
+    assert_eq!(
+        names(store.list_resources(&page(Some("b|2"), 2)).await.unwrap()),
+        ["c"]
+    );
+    assert!(
+        store
+            .list_resources(&page(Some("c"), 2))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let other_type = ResourceListQuery {
+        type_name: TypeName::parse("AWS::SQS::Queue").unwrap(),
+        ..page(None, 10)
+    };
+    assert!(store.list_resources(&other_type).await.unwrap().is_empty());
+}
+
+async fn simulation_rules_are_one_replaced_document(backend: Backend) {
+    let (store, _database) = open(backend).await;
+    assert_eq!(store.simulation_rules().await.unwrap(), None);
+    store
+        .set_simulation_rules(r#"{"Rules": []}"#, at(0))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.simulation_rules().await.unwrap().as_deref(),
+        Some(r#"{"Rules": []}"#)
+    );
+    let rules = r#"{"Rules": [{"TypeName": "AWS::S3::Bucket", "ExtraDelay": "1s"}]}"#;
+    store.set_simulation_rules(rules, at(1)).await.unwrap();
+    assert_eq!(
+        store.simulation_rules().await.unwrap().as_deref(),
+        Some(rules)
+    );
 }
 
 backend_tests!(
@@ -455,4 +690,7 @@ backend_tests!(
     lists_are_newest_first_with_cursors_and_filters,
     purging_requests_respects_the_batch_and_cutoff,
     reopening_keeps_data_and_migrations_are_idempotent,
+    resources_follow_the_success_of_their_requests,
+    resources_list_by_identifier_after_a_cursor,
+    simulation_rules_are_one_replaced_document,
 );

@@ -224,6 +224,7 @@ async fn wait_times_out_with_the_current_state(backend: Backend) {
     assert_invalid_field(&too_long, "ValidationException", "timeout");
     let negative = client
         .wait_resource_request(WaitResourceRequestRequest {
+            region: String::new(),
             account_id: ACCOUNT.into(),
             request_token: token.clone(),
             timeout: Some(prost_types::Duration {
@@ -247,6 +248,7 @@ async fn a_wait_answers_before_the_callers_deadline(backend: Backend) {
         .await
         .request_token;
     let mut request = tonic::Request::new(WaitResourceRequestRequest {
+        region: String::new(),
         account_id: ACCOUNT.into(),
         request_token: token,
         timeout: Some(duration(Duration::from_secs(60))),

@@ -54,7 +54,8 @@ async fn retry_times_far_from_now_are_refused_and_readers_keep_working(backend: 
         .await
         .expect("a retry time an hour away");
 
-    let sdk = app.sdk(ACCOUNT, "eu-west-1").cloudcontrol();
+    // Created over gRPC in the default region.
+    let sdk = app.sdk(ACCOUNT, "us-east-1").cloudcontrol();
     let status = sdk
         .get_resource_request_status()
         .request_token(&token)

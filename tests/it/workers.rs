@@ -532,6 +532,7 @@ async fn bad_worker_input_names_the_field(backend: Backend) {
         ),
         (
             RenewLeaseRequest {
+                region: String::new(),
                 account_id: ACCOUNT.into(),
                 request_token: token.clone(),
                 lease_token: "not a token".into(),
@@ -541,6 +542,7 @@ async fn bad_worker_input_names_the_field(backend: Backend) {
         ),
         (
             RenewLeaseRequest {
+                region: String::new(),
                 account_id: ACCOUNT.into(),
                 request_token: String::new(),
                 lease_token: "abc".into(),
@@ -550,6 +552,7 @@ async fn bad_worker_input_names_the_field(backend: Backend) {
         ),
         (
             RenewLeaseRequest {
+                region: String::new(),
                 account_id: ACCOUNT.into(),
                 request_token: token.clone(),
                 lease_token: "abc".into(),

@@ -1,21 +1,26 @@
 //! Cloud Control (`CloudApiService.*`): wire shapes to domain values, the
-//! resource request service, and back. The account comes from the access key;
-//! model constraints are checked by the domain newtypes and reported as
-//! `ValidationException` naming the member.
+//! resource request and resource services, and back. The account comes from
+//! the access key, the region from the SigV4 credential scope (the server's
+//! `--default-region` when the request names none); model constraints are
+//! checked by the domain newtypes and reported as `ValidationException`
+//! naming the member.
 
+use crate::domain::resource::AccountRegion;
 use crate::domain::resource_request::{Operation, OperationStatus, ResourceRequestInput};
+use crate::domain::values::Region;
 use crate::domain::values::{
     ClientToken, Identifier, JsonDocument, MaxResults, NextToken, RequestToken, RoleArn, TypeName,
     TypeVersionId,
 };
-use crate::domain::{AccountId, Error, FieldViolation};
+use crate::domain::{Error, FieldViolation};
 use crate::http::protocol::Caller;
 use crate::http::shapes::{
-    CreateResourceInput, DeleteResourceInput, GetResourceRequestStatusOutput,
-    ListResourceRequestsInput, ListResourceRequestsOutput, ProgressEventOutput, RequestTokenInput,
+    CreateResourceInput, DeleteResourceInput, GetResourceInput, GetResourceOutput,
+    GetResourceRequestStatusOutput, ListResourceRequestsInput, ListResourceRequestsOutput,
+    ListResourcesInput, ListResourcesOutput, ProgressEventOutput, RequestTokenInput,
     UpdateResourceInput,
 };
-use crate::service::{ListRequest, ResourceRequestService};
+use crate::service::{ListRequest, ResourceListRequest, ResourceRequestService, ResourceService};
 
 /// Parses an optional member.
 fn optional<T>(
@@ -37,10 +42,15 @@ fn required<T>(
         .map_err(Error::invalid_input)
 }
 
-fn account(service: &ResourceRequestService, caller: &Caller) -> AccountId {
+/// The account and region a caller acts in.
+fn scope(service: &ResourceRequestService, caller: &Caller) -> Result<AccountRegion, Error> {
     let account = caller.account(service.default_account());
     crate::telemetry::record_account(&account);
-    account
+    let region = match caller.region() {
+        Some(region) => Region::parse(region).map_err(Error::invalid_input)?,
+        None => service.default_region().clone(),
+    };
+    Ok(AccountRegion::new(account, region))
 }
 
 /// `Member must satisfy enum value set: [...]`, as AWS words it.
@@ -83,17 +93,16 @@ pub async fn get_resource_request_status(
     caller: &Caller,
     input: RequestTokenInput,
 ) -> Result<GetResourceRequestStatusOutput, Error> {
-    let account = account(service, caller);
+    let scope = scope(service, caller)?;
     let token = required(
         RequestToken::MEMBER,
         input.request_token,
         RequestToken::parse,
     )?;
-    let event = service.get_status(&account, &token).await?;
+    let (event, hooks) = service.get_status_with_hooks(&scope, &token).await?;
     Ok(GetResourceRequestStatusOutput {
         progress_event: event.into(),
-        // statusgate runs no hooks.
-        hooks_progress_event: Vec::new(),
+        hooks_progress_event: hooks.into_iter().map(Into::into).collect(),
     })
 }
 
@@ -102,13 +111,13 @@ pub async fn cancel_resource_request(
     caller: &Caller,
     input: RequestTokenInput,
 ) -> Result<ProgressEventOutput, Error> {
-    let account = account(service, caller);
+    let scope = scope(service, caller)?;
     let token = required(
         RequestToken::MEMBER,
         input.request_token,
         RequestToken::parse,
     )?;
-    let event = service.cancel(&account, &token).await?;
+    let event = service.cancel(&scope, &token).await?;
     Ok(ProgressEventOutput {
         progress_event: event.into(),
     })
@@ -119,7 +128,7 @@ pub async fn list_resource_requests(
     caller: &Caller,
     input: ListResourceRequestsInput,
 ) -> Result<ListResourceRequestsOutput, Error> {
-    let account = account(service, caller);
+    let scope = scope(service, caller)?;
     let filter = input.resource_request_status_filter.unwrap_or_default();
     let request = ListRequest {
         operations: operations(filter.operations.unwrap_or_default())?,
@@ -127,7 +136,7 @@ pub async fn list_resource_requests(
         max_results: MaxResults::parse(input.max_results).map_err(Error::invalid_input)?,
         next_token: optional(input.next_token, NextToken::parse)?,
     };
-    let page = service.list(&account, &request).await?;
+    let page = service.list(&scope, &request).await?;
     Ok(ListResourceRequestsOutput {
         resource_request_status_summaries: page.summaries.into_iter().map(Into::into).collect(),
         next_token: page.next_token,
@@ -176,7 +185,7 @@ enum Change {
 /// `ClientToken` idempotency).
 async fn record(
     service: &ResourceRequestService,
-    account: &AccountId,
+    scope: &AccountRegion,
     target: ResourceTarget,
     change: Change,
 ) -> Result<ProgressEventOutput, Error> {
@@ -202,7 +211,7 @@ async fn record(
         role_arn: target.role_arn,
         type_version_id: target.type_version_id,
     };
-    let event = service.create(account, target.client_token, input).await?;
+    let event = service.create(scope, target.client_token, input).await?;
     Ok(ProgressEventOutput {
         progress_event: event.into(),
     })
@@ -221,7 +230,7 @@ pub async fn create_resource(
     caller: &Caller,
     input: CreateResourceInput,
 ) -> Result<ProgressEventOutput, Error> {
-    let account = account(service, caller);
+    let scope = scope(service, caller)?;
     let target = ResourceTarget::parse(
         input.type_name,
         input.type_version_id,
@@ -231,7 +240,7 @@ pub async fn create_resource(
     let change = Change::Create {
         desired_state: json_document("DesiredState", input.desired_state)?,
     };
-    record(service, &account, target, change).await
+    record(service, &scope, target, change).await
 }
 
 pub async fn update_resource(
@@ -239,7 +248,7 @@ pub async fn update_resource(
     caller: &Caller,
     input: UpdateResourceInput,
 ) -> Result<ProgressEventOutput, Error> {
-    let account = account(service, caller);
+    let scope = scope(service, caller)?;
     let target = ResourceTarget::parse(
         input.type_name,
         input.type_version_id,
@@ -250,7 +259,7 @@ pub async fn update_resource(
         identifier: identifier(input.identifier)?,
         patch_document: json_document("PatchDocument", input.patch_document)?,
     };
-    record(service, &account, target, change).await
+    record(service, &scope, target, change).await
 }
 
 pub async fn delete_resource(
@@ -258,7 +267,7 @@ pub async fn delete_resource(
     caller: &Caller,
     input: DeleteResourceInput,
 ) -> Result<ProgressEventOutput, Error> {
-    let account = account(service, caller);
+    let scope = scope(service, caller)?;
     let target = ResourceTarget::parse(
         input.type_name,
         input.type_version_id,
@@ -268,5 +277,49 @@ pub async fn delete_resource(
     let change = Change::Delete {
         identifier: identifier(input.identifier)?,
     };
-    record(service, &account, target, change).await
+    record(service, &scope, target, change).await
+}
+
+pub async fn get_resource(
+    requests: &ResourceRequestService,
+    resources: &ResourceService,
+    caller: &Caller,
+    input: GetResourceInput,
+) -> Result<GetResourceOutput, Error> {
+    let scope = scope(requests, caller)?;
+    let type_name = required(TypeName::MEMBER, input.type_name, TypeName::parse)?;
+    optional(input.type_version_id, TypeVersionId::parse)?;
+    optional(input.role_arn, RoleArn::parse)?;
+    let identifier = identifier(input.identifier)?;
+    let description = resources.get(&scope, &type_name, &identifier).await?;
+    Ok(GetResourceOutput {
+        type_name: type_name.into_string(),
+        resource_description: description.into(),
+    })
+}
+
+pub async fn list_resources(
+    requests: &ResourceRequestService,
+    resources: &ResourceService,
+    caller: &Caller,
+    input: ListResourcesInput,
+) -> Result<ListResourcesOutput, Error> {
+    let scope = scope(requests, caller)?;
+    let type_name = required(TypeName::MEMBER, input.type_name, TypeName::parse)?;
+    optional(input.type_version_id, TypeVersionId::parse)?;
+    optional(input.role_arn, RoleArn::parse)?;
+    let request = ResourceListRequest {
+        type_name: type_name.clone(),
+        resource_model: optional(input.resource_model, |value| {
+            JsonDocument::parse("ResourceModel", value)
+        })?,
+        max_results: MaxResults::parse(input.max_results).map_err(Error::invalid_input)?,
+        next_token: optional(input.next_token, NextToken::parse)?,
+    };
+    let page = resources.list(&scope, &request).await?;
+    Ok(ListResourcesOutput {
+        type_name: type_name.into_string(),
+        resource_descriptions: page.descriptions.into_iter().map(Into::into).collect(),
+        next_token: page.next_token,
+    })
 }

@@ -57,6 +57,24 @@ pub async fn dispatch(
             let output = cloudcontrol::delete_resource(requests, caller, decode_input(body)?);
             encode_json(&output.await?)
         }
+        (None, Operation::GetResource) => {
+            let output = cloudcontrol::get_resource(
+                requests,
+                &services.resources,
+                caller,
+                decode_input(body)?,
+            );
+            encode_json(&output.await?)
+        }
+        (None, Operation::ListResources) => {
+            let output = cloudcontrol::list_resources(
+                requests,
+                &services.resources,
+                caller,
+                decode_input(body)?,
+            );
+            encode_json(&output.await?)
+        }
         // `Target::parse` pairs operations with their service; any other
         // pairing is an operation that service does not have.
         (_, operation) => Err(Rejection::UnknownOperation {

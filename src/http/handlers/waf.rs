@@ -13,12 +13,6 @@ use crate::http::shapes::{
 };
 use crate::service::ChangeTokenService;
 
-/// The region of a WAF Regional request whose signature names none (an
-/// unsigned request, or a credential without a scope). It is the region the
-/// AWS CLI and SDKs fall back to, so such callers share one set of tokens
-/// rather than being refused.
-pub const DEFAULT_REGION: &str = "us-east-1";
-
 /// Whose tokens a request sees: WAF global tokens ignore the region (boto3
 /// signs them with the client's region), WAF Regional tokens are per region.
 fn scope(
@@ -31,8 +25,14 @@ fn scope(
     match endpoint {
         WafEndpoint::Global => Ok(ChangeTokenScope::global(account)),
         WafEndpoint::Regional => {
-            let region = Region::parse(caller.region().unwrap_or(DEFAULT_REGION))
-                .map_err(Error::invalid_input)?;
+            // A request whose signature names no region (an unsigned one, a
+            // credential without a scope) is in `--default-region`, as
+            // Cloud Control's are: such callers share one set of tokens
+            // rather than being refused.
+            let region = match caller.region() {
+                Some(region) => Region::parse(region).map_err(Error::invalid_input)?,
+                None => service.default_region().clone(),
+            };
             Ok(ChangeTokenScope::regional(account, region))
         }
     }

@@ -99,17 +99,21 @@ pub enum Operation {
     CreateResource,
     UpdateResource,
     DeleteResource,
+    GetResource,
+    ListResources,
 }
 
 impl Operation {
     const WAF: [Self; 2] = [Self::GetChangeToken, Self::GetChangeTokenStatus];
-    const CLOUD_CONTROL: [Self; 6] = [
+    const CLOUD_CONTROL: [Self; 8] = [
         Self::GetResourceRequestStatus,
         Self::ListResourceRequests,
         Self::CancelResourceRequest,
         Self::CreateResource,
         Self::UpdateResource,
         Self::DeleteResource,
+        Self::GetResource,
+        Self::ListResources,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -122,6 +126,8 @@ impl Operation {
             Self::CreateResource => "CreateResource",
             Self::UpdateResource => "UpdateResource",
             Self::DeleteResource => "DeleteResource",
+            Self::GetResource => "GetResource",
+            Self::ListResources => "ListResources",
         }
     }
 
@@ -137,6 +143,8 @@ impl Operation {
             Self::CreateResource | Self::UpdateResource | Self::DeleteResource => {
                 Action::CreateResourceRequest
             }
+            Self::GetResource => Action::GetResource,
+            Self::ListResources => Action::ListResources,
         }
     }
 
@@ -173,6 +181,8 @@ impl Operation {
             CreateResource,
             UpdateResource,
             DeleteResource,
+            GetResource,
+            ListResources,
         );
         crate::telemetry::continue_trace(&span, headers);
         span
@@ -258,6 +268,16 @@ mod tests {
                 "CloudApiService.DeleteResource",
                 AwsService::CloudControl,
                 Operation::DeleteResource,
+            ),
+            (
+                "CloudApiService.GetResource",
+                AwsService::CloudControl,
+                Operation::GetResource,
+            ),
+            (
+                "CloudApiService.ListResources",
+                AwsService::CloudControl,
+                Operation::ListResources,
             ),
         ];
         for (header, service, operation) in table {

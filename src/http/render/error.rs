@@ -73,6 +73,11 @@ pub const fn status_and_message_member(
         // and so does statusgate.
         ErrorCode::RequestTokenNotFound => (StatusCode::BAD_REQUEST, Upper),
         ErrorCode::ClientTokenConflict => (StatusCode::BAD_REQUEST, Upper),
+        // Cloud Control's model gives these one member, `Message`, and no
+        // status: client errors are 400.
+        ErrorCode::ResourceNotFound | ErrorCode::TypeNotFound | ErrorCode::ConcurrentOperation => {
+            (StatusCode::BAD_REQUEST, Upper)
+        }
         // The facade never produces it (workers speak gRPC); a client error
         // in the Cloud Control style if it ever did.
         ErrorCode::LeaseLost => (StatusCode::BAD_REQUEST, Upper),
@@ -410,6 +415,14 @@ mod tests {
                 "Message",
             ),
             (ErrorCode::LeaseLost, CLOUD_CONTROL, 400, "Message"),
+            (ErrorCode::ResourceNotFound, CLOUD_CONTROL, 400, "Message"),
+            (ErrorCode::TypeNotFound, CLOUD_CONTROL, 400, "Message"),
+            (
+                ErrorCode::ConcurrentOperation,
+                CLOUD_CONTROL,
+                400,
+                "Message",
+            ),
             (ErrorCode::Throttling, CLOUD_CONTROL, 400, "Message"),
             (ErrorCode::Throttling, WAF, 400, "Message"),
             (ErrorCode::ServiceUnavailable, CLOUD_CONTROL, 503, "message"),

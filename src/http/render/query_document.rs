@@ -9,7 +9,9 @@ use axum::response::Response;
 
 use super::xml;
 use crate::http::request_id::RequestId;
-use crate::http::shapes::{EpochSeconds, GetResourceRequestStatusOutput, ProgressEventShape};
+use crate::http::shapes::{
+    EpochSeconds, GetResourceRequestStatusOutput, HookProgressEventShape, ProgressEventShape,
+};
 
 const CLOUD_CONTROL_XML_NAMESPACE: &str = "http://cloudcontrolapi.amazonaws.com/doc/2021-09-30/";
 
@@ -57,13 +59,51 @@ fn push_progress_event(document: &mut String, event: &ProgressEventShape) {
     document.push_str("</ProgressEvent>");
 }
 
-/// The `GetResourceRequestStatusResponse` document. `HooksProgressEvent` is
-/// always empty (statusgate runs no hooks) and, like the page's sample, left out.
+fn push_hook_event(document: &mut String, hook: &HookProgressEventShape) {
+    let optional = |document: &mut String, name: &str, value: Option<&str>| {
+        if let Some(value) = value {
+            xml::push_element(document, name, value);
+        }
+    };
+    document.push_str("<member>");
+    xml::push_element(document, "HookTypeName", &hook.hook_type_name);
+    optional(
+        document,
+        "HookTypeVersionId",
+        hook.hook_type_version_id.as_deref(),
+    );
+    optional(document, "HookTypeArn", hook.hook_type_arn.as_deref());
+    xml::push_element(document, "InvocationPoint", &hook.invocation_point);
+    xml::push_element(document, "HookStatus", &hook.hook_status);
+    xml::push_element(
+        document,
+        "HookEventTime",
+        &iso8601_millis(hook.hook_event_time),
+    );
+    optional(
+        document,
+        "HookStatusMessage",
+        hook.hook_status_message.as_deref(),
+    );
+    optional(document, "FailureMode", hook.failure_mode.as_deref());
+    document.push_str("</member>");
+}
+
+/// The `GetResourceRequestStatusResponse` document. An empty
+/// `HooksProgressEvent` is, like the page's sample, left out; hook events
+/// are `<member>`s, as the query protocol writes lists.
 fn document(output: &GetResourceRequestStatusOutput, request_id: &RequestId) -> String {
     let mut document = format!(
         "<GetResourceRequestStatusResponse xmlns=\"{CLOUD_CONTROL_XML_NAMESPACE}\"><GetResourceRequestStatusResult>"
     );
     push_progress_event(&mut document, &output.progress_event);
+    if !output.hooks_progress_event.is_empty() {
+        document.push_str("<HooksProgressEvent>");
+        for hook in &output.hooks_progress_event {
+            push_hook_event(&mut document, hook);
+        }
+        document.push_str("</HooksProgressEvent>");
+    }
     document.push_str("</GetResourceRequestStatusResult><ResponseMetadata>");
     xml::push_element(&mut document, "RequestId", request_id.as_str());
     document.push_str("</ResponseMetadata></GetResourceRequestStatusResponse>");

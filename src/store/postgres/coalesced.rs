@@ -24,7 +24,8 @@ const MAX_GROUP: usize = 256;
 /// The columns of [`StatusRow`].
 const SELECT_STATUSES_BY_TOKENS: &str = "\
     SELECT request_token, type_name, operation, operation_status, identifier, resource_model, \
-      status_message, error_code, retry_after, event_time, account_id, created_at \
+      status_message, error_code, retry_after, event_time, hooks_request_token, account_id, \
+      region, created_at \
     FROM resource_requests WHERE request_token = ANY($1)";
 
 const SELECT_CHANGE_TOKENS_BY_TOKENS: &str = "\

@@ -2,7 +2,8 @@
 //! go into one transaction of two multi-row inserts (requests, then their
 //! first events), so one commit, and one WAL flush, records many requests.
 //! A create whose client token is taken inserts nothing and is answered with
-//! the request holding that token.
+//! the request holding that token; one that the index of unfinished changes
+//! per resource refuses inserts nothing and is answered `ResourceBusy`.
 //!
 //! The requests travel as one array per column through `unnest`, gathered by
 //! [`NewRequestColumns`], which names each column once.
@@ -18,22 +19,24 @@ use crate::store::resource_requests::CreateOutcome;
 use crate::store::rows::{RequestRow, inserted_request};
 
 /// Inserts several requests in `PENDING`; rows whose client token is taken
-/// in their account are skipped. Rows go in client-token order so that
-/// concurrent statements wait on each other in one order (no deadlock).
+/// in their account and region, or whose resource an unfinished `UPDATE`
+/// or `DELETE` holds, are skipped (`DO NOTHING` for either unique index).
+/// Rows go in client-token order so that concurrent statements wait on
+/// each other in one order (no deadlock).
 /// Binds the fields of [`NewRequestColumns`], in their order.
 const INSERT_REQUESTS: &str = "\
-    INSERT INTO resource_requests (request_token, account_id, client_token, created_at, \
+    INSERT INTO resource_requests (request_token, account_id, region, client_token, created_at, \
       operation, type_name, requested_identifier, desired_state, patch_document, role_arn, \
       type_version_id, operation_status, identifier, event_time, event_count) \
-    SELECT request_token, account_id, client_token, created_at, operation, type_name, \
+    SELECT request_token, account_id, region, client_token, created_at, operation, type_name, \
       requested_identifier, desired_state, patch_document, role_arn, type_version_id, \
       'PENDING', requested_identifier, created_at, 1 \
     FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], \
-      $7::text[], $8::text[], $9::text[], $10::text[], $11::text[]) \
+      $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[]) \
       AS batch (request_token, account_id, client_token, created_at, operation, type_name, \
-        requested_identifier, desired_state, patch_document, role_arn, type_version_id) \
-    ORDER BY account_id, client_token \
-    ON CONFLICT (account_id, client_token) WHERE client_token IS NOT NULL DO NOTHING \
+        requested_identifier, desired_state, patch_document, role_arn, type_version_id, region) \
+    ORDER BY account_id, region, client_token \
+    ON CONFLICT DO NOTHING \
     RETURNING request_token";
 
 /// The first (`PENDING`) event of each inserted request.
@@ -42,10 +45,10 @@ const INSERT_FIRST_EVENTS: &str = "\
     SELECT request_token, 1, 'PENDING', identifier, event_time \
     FROM unnest($1::text[], $2::text[], $3::bigint[]) AS batch (request_token, identifier, event_time)";
 
-/// The requests holding some (account, client token) pairs.
+/// The requests holding some (account, region, client token) triples.
 const SELECT_REQUESTS_BY_CLIENT_TOKENS: &str = "\
-    SELECT * FROM resource_requests WHERE (account_id, client_token) IN \
-      (SELECT * FROM unnest($1::text[], $2::text[]))";
+    SELECT * FROM resource_requests WHERE (account_id, region, client_token) IN \
+      (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))";
 
 /// A group of new requests as one array per column of [`INSERT_REQUESTS`].
 #[derive(Default)]
@@ -61,13 +64,15 @@ struct NewRequestColumns<'a> {
     patch_document: Vec<Option<&'a str>>,
     role_arn: Vec<Option<&'a str>>,
     type_version_id: Vec<Option<&'a str>>,
+    region: Vec<&'a str>,
 }
 
 impl<'a> NewRequestColumns<'a> {
     fn push(&mut self, request: &'a NewResourceRequest) {
         let input = &request.input;
         self.request_token.push(request.request_token.as_str());
-        self.account_id.push(request.account.as_str());
+        self.account_id.push(request.scope.account.as_str());
+        self.region.push(request.scope.region.as_str());
         self.client_token
             .push(request.client_token.as_ref().map(|token| token.as_str()));
         self.created_at.push(request.created_at.as_micros());
@@ -86,8 +91,9 @@ impl<'a> NewRequestColumns<'a> {
     }
 }
 
-/// Records several requests in one transaction; each call gets `Created` or,
-/// when its client token was taken, `ClientTokenTaken` with the holder.
+/// Records several requests in one transaction; each call gets `Created`,
+/// `ClientTokenTaken` with the holder when its client token was taken, or
+/// `ResourceBusy` when its resource is being changed.
 pub(super) async fn create_requests(
     pool: &PgPool,
     calls: Vec<(String, NewResourceRequest)>,
@@ -131,6 +137,7 @@ async fn insert_requests(
         .bind(columns.patch_document)
         .bind(columns.role_arn)
         .bind(columns.type_version_id)
+        .bind(columns.region)
         .fetch_all(&mut *transaction)
         .await
         .map_err(classify)?
@@ -164,8 +171,10 @@ async fn insert_requests(
     Ok(inserted)
 }
 
-/// The outcomes of requests whose client token was taken: the committed
-/// holders of those tokens (the insert waited for them).
+/// The outcomes of requests the insert skipped: the committed holders of
+/// their client tokens (the insert waited for them), or, for a request
+/// whose token no request holds (or that has none), `ResourceBusy`: only
+/// the index of unfinished changes per resource can have refused it.
 async fn client_token_holders(
     pool: &PgPool,
     taken: &[NewResourceRequest],
@@ -175,7 +184,11 @@ async fn client_token_holders(
     }
     let accounts: Vec<&str> = taken
         .iter()
-        .map(|request| request.account.as_str())
+        .map(|request| request.scope.account.as_str())
+        .collect();
+    let regions: Vec<&str> = taken
+        .iter()
+        .map(|request| request.scope.region.as_str())
         .collect();
     let client_tokens: Vec<Option<&str>> = taken
         .iter()
@@ -183,6 +196,7 @@ async fn client_token_holders(
         .collect();
     let holders: Vec<RequestRow> = sqlx::query_as(SELECT_REQUESTS_BY_CLIENT_TOKENS)
         .bind(accounts)
+        .bind(regions)
         .bind(client_tokens)
         .fetch_all(pool)
         .await
@@ -191,6 +205,7 @@ async fn client_token_holders(
     for holder in holders {
         let key = (
             holder.status.account_id.clone(),
+            holder.status.region.clone(),
             holder.client_token.clone(),
         );
         by_client_token.insert(key, holder.into_stored()?);
@@ -199,17 +214,19 @@ async fn client_token_holders(
         .iter()
         .map(|request| {
             let key = (
-                request.account.as_str().to_owned(),
+                request.scope.account.as_str().to_owned(),
+                request.scope.region.as_str().to_owned(),
                 request
                     .client_token
                     .as_ref()
                     .map(|token| token.as_str().to_owned()),
             );
-            let holder = by_client_token.get(&key).cloned().ok_or_else(|| {
-                StoreError::Unavailable("client token owner vanished; retry".into())
-            })?;
+            let outcome = match by_client_token.get(&key) {
+                Some(holder) if key.2.is_some() => CreateOutcome::ClientTokenTaken(holder.clone()),
+                Some(_) | None => CreateOutcome::ResourceBusy,
+            };
             let token = request.request_token.as_str().to_owned();
-            Ok((token, CreateOutcome::ClientTokenTaken(holder)))
+            Ok((token, outcome))
         })
         .collect()
 }

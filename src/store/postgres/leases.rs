@@ -20,7 +20,7 @@ use crate::store::rows::RequestRow;
 
 /// The oldest claimable requests (the domain's `is_claimable` at `$1`)
 /// whose latest event is at or before `$2`, created at or after `$3`, of
-/// account `$4` (any when `NULL`) and with a type name starting with `$5`
+/// account `$4` and region `$7` (any when `NULL`) and with a type name starting with `$5`
 /// (any when `NULL`), at most `$6`, locked.
 ///
 /// Cost: the walk goes through `resource_requests_claimable_seq`, a partial
@@ -40,6 +40,7 @@ const SELECT_CLAIMABLE: &str = "\
         OR (lease_expires_at IS NULL AND operation_status <> 'IN_PROGRESS')) \
       AND event_time <= $2 AND created_at >= $3 \
       AND ($4::text IS NULL OR account_id = $4) \
+      AND ($7::text IS NULL OR region = $7) \
       AND ($5::text IS NULL OR substr(type_name, 1, length($5)) = $5) \
     ORDER BY seq LIMIT $6 \
     FOR UPDATE SKIP LOCKED";
@@ -66,6 +67,7 @@ impl ResourceRequestLeases for PostgresStore {
                     .map(|prefix| prefix.as_str()),
             )
             .bind(i64::from(query.limit))
+            .bind(query.region.as_ref().map(|region| region.as_str()))
             .fetch_all(&mut *transaction)
             .await
             .map_err(classify)?;

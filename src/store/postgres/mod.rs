@@ -11,9 +11,12 @@ mod coalesced;
 mod create_group;
 mod credentials;
 mod errors;
+mod hooks;
 mod leases;
 mod listener;
 mod resource_requests;
+mod resources;
+mod simulation_rules;
 
 use std::time::Duration;
 

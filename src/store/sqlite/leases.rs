@@ -18,7 +18,7 @@ use crate::store::rows::RequestRow;
 
 /// The oldest claimable requests (the domain's `is_claimable` at `$1`)
 /// whose latest event is at or before `$2`, created at or after `$3`, of
-/// account `$4` (any when `NULL`) and with a type name starting with `$5`
+/// account `$4` and region `$7` (any when `NULL`) and with a type name starting with `$5`
 /// (any when `NULL`), at most `$6`. The status list repeats the partial
 /// index `resource_requests_claimable_seq` word for word, so that SQLite
 /// walks it; what the walk costs is said on the Postgres query
@@ -30,6 +30,7 @@ const SELECT_CLAIMABLE: &str = "\
         OR (lease_expires_at IS NULL AND operation_status <> 'IN_PROGRESS')) \
       AND event_time <= $2 AND created_at >= $3 \
       AND ($4 IS NULL OR account_id = $4) \
+      AND ($7 IS NULL OR region = $7) \
       AND ($5 IS NULL OR substr(type_name, 1, length($5)) = $5) \
     ORDER BY seq LIMIT $6";
 
@@ -55,6 +56,7 @@ impl ResourceRequestLeases for SqliteStore {
                     .map(|prefix| prefix.as_str()),
             )
             .bind(i64::from(query.limit))
+            .bind(query.region.as_ref().map(|region| region.as_str()))
             .fetch_all(&mut *transaction)
             .await
             .map_err(classify)?;

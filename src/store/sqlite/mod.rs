@@ -19,8 +19,11 @@
 mod change_tokens;
 mod credentials;
 mod errors;
+mod hooks;
 mod leases;
 mod resource_requests;
+mod resources;
+mod simulation_rules;
 
 use std::str::FromStr;
 use std::sync::Arc;

@@ -13,12 +13,13 @@ use sqlx::{Sqlite, Transaction};
 
 use super::SqliteStore;
 use super::errors::classify;
+use crate::domain::Timestamp;
 use crate::domain::lease::Lease;
+use crate::domain::resource::{AccountRegion, ResourceChange};
 use crate::domain::resource_request::{
     NewResourceRequest, NumberedEvent, ProgressEvent, StoredResourceRequest,
 };
 use crate::domain::values::RequestToken;
-use crate::domain::{AccountId, Timestamp};
 use crate::store::error::StoreError;
 use crate::store::notifications::Topic;
 use crate::store::resource_requests::{
@@ -29,57 +30,76 @@ use crate::store::rows::{
     EventRow, ListedRow, NumberedEventRow, RequestRow, StatusRow, inserted_request, lease_columns,
 };
 
-/// `$3`: requests created before this time are invisible.
-const SELECT_REQUEST: &str = "\
+/// `$2`/`$3` the account and region; `$4`: requests created before this
+/// time are invisible.
+pub(super) const SELECT_REQUEST: &str = "\
     SELECT * FROM resource_requests \
-    WHERE request_token = $1 AND account_id = $2 AND created_at >= $3";
+    WHERE request_token = $1 AND account_id = $2 AND region = $3 AND created_at >= $4";
 
-/// The columns of [`StatusRow`]; `$3` as for [`SELECT_REQUEST`].
+/// The columns of [`StatusRow`]; `$2`..`$4` as for [`SELECT_REQUEST`].
 const SELECT_STATUS: &str = "\
     SELECT request_token, type_name, operation, operation_status, identifier, resource_model, \
-      status_message, error_code, retry_after, event_time, account_id, created_at \
+      status_message, error_code, retry_after, event_time, hooks_request_token, account_id, \
+      region, created_at \
     FROM resource_requests \
-    WHERE request_token = $1 AND account_id = $2 AND created_at >= $3";
+    WHERE request_token = $1 AND account_id = $2 AND region = $3 AND created_at >= $4";
 
-/// Inserts a request in `PENDING`; on a taken client token inserts nothing.
+/// A resource takes the model of a successful `CREATE` or `UPDATE`.
+const PUT_RESOURCE: &str = "\
+    INSERT INTO resources (account_id, region, type_name, identifier, properties, created_at, \
+      updated_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $6) \
+    ON CONFLICT (account_id, region, type_name, identifier) \
+    DO UPDATE SET properties = excluded.properties, updated_at = excluded.updated_at";
+
+/// A successful `DELETE` removes its resource.
+const REMOVE_RESOURCE: &str = "\
+    DELETE FROM resources \
+    WHERE account_id = $1 AND region = $2 AND type_name = $3 AND identifier = $4";
+
+/// Inserts a request in `PENDING`; on a taken client token, or a resource
+/// another unfinished change holds, inserts nothing (either unique index).
 const INSERT_REQUEST: &str = "\
-    INSERT INTO resource_requests (request_token, account_id, client_token, created_at, \
+    INSERT INTO resource_requests (request_token, account_id, region, client_token, created_at, \
       operation, type_name, requested_identifier, desired_state, patch_document, role_arn, \
       type_version_id, operation_status, identifier, event_time, event_count) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'PENDING', $7, $4, 1) \
-    ON CONFLICT (account_id, client_token) WHERE client_token IS NOT NULL DO NOTHING";
+    VALUES ($1, $2, $12, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'PENDING', $7, $4, 1) \
+    ON CONFLICT DO NOTHING";
 
 const SELECT_REQUEST_BY_CLIENT_TOKEN: &str = "\
-    SELECT * FROM resource_requests WHERE account_id = $1 AND client_token = $2";
+    SELECT * FROM resource_requests \
+    WHERE account_id = $1 AND region = $2 AND client_token = $3";
 
-/// The columns of [`ListedRow`], newest first: the first page. `$3`/`$4`
+/// The columns of [`ListedRow`], newest first: the first page. `$4`/`$5`
 /// are the allowed operations and statuses.
 const LIST_REQUESTS: &str = "\
     SELECT created_at, request_token, type_name, operation, operation_status, identifier, \
-      resource_model, status_message, error_code, retry_after, event_time \
+      resource_model, status_message, error_code, retry_after, event_time, hooks_request_token \
     FROM resource_requests \
-    WHERE account_id = $1 AND created_at >= $2 \
-      AND operation IN (SELECT value FROM json_each($3)) \
-      AND operation_status IN (SELECT value FROM json_each($4)) \
-    ORDER BY seq DESC LIMIT $5";
+    WHERE account_id = $1 AND region = $2 AND created_at >= $3 \
+      AND operation IN (SELECT value FROM json_each($4)) \
+      AND operation_status IN (SELECT value FROM json_each($5)) \
+    ORDER BY seq DESC LIMIT $6";
 
-/// [`LIST_REQUESTS`] after the request `$6` of the account (the cursor):
-/// the keyset subquery is scoped to the account, so another account's
-/// request names nothing (`seq < NULL` lists no row).
+/// [`LIST_REQUESTS`] after the request `$7` of the account and region (the
+/// cursor): the keyset subquery is scoped to both, so another account's or
+/// region's request names nothing (`seq < NULL` lists no row).
 const LIST_REQUESTS_AFTER: &str = "\
     SELECT created_at, request_token, type_name, operation, operation_status, identifier, \
-      resource_model, status_message, error_code, retry_after, event_time \
+      resource_model, status_message, error_code, retry_after, event_time, hooks_request_token \
     FROM resource_requests \
-    WHERE account_id = $1 AND created_at >= $2 \
-      AND operation IN (SELECT value FROM json_each($3)) \
-      AND operation_status IN (SELECT value FROM json_each($4)) \
-      AND seq < (SELECT seq FROM resource_requests WHERE request_token = $6 AND account_id = $1) \
-    ORDER BY seq DESC LIMIT $5";
+    WHERE account_id = $1 AND region = $2 AND created_at >= $3 \
+      AND operation IN (SELECT value FROM json_each($4)) \
+      AND operation_status IN (SELECT value FROM json_each($5)) \
+      AND seq < (SELECT seq FROM resource_requests \
+        WHERE request_token = $7 AND account_id = $1 AND region = $2) \
+    ORDER BY seq DESC LIMIT $6";
 
-/// Whether `$1` is a request of account `$2` (told apart from the end of a
-/// listing only when a page after a cursor comes back empty).
+/// Whether `$1` is a request of account `$2` in region `$3` (told apart
+/// from the end of a listing only when a page after a cursor comes back
+/// empty).
 const REQUEST_EXISTS: &str = "\
-    SELECT 1 FROM resource_requests WHERE request_token = $1 AND account_id = $2";
+    SELECT 1 FROM resource_requests WHERE request_token = $1 AND account_id = $2 AND region = $3";
 
 /// The request's whole current state: the latest event (`$2`..`$9`) and the
 /// lease (`$10`..`$13`, all `NULL` for none).
@@ -103,17 +123,20 @@ const INSERT_EVENT: &str = "\
 /// The columns of [`EventRow`], oldest first.
 const LIST_PROGRESS_EVENTS: &str = "\
     SELECT r.request_token, r.type_name, r.operation, e.operation_status, e.identifier, \
-      e.resource_model, e.status_message, e.error_code, e.retry_after, e.event_time \
+      e.resource_model, e.status_message, e.error_code, e.retry_after, e.event_time, \
+      r.hooks_request_token \
     FROM resource_requests r JOIN progress_events e ON e.request_token = r.request_token \
-    WHERE r.request_token = $1 AND r.account_id = $2 AND r.created_at >= $3 \
+    WHERE r.request_token = $1 AND r.account_id = $2 AND r.region = $3 AND r.created_at >= $4 \
     ORDER BY e.seq";
 
-/// The columns of [`NumberedEventRow`] for events numbered after `$4`.
+/// The columns of [`NumberedEventRow`] for events numbered after `$5`.
 const LIST_PROGRESS_EVENTS_AFTER: &str = "\
     SELECT e.seq, r.request_token, r.type_name, r.operation, e.operation_status, e.identifier, \
-      e.resource_model, e.status_message, e.error_code, e.retry_after, e.event_time \
+      e.resource_model, e.status_message, e.error_code, e.retry_after, e.event_time, \
+      r.hooks_request_token \
     FROM resource_requests r JOIN progress_events e ON e.request_token = r.request_token \
-    WHERE r.request_token = $1 AND r.account_id = $2 AND r.created_at >= $3 AND e.seq > $4 \
+    WHERE r.request_token = $1 AND r.account_id = $2 AND r.region = $3 AND r.created_at >= $4 \
+      AND e.seq > $5 \
     ORDER BY e.seq";
 
 const PURGE_REQUESTS: &str = "\
@@ -133,7 +156,7 @@ impl ResourceRequestStore for SqliteStore {
         let mut transaction = self.begin_write().await?;
         let inserted = sqlx::query(INSERT_REQUEST)
             .bind(request.request_token.as_str())
-            .bind(request.account.as_str())
+            .bind(request.scope.account.as_str())
             .bind(request.client_token.as_ref().map(|token| token.as_str()))
             .bind(request.created_at.as_micros())
             .bind(input.operation.as_str())
@@ -143,22 +166,28 @@ impl ResourceRequestStore for SqliteStore {
             .bind(input.patch_document.as_ref().map(|value| value.as_str()))
             .bind(input.role_arn.as_ref().map(|value| value.as_str()))
             .bind(input.type_version_id.as_ref().map(|value| value.as_str()))
+            .bind(request.scope.region.as_str())
             .execute(&mut *transaction)
             .await
             .map_err(classify)?
             .rows_affected();
         if inserted == 0 {
+            // Within the write lock: the row that refused this one is there.
+            let holder: Option<RequestRow> = match &request.client_token {
+                Some(client_token) => sqlx::query_as(SELECT_REQUEST_BY_CLIENT_TOKEN)
+                    .bind(request.scope.account.as_str())
+                    .bind(request.scope.region.as_str())
+                    .bind(client_token.as_str())
+                    .fetch_optional(&mut *transaction)
+                    .await
+                    .map_err(classify)?,
+                None => None,
+            };
             transaction.rollback().await.map_err(classify)?;
-            let holder: RequestRow = sqlx::query_as(SELECT_REQUEST_BY_CLIENT_TOKEN)
-                .bind(request.account.as_str())
-                .bind(request.client_token.as_ref().map(|token| token.as_str()))
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(classify)?
-                .ok_or_else(|| {
-                    StoreError::Unavailable("client token owner vanished; retry".into())
-                })?;
-            return Ok(CreateOutcome::ClientTokenTaken(holder.into_stored()?));
+            return match holder {
+                Some(holder) => Ok(CreateOutcome::ClientTokenTaken(holder.into_stored()?)),
+                None => Ok(CreateOutcome::ResourceBusy),
+            };
         }
         insert_event(&mut transaction, &request.first_event(), 1)
             .await
@@ -170,32 +199,30 @@ impl ResourceRequestStore for SqliteStore {
     #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "sqlite"))]
     async fn get_resource_request(
         &self,
-        account: &AccountId,
+        scope: &AccountRegion,
         token: &RequestToken,
         visible_since: Timestamp,
     ) -> Result<StoredResourceRequest, StoreError> {
         self.availability.check()?;
-        let row: Option<RequestRow> =
-            request_in_account(SELECT_REQUEST, token, account, visible_since)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(classify)?;
+        let row: Option<RequestRow> = request_in_scope(SELECT_REQUEST, token, scope, visible_since)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(classify)?;
         row.ok_or(StoreError::NotFound)?.into_stored()
     }
 
     #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "sqlite"))]
     async fn get_resource_request_status(
         &self,
-        account: &AccountId,
+        scope: &AccountRegion,
         token: &RequestToken,
         visible_since: Timestamp,
     ) -> Result<RequestStatus, StoreError> {
         self.availability.check()?;
-        let row: Option<StatusRow> =
-            request_in_account(SELECT_STATUS, token, account, visible_since)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(classify)?;
+        let row: Option<StatusRow> = request_in_scope(SELECT_STATUS, token, scope, visible_since)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(classify)?;
         row.ok_or(StoreError::NotFound)?.into_status()
     }
 
@@ -211,7 +238,8 @@ impl ResourceRequestStore for SqliteStore {
             LIST_REQUESTS
         };
         let mut list = sqlx::query_as(sql)
-            .bind(query.account.as_str())
+            .bind(query.scope.account.as_str())
+            .bind(query.scope.region.as_str())
             .bind(query.visible_since.as_micros())
             .bind(json_list(&query.operation_names()))
             .bind(json_list(&query.status_names()))
@@ -223,7 +251,8 @@ impl ResourceRequestStore for SqliteStore {
         if let (true, Some(after)) = (rows.is_empty(), &query.after) {
             let exists: Option<i32> = sqlx::query_scalar(REQUEST_EXISTS)
                 .bind(after.as_str())
-                .bind(query.account.as_str())
+                .bind(query.scope.account.as_str())
+                .bind(query.scope.region.as_str())
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(classify)?;
@@ -237,7 +266,7 @@ impl ResourceRequestStore for SqliteStore {
     #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "sqlite"))]
     async fn update_resource_request(
         &self,
-        account: &AccountId,
+        scope: &AccountRegion,
         token: &RequestToken,
         visible_since: Timestamp,
         decide: &Decide<'_>,
@@ -245,11 +274,10 @@ impl ResourceRequestStore for SqliteStore {
         self.availability.check()?;
         let mut transaction = self.begin_write().await?;
         // `BEGIN IMMEDIATE` already holds the write lock; no row lock needed.
-        let row: Option<RequestRow> =
-            request_in_account(SELECT_REQUEST, token, account, visible_since)
-                .fetch_optional(&mut *transaction)
-                .await
-                .map_err(classify)?;
+        let row: Option<RequestRow> = request_in_scope(SELECT_REQUEST, token, scope, visible_since)
+            .fetch_optional(&mut *transaction)
+            .await
+            .map_err(classify)?;
         let stored = row.ok_or(StoreError::NotFound)?.into_stored()?;
         let decision = decide(&stored).map_err(StoreError::Rejected)?;
         let Some(write) = PlannedWrite::from_decision(&stored, decision) else {
@@ -267,6 +295,11 @@ impl ResourceRequestStore for SqliteStore {
         append_event(&mut transaction, token, &event, seq, write.lease.as_ref())
             .await
             .map_err(classify)?;
+        if let Some(change) = &write.resource {
+            change_resource(&mut transaction, scope, change, event.event_time)
+                .await
+                .map_err(classify)?;
+        }
         transaction.commit().await.map_err(classify)?;
         self.announce_request_event(token.as_str());
         Ok(event)
@@ -275,13 +308,13 @@ impl ResourceRequestStore for SqliteStore {
     #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "sqlite"))]
     async fn list_progress_events(
         &self,
-        account: &AccountId,
+        scope: &AccountRegion,
         token: &RequestToken,
         visible_since: Timestamp,
     ) -> Result<Vec<ProgressEvent>, StoreError> {
         self.availability.check()?;
         let rows: Vec<EventRow> =
-            request_in_account(LIST_PROGRESS_EVENTS, token, account, visible_since)
+            request_in_scope(LIST_PROGRESS_EVENTS, token, scope, visible_since)
                 .fetch_all(&self.pool)
                 .await
                 .map_err(classify)?;
@@ -295,21 +328,21 @@ impl ResourceRequestStore for SqliteStore {
     #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "sqlite"))]
     async fn list_progress_events_after(
         &self,
-        account: &AccountId,
+        scope: &AccountRegion,
         token: &RequestToken,
         visible_since: Timestamp,
         after_number: i64,
     ) -> Result<Vec<NumberedEvent>, StoreError> {
         self.availability.check()?;
         let rows: Vec<NumberedEventRow> =
-            request_in_account(LIST_PROGRESS_EVENTS_AFTER, token, account, visible_since)
+            request_in_scope(LIST_PROGRESS_EVENTS_AFTER, token, scope, visible_since)
                 .bind(after_number)
                 .fetch_all(&self.pool)
                 .await
                 .map_err(classify)?;
         if rows.is_empty() {
             // Nothing new, or no such request: the status read tells which.
-            self.get_resource_request_status(account, token, visible_since)
+            self.get_resource_request_status(scope, token, visible_since)
                 .await?;
         }
         rows.into_iter()
@@ -333,13 +366,13 @@ impl ResourceRequestStore for SqliteStore {
     }
 }
 
-/// `sql` with the parameters that name one request as its account sees it:
-/// `$1` the token, `$2` the account, `$3` the creation time before which
-/// requests are invisible.
-fn request_in_account<'q, Row>(
+/// `sql` with the parameters that name one request as its account and
+/// region see it: `$1` the token, `$2` the account, `$3` the region, `$4`
+/// the creation time before which requests are invisible.
+pub(super) fn request_in_scope<'q, Row>(
     sql: &'q str,
     token: &'q RequestToken,
-    account: &'q AccountId,
+    scope: &'q AccountRegion,
     visible_since: Timestamp,
 ) -> QueryAs<'q, Sqlite, Row, SqliteArguments<'q>>
 where
@@ -347,7 +380,8 @@ where
 {
     sqlx::query_as(sql)
         .bind(token.as_str())
-        .bind(account.as_str())
+        .bind(scope.account.as_str())
+        .bind(scope.region.as_str())
         .bind(visible_since.as_micros())
 }
 
@@ -428,5 +462,37 @@ async fn insert_event(
         .bind(event.event_time.as_micros())
         .execute(&mut **transaction)
         .await?;
+    Ok(())
+}
+
+/// Writes what a request's `SUCCESS` does to its resource, at `now`.
+async fn change_resource(
+    transaction: &mut Transaction<'static, Sqlite>,
+    scope: &AccountRegion,
+    change: &ResourceChange,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    let statement = match change {
+        ResourceChange::Put {
+            type_name,
+            identifier,
+            properties,
+        } => sqlx::query(PUT_RESOURCE)
+            .bind(scope.account.as_str())
+            .bind(scope.region.as_str())
+            .bind(type_name.as_str())
+            .bind(identifier.as_str())
+            .bind(properties.as_str())
+            .bind(now.as_micros()),
+        ResourceChange::Remove {
+            type_name,
+            identifier,
+        } => sqlx::query(REMOVE_RESOURCE)
+            .bind(scope.account.as_str())
+            .bind(scope.region.as_str())
+            .bind(type_name.as_str())
+            .bind(identifier.as_str()),
+    };
+    statement.execute(&mut **transaction).await?;
     Ok(())
 }

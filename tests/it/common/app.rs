@@ -87,6 +87,22 @@ impl TestApp {
         ChangeTokenServiceClient::new(self.channel().await)
     }
 
+    pub async fn resources(
+        &self,
+    ) -> statusgate::grpc::proto::resource_service_client::ResourceServiceClient<Channel> {
+        statusgate::grpc::proto::resource_service_client::ResourceServiceClient::new(
+            self.channel().await,
+        )
+    }
+
+    pub async fn simulation(
+        &self,
+    ) -> statusgate::grpc::proto::simulation_service_client::SimulationServiceClient<Channel> {
+        statusgate::grpc::proto::simulation_service_client::SimulationServiceClient::new(
+            self.channel().await,
+        )
+    }
+
     pub async fn resource_requests(&self) -> ResourceRequestServiceClient<Channel> {
         ResourceRequestServiceClient::new(self.channel().await)
     }

@@ -11,6 +11,8 @@ use statusgate::domain::credential::{AccountBinding, Role};
 use statusgate::grpc::proto::change_token_service_client::ChangeTokenServiceClient;
 use statusgate::grpc::proto::credential_service_client::CredentialServiceClient;
 use statusgate::grpc::proto::resource_request_service_client::ResourceRequestServiceClient;
+use statusgate::grpc::proto::resource_service_client::ResourceServiceClient;
+use statusgate::grpc::proto::simulation_service_client::SimulationServiceClient;
 use tonic::metadata::{AsciiMetadataValue, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
@@ -123,4 +125,12 @@ pub async fn resource_requests_as(
 
 pub async fn credentials_as(app: &TestApp, bearer: Bearer) -> CredentialServiceClient<Authed> {
     CredentialServiceClient::with_interceptor(app.channel().await, bearer)
+}
+
+pub async fn resources_as(app: &TestApp, bearer: Bearer) -> ResourceServiceClient<Authed> {
+    ResourceServiceClient::with_interceptor(app.channel().await, bearer)
+}
+
+pub async fn simulation_as(app: &TestApp, bearer: Bearer) -> SimulationServiceClient<Authed> {
+    SimulationServiceClient::with_interceptor(app.channel().await, bearer)
 }

@@ -68,3 +68,14 @@ macro_rules! backend_tests {
         }
     };
 }
+
+/// `account` in the default region (`us-east-1`), where requests and
+/// resources of callers that name no region live.
+pub fn scope_of(
+    account: &statusgate::domain::AccountId,
+) -> statusgate::domain::resource::AccountRegion {
+    statusgate::domain::resource::AccountRegion::new(
+        account.clone(),
+        statusgate::domain::values::Region::parse("us-east-1").unwrap(),
+    )
+}

@@ -77,6 +77,7 @@ pub async fn cancel(
 ) -> Result<ProgressEvent, tonic::Status> {
     let response = client
         .cancel_resource_request(CancelResourceRequestRequest {
+            region: String::new(),
             account_id: ACCOUNT.into(),
             request_token: request_token.into(),
         })
@@ -92,6 +93,7 @@ pub async fn status_of(
 ) -> Result<ProgressEvent, tonic::Status> {
     let response = client
         .get_resource_request_status(GetResourceRequestStatusRequest {
+            region: String::new(),
             account_id: account.into(),
             request_token: request_token.into(),
         })
@@ -105,6 +107,7 @@ pub async fn status_of(
 pub async fn history(client: &mut Client, request_token: &str) -> Vec<ProgressEvent> {
     client
         .list_progress_events(ListProgressEventsRequest {
+            region: String::new(),
             account_id: ACCOUNT.into(),
             request_token: request_token.into(),
         })

@@ -65,6 +65,7 @@ pub async fn renew(
     lease_token: &str,
 ) -> Result<RenewLeaseResponse, tonic::Status> {
     let request = RenewLeaseRequest {
+        region: String::new(),
         account_id: ACCOUNT.into(),
         request_token: request_token.into(),
         lease_token: lease_token.into(),
@@ -82,6 +83,7 @@ pub async fn wait(
 ) -> Result<OperationStatus, tonic::Status> {
     let response = client
         .wait_resource_request(WaitResourceRequestRequest {
+            region: String::new(),
             account_id: ACCOUNT.into(),
             request_token: request_token.into(),
             timeout: timeout.map(duration),
@@ -99,6 +101,7 @@ pub async fn watch(
 ) -> Result<Streaming<WatchResourceRequestResponse>, tonic::Status> {
     Ok(client
         .watch_resource_request(WatchResourceRequestRequest {
+            region: String::new(),
             account_id: ACCOUNT.into(),
             request_token: request_token.into(),
             start_after_event_number: start_after,
