@@ -233,7 +233,7 @@ where
             let elapsed = started.elapsed();
             metrics.observe_request(Transport::Grpc, operation, outcome, elapsed);
             // One line per call: `debug` for a success (formatting it cost
-            // about a tenth of a status read; `RUST_LOG=info,statusgate=debug`
+            // about 6% of a status read's instructions; `RUST_LOG=info,statusgate=debug`
             // shows it), `info` for a client error, `warn` for a server error.
             let elapsed_us = elapsed.as_micros() as u64;
             match outcome {

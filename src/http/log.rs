@@ -22,7 +22,7 @@ pub fn log_outcome<Output>(outcome: &Result<Output, FacadeError>, family: ApiFam
         Ok(_) => {
             span.record("http.response.status_code", 200);
             // Debug, not info: formatting a line per successful call cost
-            // about a tenth of a status read's instructions (see
+            // about 6% of a status read's instructions (see
             // docs/performance.md); `RUST_LOG=info,statusgate=debug` shows it.
             tracing::debug!(target: LOG_TARGET, status = 200, "request served");
             return;
