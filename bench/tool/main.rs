@@ -15,11 +15,13 @@
 //! - `cluster`, `server`: the Postgres cluster and statusgate processes.
 //! - `workers`: the claim run and the watch fan-out (tonic clients in this
 //!   process).
+//! - `echo`: the bare tonic server of the framework-ceiling anchor.
 //! - `cpu`: where a run's CPU went; `process`: children, waits, signals.
 
 mod calls;
 mod cluster;
 mod cpu;
+mod echo;
 mod load;
 mod phases;
 mod process;
@@ -155,6 +157,13 @@ pub struct Knobs {
     /// Keep the work dir: logs, h2load/wrk/pgbench output, bodies (1 / true).
     #[arg(long, env = "BENCH_KEEP_WORKDIR", value_parser = FalseyValueParser::new())]
     keep_workdir: bool,
+    /// Serve the bare tonic echo on this gRPC port instead (the tool starts
+    /// itself so for the echo anchor; see `echo.rs`).
+    #[arg(long, hide = true, requires = "serve_echo_http")]
+    serve_echo_grpc: Option<u16>,
+    /// The echo's `/readyz` and `/metrics` port.
+    #[arg(long, hide = true, requires = "serve_echo_grpc")]
+    serve_echo_http: Option<u16>,
 }
 
 /// `10s`, `2m`, `10` -> whole seconds.
@@ -656,6 +665,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let (Some(grpc_port), Some(http_port)) = (knobs.serve_echo_grpc, knobs.serve_echo_http) {
+        return match runtime.block_on(echo::serve(grpc_port, http_port)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                log(&format!("FAILED: {error}"));
+                ExitCode::FAILURE
+            }
+        };
+    }
     let signals = {
         let _context = runtime.enter();
         process::watch_signals()

@@ -156,7 +156,39 @@ impl Bench {
             "INSERT resource_requests (uuid key)".to_owned(),
             writers,
             &["-f", &insert],
-        )
+        )?;
+        self.echo()
+    }
+
+    /// The framework's ceiling: the bare tonic echo (`echo.rs`) loaded
+    /// exactly as the gRPC status reads are (as many h2load processes, the
+    /// same connections and streams), in the echo's place as "the server".
+    fn echo(&mut self) -> Result<(), Stop> {
+        self.stop_server();
+        let pg_port = self.cluster.as_ref().map(|cluster| cluster.port);
+        let taken: Vec<u16> = pg_port.into_iter().collect();
+        let grpc_port = crate::free_port(self.knobs.grpc_port, &taken)?;
+        let taken: Vec<u16> = taken.into_iter().chain([grpc_port]).collect();
+        let http_port = crate::free_port(self.knobs.http_port, &taken)?;
+        self.server = Some(Server::start_echo(
+            grpc_port,
+            http_port,
+            &self.work.path,
+            &self.runtime,
+        )?);
+        let calls: Vec<GrpcCall> = (1..=self.knobs.read_keys)
+            .map(|k| GrpcCall::change_token_status(&format!("echo-{k}")))
+            .collect();
+        let shape = (self.knobs.grpc_conns, self.knobs.grpc_streams);
+        let result = self.grpc_run(
+            "grpc_echo",
+            "bare tonic echo (GetChangeTokenStatus bytes, no work)".to_owned(),
+            "-",
+            shape,
+            &calls,
+        );
+        self.stop_server();
+        result
     }
 
     /// Seeds requests `first..=last` with `file` (seed_requests.sql or bulk_seed.sql).

@@ -58,14 +58,59 @@ impl Server {
             .arg("--http-listen")
             .arg(format!("127.0.0.1:{}", spec.http_port))
             .args(spec.extra_args);
-        log_to(&mut command, &log)?;
-        let mut process = Running::spawn(&mut command, format!("statusgate ({name})"))?;
-        let facade = Facade::new(runtime.clone(), spec.http_port);
+        Self::launch(
+            &mut command,
+            &format!("statusgate ({name})"),
+            log,
+            (spec.grpc_port, spec.http_port),
+            runtime,
+        )
+    }
+
+    /// The bare tonic echo (`echo.rs`): this tool itself, as a child process.
+    pub fn start_echo(
+        grpc_port: u16,
+        http_port: u16,
+        log_dir: &Path,
+        runtime: &Handle,
+    ) -> Result<Self, Stop> {
+        let log = log_dir.join("echo.log");
+        crate::log(&format!(
+            "starting the bare tonic echo on gRPC {grpc_port}, HTTP {http_port}"
+        ));
+        let tool = std::env::current_exe()
+            .map_err(|error| fail(format!("cannot find this program: {error}")))?;
+        let mut command = Command::new(tool);
+        command
+            .arg("--serve-echo-grpc")
+            .arg(grpc_port.to_string())
+            .arg("--serve-echo-http")
+            .arg(http_port.to_string());
+        Self::launch(
+            &mut command,
+            "the tonic echo",
+            log,
+            (grpc_port, http_port),
+            runtime,
+        )
+    }
+
+    /// Spawns `command`, logging to `log`, and waits until `/readyz` answers.
+    fn launch(
+        command: &mut Command,
+        name: &str,
+        log: PathBuf,
+        (grpc_port, http_port): (u16, u16),
+        runtime: &Handle,
+    ) -> Result<Self, Stop> {
+        log_to(command, &log)?;
+        let mut process = Running::spawn(command, name.to_owned())?;
+        let facade = Facade::new(runtime.clone(), http_port);
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(status) = process.exited()? {
                 return Err(fail(format!(
-                    "statusgate ({name}) exited at start ({status}): {}",
+                    "{name} exited at start ({status}): {}",
                     crate::process::tail(&log, 5)
                 )));
             }
@@ -74,16 +119,16 @@ impl Server {
             }
             if Instant::now() > deadline {
                 return Err(fail(format!(
-                    "statusgate ({name}) not ready after 60s: {}",
+                    "{name} not ready after 60s: {}",
                     crate::process::tail(&log, 5)
                 )));
             }
             sleep(Duration::from_millis(100))?;
         }
-        let grpc = Grpc::connect(runtime.clone(), spec.grpc_port).map_err(fail)?;
+        let grpc = Grpc::connect(runtime.clone(), grpc_port).map_err(fail)?;
         Ok(Self {
             process,
-            grpc_port: spec.grpc_port,
+            grpc_port,
             log,
             grpc,
             facade,

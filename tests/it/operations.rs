@@ -114,6 +114,8 @@ async fn traces_reach_the_collector_and_continue_the_callers_trace() {
                 format!("http://{collector_address}"),
             ),
             ("OTEL_SERVICE_NAME", "statusgate-under-test".into()),
+            // Successful calls are logged at debug (README: Configuration).
+            ("RUST_LOG", "info,statusgate=debug".into()),
         ],
     );
 
@@ -581,7 +583,11 @@ async fn metrics_count_calls_on_both_transports() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_carry_the_callers_trace_id_without_an_exporter() {
     let directory = tempfile::tempdir().unwrap();
-    let mut binary = spawn_listening(directory.path(), &[]);
+    // Successful calls are logged at debug (README: Configuration).
+    let mut binary = spawn_listening(
+        directory.path(),
+        &[("RUST_LOG", "info,statusgate=debug".into())],
+    );
     let trace_id = "5b8efff798038103d269b633813fc60c";
     let mut client = binary.change_tokens().await;
     let request = traced(

@@ -36,6 +36,9 @@ use crate::store::notifications::{Notifications, Subscription, Topic};
 /// as unavailable, rather than hanging while the database is away.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A pooled connection idle this long is pinged before it is handed out.
+const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
+
 pub struct PostgresStore {
     /// Readers and writers alike.
     pool: PgPool,
@@ -67,9 +70,23 @@ impl PostgresStore {
             .map_err(|_| StoreError::Unavailable(format!("no answer within {ACQUIRE_TIMEOUT:?}")))?
             .map_err(classify)?;
         let _ = probe.close().await;
+        // sqlx pings every connection it hands out by default: one more
+        // round trip to Postgres before every statement.
+        // Only a connection idle for a while is pinged (one that has just
+        // answered is alive); losing the database is noticed by the health
+        // watcher and by the failing statement itself.
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            .test_before_acquire(false)
+            .before_acquire(|connection, metadata| {
+                Box::pin(async move {
+                    if metadata.idle_for < PING_WHEN_IDLE_FOR {
+                        return Ok(true);
+                    }
+                    Ok(sqlx::Connection::ping(connection).await.is_ok())
+                })
+            })
             .connect_with(options.clone())
             .await
             .map_err(classify)?;
