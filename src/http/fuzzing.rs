@@ -35,7 +35,8 @@ use super::render::FacadeError;
 use super::request_id::RequestId;
 use super::shapes::{
     CreateResourceInput, DeleteResourceInput, GetChangeTokenInput, GetChangeTokenStatusInput,
-    ListResourceRequestsInput, RequestTokenInput, UpdateResourceInput,
+    GetResourceInput, ListResourceRequestsInput, ListResourcesInput, RequestTokenInput,
+    UpdateResourceInput,
 };
 use crate::domain::values::{
     ChangeToken, ClientToken, Identifier, JsonDocument, MaxResults, NextToken, Region,
@@ -175,6 +176,20 @@ fn decode_and_check(target: Target, body: &[u8]) -> Result<(), FacadeError> {
             )?;
             required(Identifier::MEMBER, input.identifier, Identifier::parse)?;
             json_document("PatchDocument", input.patch_document)?;
+        }
+        Operation::GetResource => {
+            let input: GetResourceInput = decode_input(object)?;
+            resource_target(input.type_name, input.type_version_id, input.role_arn, None)?;
+            required(Identifier::MEMBER, input.identifier, Identifier::parse)?;
+        }
+        Operation::ListResources => {
+            let input: ListResourcesInput = decode_input(object)?;
+            resource_target(input.type_name, input.type_version_id, input.role_arn, None)?;
+            optional(input.resource_model, |value| {
+                JsonDocument::parse("ResourceModel", value)
+            })?;
+            check(MaxResults::parse(input.max_results))?;
+            optional(input.next_token, NextToken::parse)?;
         }
         Operation::DeleteResource => {
             let input: DeleteResourceInput = decode_input(object)?;

@@ -18,10 +18,10 @@
 //! The steps come from a seeded RNG: the seed is printed, and
 //! `TENANT_ISOLATION_SEED=<seed> cargo test tenant_isolation` replays a run.
 //!
-//! Tenants are accounts today. When Cloud Control gains regions, a tenant
-//! becomes an (account, region) pair: add regions to [`REGIONS`] (the SDK
-//! callers already sign with the tenant's region) and name the region in
-//! the gRPC requests; the checks stay as they are.
+//! Tenants are accounts, in the server's default region. A tenant as an
+//! (account, region) pair is the next step: more [`REGIONS`] (the SDK
+//! callers already sign with the tenant's region), the region named in the
+//! gRPC requests, and the model indexed by tenant rather than by account.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
@@ -45,8 +45,10 @@ use crate::common::workers::duration;
 use crate::common::{Backend, TestApp};
 
 const ACCOUNTS: [&str; 3] = ["111111111111", "222222222222", "333333333333"];
-/// The regions tenants sign for; one until Cloud Control has regions.
-const REGIONS: [&str; 1] = ["eu-west-1"];
+/// The regions tenants sign for: the server's default region, which the
+/// gRPC calls name by leaving `region` empty (regions kept apart are
+/// `resources.rs`'s subject).
+const REGIONS: [&str; 1] = ["us-east-1"];
 /// Client tokens every tenant draws from, so that tenants reuse each other's.
 const CLIENT_TOKENS: [&str; 4] = [
     "4f1c2b3a-0000-4000-8000-000000000001",
@@ -255,7 +257,13 @@ impl Run {
                 (operation, desired)
             }
         };
-        let identifier = (operation != "CREATE").then(|| format!("tenant-{account}-resource"));
+        // One resource per request (a second update of a resource whose
+        // first one is unfinished is refused as a concurrent operation); a
+        // client token names its resource, so that a repeat is the same input.
+        let identifier = (operation != "CREATE").then(|| match client_token {
+            Some(client_token) => format!("tenant-{account}-resource-{client_token}"),
+            None => format!("tenant-{account}-resource-{}", self.creates),
+        });
         let context = format!("create {operation} by tenant {tenant}");
         let event_token_status = if self.rng.chance(50) {
             let request = CreateResourceRequestRequest {
@@ -367,6 +375,7 @@ impl Run {
             let outcome = the_tenant
                 .client
                 .get_resource_request_status(GetResourceRequestStatusRequest {
+                    region: String::new(),
                     account_id: String::new(),
                     request_token: token.clone(),
                 })
@@ -412,6 +421,7 @@ impl Run {
             let status = self.tenants[tenant]
                 .client
                 .get_resource_request_status(GetResourceRequestStatusRequest {
+                    region: String::new(),
                     account_id: ACCOUNTS[owner].into(),
                     request_token: token.clone(),
                 })
@@ -449,6 +459,7 @@ impl Run {
                 let response = self.tenants[tenant]
                     .client
                     .list_resource_requests(ListResourceRequestsRequest {
+                        region: String::new(),
                         account_id: String::new(),
                         max_results: Some(page_size),
                         next_token: next_token.clone(),
@@ -538,6 +549,7 @@ impl Run {
             let status = self.tenants[tenant]
                 .client
                 .list_resource_requests(ListResourceRequestsRequest {
+                    region: String::new(),
                     account_id: String::new(),
                     max_results: Some(5),
                     next_token: Some(cursor),
@@ -575,6 +587,7 @@ impl Run {
             let outcome = self.tenants[tenant]
                 .client
                 .cancel_resource_request(CancelResourceRequestRequest {
+                    region: String::new(),
                     account_id: String::new(),
                     request_token: token.clone(),
                 })
@@ -705,6 +718,7 @@ impl Run {
         if renew {
             let outcome = worker
                 .renew_lease(RenewLeaseRequest {
+                    region: String::new(),
                     account_id: String::new(),
                     request_token: token.clone(),
                     lease_token: known.lease_token.clone().unwrap(),
@@ -721,6 +735,7 @@ impl Run {
         }
         let outcome = worker
             .record_progress_event(RecordProgressEventRequest {
+                region: String::new(),
                 account_id: String::new(),
                 request_token: token.clone(),
                 operation_status: status_from_aws(next) as i32,
@@ -763,6 +778,7 @@ impl Run {
                 let outcome = self.tenants[tenant]
                     .client
                     .list_progress_events(ListProgressEventsRequest {
+                        region: String::new(),
                         account_id: String::new(),
                         request_token: token.clone(),
                     })
