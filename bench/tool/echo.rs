@@ -32,6 +32,9 @@ use tonic::{Request, Response, Status};
 /// The one method it serves, as the metric's operation label.
 const OPERATION: &str = "GetChangeTokenStatus";
 
+/// The answer to every other method.
+const UNSERVED: &str = "the echo serves GetChangeTokenStatus only";
+
 #[derive(Default)]
 struct Echo {
     answered: Arc<AtomicU64>,
@@ -53,27 +56,21 @@ impl ChangeTokenService for Echo {
         &self,
         _request: Request<GetChangeTokenRequest>,
     ) -> Result<Response<GetChangeTokenResponse>, Status> {
-        Err(Status::unimplemented(
-            "the echo serves GetChangeTokenStatus only",
-        ))
+        Err(Status::unimplemented(UNSERVED))
     }
 
     async fn consume_change_token(
         &self,
         _request: Request<ConsumeChangeTokenRequest>,
     ) -> Result<Response<ConsumeChangeTokenResponse>, Status> {
-        Err(Status::unimplemented(
-            "the echo serves GetChangeTokenStatus only",
-        ))
+        Err(Status::unimplemented(UNSERVED))
     }
 
     async fn mark_change_token_in_sync(
         &self,
         _request: Request<MarkChangeTokenInSyncRequest>,
     ) -> Result<Response<MarkChangeTokenInSyncResponse>, Status> {
-        Err(Status::unimplemented(
-            "the echo serves GetChangeTokenStatus only",
-        ))
+        Err(Status::unimplemented(UNSERVED))
     }
 
     type WatchChangeTokenStream =
@@ -83,9 +80,7 @@ impl ChangeTokenService for Echo {
         &self,
         _request: Request<WatchChangeTokenRequest>,
     ) -> Result<Response<Self::WatchChangeTokenStream>, Status> {
-        Err(Status::unimplemented(
-            "the echo serves GetChangeTokenStatus only",
-        ))
+        Err(Status::unimplemented(UNSERVED))
     }
 }
 

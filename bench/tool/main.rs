@@ -412,13 +412,19 @@ impl Bench {
         Ok(())
     }
 
-    fn start_server(&mut self, name: &str, database_url: &str) -> Result<(), Stop> {
-        self.stop_server();
+    /// Free gRPC and HTTP ports for a server, apart from the cluster's.
+    fn server_ports(&self) -> Result<(u16, u16), Stop> {
         let pg_port = self.cluster.as_ref().map(|cluster| cluster.port);
         let taken: Vec<u16> = pg_port.into_iter().collect();
         let grpc_port = free_port(self.knobs.grpc_port, &taken)?;
         let taken: Vec<u16> = taken.into_iter().chain([grpc_port]).collect();
         let http_port = free_port(self.knobs.http_port, &taken)?;
+        Ok((grpc_port, http_port))
+    }
+
+    fn start_server(&mut self, name: &str, database_url: &str) -> Result<(), Stop> {
+        self.stop_server();
+        let (grpc_port, http_port) = self.server_ports()?;
         let extra_args: Vec<String> = self
             .knobs
             .server_args

@@ -165,11 +165,7 @@ impl Bench {
     /// same connections and streams), in the echo's place as "the server".
     fn echo(&mut self) -> Result<(), Stop> {
         self.stop_server();
-        let pg_port = self.cluster.as_ref().map(|cluster| cluster.port);
-        let taken: Vec<u16> = pg_port.into_iter().collect();
-        let grpc_port = crate::free_port(self.knobs.grpc_port, &taken)?;
-        let taken: Vec<u16> = taken.into_iter().chain([grpc_port]).collect();
-        let http_port = crate::free_port(self.knobs.http_port, &taken)?;
+        let (grpc_port, http_port) = self.server_ports()?;
         self.server = Some(Server::start_echo(
             grpc_port,
             http_port,
