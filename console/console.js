@@ -38,7 +38,13 @@ const CHANGE_TOKEN_STATUSES = [
   'CHANGE_TOKEN_STATUS_PENDING',
   'CHANGE_TOKEN_STATUS_INSYNC',
 ];
-const WAF_ENDPOINTS = ['WAF_ENDPOINT_REGIONAL', 'WAF_ENDPOINT_GLOBAL'];
+// WAF_ENDPOINT_UNSPECIFIED lists both endpoints' tokens.
+const WAF_ENDPOINTS = ['WAF_ENDPOINT_REGIONAL', 'WAF_ENDPOINT_GLOBAL', 'WAF_ENDPOINT_UNSPECIFIED'];
+const ENDPOINT_LABELS = {
+  WAF_ENDPOINT_REGIONAL: 'WAF Regional',
+  WAF_ENDPOINT_GLOBAL: 'WAF (global)',
+  WAF_ENDPOINT_UNSPECIFIED: 'Both',
+};
 const REGIONS = [
   'us-east-1', 'us-east-2', 'us-west-1', 'us-west-2', 'ca-central-1', 'sa-east-1',
   'eu-west-1', 'eu-west-2', 'eu-west-3', 'eu-central-1', 'eu-central-2', 'eu-north-1',
@@ -153,6 +159,14 @@ setInterval(() => {
     element.textContent = relativeTime(new Date(element.dataset.relative), now);
   }
 }, 5000);
+
+/**
+ * A table cell: its label (the column's name, shown beside the value when
+ * narrow screens stack rows into cards) and one wrapper around its content.
+ */
+function cell(labelText, attributes, ...content) {
+  return h('td', { ...attributes, dataset: { label: labelText } }, h('span', { class: 'cell-value' }, ...content));
+}
 
 function badge(status, extraClass = '') {
   const kind = shortName(status || 'UNSPECIFIED').toLowerCase().replaceAll('_', '-');
@@ -361,6 +375,28 @@ async function* serverSentEvents(body) {
   }
 }
 
+// The HTTP status the gateway answers each gRPC code with, for an error
+// that arrives inside a stream (an `error` event) rather than before it.
+const HTTP_STATUS_OF_CODE = {
+  1: 499, 2: 500, 3: 400, 4: 504, 5: 404, 6: 409, 7: 403, 8: 429,
+  9: 400, 10: 409, 11: 400, 12: 501, 13: 500, 14: 503, 15: 500, 16: 401,
+};
+
+/** An `error` event's google.rpc.Status as an ApiError. */
+function streamError(data) {
+  let status = {};
+  try {
+    status = JSON.parse(data);
+  } catch {
+    // Not JSON: keep the text as the message.
+  }
+  const info = (status.details || []).find((detail) => String(detail['@type'] || '').endsWith('google.rpc.ErrorInfo'));
+  return new ApiError(HTTP_STATUS_OF_CODE[status.code] ?? 500, status.message || data || 'the stream reported an error', {
+    code: status.code ?? null,
+    reason: info?.reason ?? null,
+  });
+}
+
 function sleep(milliseconds, signal) {
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, milliseconds);
@@ -393,12 +429,10 @@ async function watchRequest({ token, afterEventNumber, signal, onEvent, onState 
       for await (const message of serverSentEvents(response.body)) {
         if (message.retry !== null) retryMs = message.retry;
         if (message.id !== null) lastEventId = message.id;
+        if (message.event === 'error') throw streamError(message.data);
         if (message.event !== 'message') continue;
         failures = 0;
         const payload = JSON.parse(message.data);
-        if (payload.error || payload.code) {
-          throw new ApiError(500, payload.message || payload.error?.message || 'the stream reported an error');
-        }
         onEvent(payload);
         if (isTerminal(payload.progressEvent?.operationStatus)) finished = true;
       }
@@ -633,12 +667,12 @@ function requestsView(container, params, signal) {
         location.hash = href;
       },
     },
-    h('td', { dataset: { label: 'Status' } }, badge(event.operationStatus)),
-    h('td', { dataset: { label: 'Type' }, class: 'type-cell' }, h('a', { href, testid: 'request-link' }, event.typeName || '(no type)')),
-    h('td', { dataset: { label: 'Operation' } }, label(event.operation)),
-    h('td', { dataset: { label: 'Identifier' }, class: 'wrap' }, event.identifier || h('span', { class: 'muted' }, '–')),
-    h('td', { dataset: { label: 'Request token' }, class: 'mono', title: event.requestToken }, shortToken(event.requestToken)),
-    h('td', { dataset: { label: 'Updated' } }, timeElement(event.eventTime)));
+    cell('Status', {}, badge(event.operationStatus)),
+    cell('Type', { class: 'type-cell' }, h('a', { href, testid: 'request-link' }, event.typeName || '(no type)')),
+    cell('Operation', {}, label(event.operation)),
+    cell('Identifier', { class: 'wrap' }, event.identifier || h('span', { class: 'muted' }, '–')),
+    cell('Request token', { class: 'mono', title: event.requestToken }, shortToken(event.requestToken)),
+    cell('Updated', {}, timeElement(event.eventTime)));
   }
 
   function renderRows() {
@@ -771,12 +805,12 @@ async function requestView(container, token, signal) {
       h('table', { class: 'data' },
         h('thead', {}, h('tr', {}, ['Hook', 'Invocation point', 'Status', 'Message', 'Failure mode', 'Time'].map((name) => h('th', { scope: 'col' }, name)))),
         h('tbody', {}, hookEvents.map((hook) => h('tr', {},
-          h('td', { dataset: { label: 'Hook' }, class: 'wrap' }, hook.hookTypeName || '–'),
-          h('td', { dataset: { label: 'Invocation point' } }, hook.invocationPoint || '–'),
-          h('td', { dataset: { label: 'Status' } }, h('span', { class: `badge badge-hook-${String(hook.hookStatus || '').toLowerCase()}` }, hook.hookStatus || '–')),
-          h('td', { dataset: { label: 'Message' }, class: 'wrap' }, hook.hookStatusMessage || '–'),
-          h('td', { dataset: { label: 'Failure mode' } }, hook.failureMode || '–'),
-          h('td', { dataset: { label: 'Time' } }, timeElement(hook.hookEventTime))))))));
+          cell('Hook', { class: 'wrap' }, hook.hookTypeName || '–'),
+          cell('Invocation point', {}, hook.invocationPoint || '–'),
+          cell('Status', {}, h('span', { class: `badge badge-hook-${String(hook.hookStatus || '').toLowerCase()}` }, hook.hookStatus || '–')),
+          cell('Message', { class: 'wrap' }, hook.hookStatusMessage || '–'),
+          cell('Failure mode', {}, hook.failureMode || '–'),
+          cell('Time', {}, timeElement(hook.hookEventTime))))))));
   }
 
   function timelineItem(event, number, source, previous) {
@@ -861,7 +895,8 @@ async function requestView(container, token, signal) {
 
 /** #/change-tokens: a scope's tokens and their status. */
 function changeTokensView(container, params, signal) {
-  const endpointParam = `WAF_ENDPOINT_${(params.get('endpoint') || 'REGIONAL').toUpperCase()}`;
+  const endpointName = (params.get('endpoint') || 'REGIONAL').toUpperCase();
+  const endpointParam = `WAF_ENDPOINT_${endpointName === 'BOTH' ? 'UNSPECIFIED' : endpointName}`;
   let endpoint = WAF_ENDPOINTS.includes(endpointParam) ? endpointParam : 'WAF_ENDPOINT_REGIONAL';
   const statuses = new Set(listParam(params, 'status').map((short) => `CHANGE_TOKEN_STATUS_${short}`).filter((value) => CHANGE_TOKEN_STATUSES.includes(value)));
   let loaded = [];
@@ -869,12 +904,12 @@ function changeTokensView(container, params, signal) {
   let generation = 0;
 
   const endpointControl = h('div', { class: 'segmented', role: 'radiogroup', 'aria-label': 'Endpoint' },
-    WAF_ENDPOINTS.map((value) => h('label', { class: 'segment', testid: `filter-endpoint-${shortName(value)}` },
+    WAF_ENDPOINTS.map((value) => h('label', { class: 'segment', testid: `filter-endpoint-${value === 'WAF_ENDPOINT_UNSPECIFIED' ? 'BOTH' : shortName(value)}` },
       h('input', {
         type: 'radio', name: 'endpoint', value, checked: value === endpoint,
         onchange: () => { endpoint = value; scopeNote(); serverFilters(); },
       }),
-      h('span', {}, value === 'WAF_ENDPOINT_REGIONAL' ? 'WAF Regional' : 'WAF (global)'))));
+      h('span', {}, ENDPOINT_LABELS[value]))));
   const scope = h('span', { class: 'muted', testid: 'change-token-scope' });
   const refreshButton = h('button', { type: 'button', class: 'secondary', testid: 'refresh', onclick: () => load(true) }, 'Refresh');
   const body = h('tbody', { testid: 'change-tokens-body' });
@@ -888,9 +923,11 @@ function changeTokensView(container, params, signal) {
   const tablePanel = h('div', { class: 'panel table-panel' }, table, empty, h('div', { class: 'table-footer' }, summary, moreButton));
 
   function scopeNote() {
-    scope.textContent = endpoint === 'WAF_ENDPOINT_REGIONAL'
-      ? `Tokens of WAF Regional in ${session.region} (the region above).`
-      : 'Tokens of global WAF (CloudFront); the region does not apply.';
+    scope.textContent = {
+      WAF_ENDPOINT_REGIONAL: `Tokens of WAF Regional in ${session.region} (the region above).`,
+      WAF_ENDPOINT_GLOBAL: 'Tokens of global WAF (CloudFront); the region does not apply.',
+      WAF_ENDPOINT_UNSPECIFIED: `Tokens of WAF Regional in ${session.region} and of global WAF.`,
+    }[endpoint];
   }
   function serverFilters() { syncHash(); load(true); }
 
@@ -906,7 +943,7 @@ function changeTokensView(container, params, signal) {
 
   function syncHash() {
     const query = new URLSearchParams();
-    if (endpoint !== 'WAF_ENDPOINT_REGIONAL') query.set('endpoint', shortName(endpoint));
+    if (endpoint !== 'WAF_ENDPOINT_REGIONAL') query.set('endpoint', endpoint === 'WAF_ENDPOINT_UNSPECIFIED' ? 'BOTH' : shortName(endpoint));
     if (statuses.size) query.set('status', [...statuses].map(shortName).join(','));
     const text = String(query);
     history.replaceState(null, '', `#/change-tokens${text ? `?${text}` : ''}`);
@@ -917,13 +954,13 @@ function changeTokensView(container, params, signal) {
     const tokenScope = token.scope || {};
     const where = (tokenScope.endpoint || endpoint) === 'WAF_ENDPOINT_GLOBAL' ? 'Global' : (tokenScope.region || session.region);
     return h('tr', { testid: 'change-token-row', dataset: { token: token.changeToken, status } },
-      h('td', { dataset: { label: 'Status' } }, badge(status)),
-      h('td', { dataset: { label: 'Change token' }, class: 'mono wrap' }, token.changeToken),
-      h('td', { dataset: { label: 'Scope' } }, where, tokenScope.accountId ? h('span', { class: 'muted' }, ` · ${tokenScope.accountId}`) : null),
-      h('td', { dataset: { label: 'Change' }, class: 'wrap' }, token.changeDescription || h('span', { class: 'muted' }, '–')),
-      h('td', { dataset: { label: 'Created' } }, timeElement(token.createdAt)),
-      h('td', { dataset: { label: 'Used' } }, timeElement(token.consumedAt)),
-      h('td', { dataset: { label: 'In sync' } }, timeElement(token.insyncAt)));
+      cell('Status', {}, badge(status)),
+      cell('Change token', { class: 'mono wrap' }, token.changeToken),
+      cell('Scope', {}, where, tokenScope.accountId ? h('span', { class: 'muted' }, ` · ${tokenScope.accountId}`) : null),
+      cell('Change', { class: 'wrap' }, token.changeDescription || h('span', { class: 'muted' }, '–')),
+      cell('Created', {}, timeElement(token.createdAt)),
+      cell('Used', {}, timeElement(token.consumedAt)),
+      cell('In sync', {}, timeElement(token.insyncAt)));
   }
 
   function renderRows() {
@@ -937,8 +974,9 @@ function changeTokensView(container, params, signal) {
 
   async function load(reset) {
     const mine = ++generation;
-    const query = new URLSearchParams({ 'scope.endpoint': endpoint });
-    if (endpoint === 'WAF_ENDPOINT_REGIONAL') query.set('scope.region', session.region);
+    const query = new URLSearchParams();
+    if (endpoint !== 'WAF_ENDPOINT_UNSPECIFIED') query.set('scope.endpoint', endpoint);
+    if (endpoint !== 'WAF_ENDPOINT_GLOBAL') query.set('scope.region', session.region);
     for (const status of statuses) query.append('statuses', status);
     if (!reset && nextToken) query.set('nextToken', nextToken);
     container.classList.add('loading');

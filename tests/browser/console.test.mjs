@@ -447,7 +447,12 @@ test('the console lists requests, follows one live, filters, shows change tokens
     await page.locator(`[data-testid="change-token-row"][data-token="${global.ChangeToken}"]`).waitFor();
     assert.equal(await regionalRow.count(), 0, 'the regional token is not in the global scope');
     assert.equal(tokenCalls().at(-1).get('scope.endpoint'), 'WAF_ENDPOINT_GLOBAL');
+    await page.getByTestId('filter-endpoint-BOTH').click();
+    await regionalRow.waitFor();
+    await page.locator(`[data-testid="change-token-row"][data-token="${global.ChangeToken}"]`).waitFor();
+    assert.equal(tokenCalls().at(-1).get('scope.endpoint'), null, 'both endpoints: none named');
     await page.getByTestId('filter-endpoint-REGIONAL').click();
+    await page.locator(`[data-testid="change-token-row"][data-token="${global.ChangeToken}"]`).waitFor({ state: 'detached' });
     await regionalRow.waitFor();
     // Another region is another scope.
     await page.getByTestId('region-select').selectOption('eu-west-1');
@@ -480,7 +485,8 @@ test('the console lists requests, follows one live, filters, shows change tokens
     await screenshot(phone.page, 'console-phone.png');
     await phone.page.locator(`[data-testid="request-row"][data-token="${tokens.watched}"]`).getByTestId('request-link').click();
     await phone.page.getByTestId('stream-state').filter({ hasText: 'Finished' }).waitFor();
-    await phone.page.locator('details.model summary').first().click();
+    const models = phone.page.locator('details.model summary');
+    if (await models.count()) await models.first().click();
     await assertNoSidewaysScroll(phone.page, 'a request');
     await phone.page.getByTestId('nav-change-tokens').click();
     await phone.page.locator(`[data-testid="change-token-row"][data-token="${regional.ChangeToken}"]`).waitFor();
@@ -499,11 +505,7 @@ test('with --auth sigv4 the console asks for a credential, then works with it', 
   const context = await browser.newContext({ viewport: LAPTOP });
   const pages = [];
   await scenario('--auth sigv4', server, () => pages, async () => {
-    const [created, token] = await aws([
-      { call: 'create-resource', typeName: 'AWS::Logs::LogGroup', desiredState: { LogGroupName: 'console-signed' } },
-      { call: 'get-change-token', service: 'waf-regional' },
-    ]);
-    const requestToken = created.ProgressEvent.RequestToken;
+    const [token] = await aws([{ call: 'get-change-token', service: 'waf-regional' }]);
     const { page, record } = await openPage(context);
     pages.push(page);
 
@@ -513,7 +515,6 @@ test('with --auth sigv4 the console asks for a credential, then works with it', 
     await page.getByTestId('signin-required').waitFor();
     assert.ok(record.responses.some((response) => new URL(response.url).pathname === '/v1/resource-requests' && response.status === 401),
       'the list was answered 401');
-    assert.equal(await page.getByTestId('request-row').count(), 0);
     await page.getByTestId('health-ready').filter({ hasText: 'Ready' }).waitFor();
     assert.ok(await page.getByTestId('identity').isHidden());
 
@@ -523,18 +524,23 @@ test('with --auth sigv4 the console asks for a credential, then works with it', 
     await page.getByTestId('login-submit').click();
     await page.getByTestId('login-error').filter({ hasText: 'refused' }).waitFor();
     assert.ok(await page.getByTestId('login').isVisible());
-    assert.equal(await page.getByTestId('request-row').count(), 0);
+    assert.ok(await page.getByTestId('signin-required').isVisible());
 
-    // The right one: the list, with the Bearer header on every call.
+    // The right one: the list, with the Bearer header on its calls.
     await page.getByTestId('login-access-key-id').fill(credential.AccessKeyId);
     await page.getByTestId('login-secret').fill(credential.SecretAccessKey);
     await page.getByTestId('login-submit').click();
     await page.getByTestId('login').waitFor({ state: 'hidden' });
-    await page.locator(`[data-testid="request-row"][data-token="${requestToken}"]`).waitFor();
+    await page.getByTestId('requests-empty').filter({ hasText: 'No resource requests in us-east-1 yet' }).waitFor();
     assert.equal(await page.getByTestId('identity').locator('#identity-key').textContent(), credential.AccessKeyId);
     const bearer = `Bearer ${credential.AccessKeyId}:${credential.SecretAccessKey}`;
     const listCall = record.requests.filter((request) => new URL(request.url).pathname === '/v1/resource-requests').at(-1);
     assert.equal(listCall.headers.authorization, bearer);
+
+    // A request of the credential's account appears.
+    const [created] = await aws([{ call: 'create-resource', typeName: 'AWS::Logs::LogGroup', desiredState: { LogGroupName: 'console-signed' } }]);
+    const requestToken = created.ProgressEvent.RequestToken;
+    await page.getByTestId('refresh').click();
 
     // The stream works with the credential too.
     await watchToTheEnd(page, record, requestToken, SUCCESS);
