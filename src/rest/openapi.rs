@@ -44,7 +44,7 @@ pub fn document(routes: &[Route]) -> Value {
     for route in routes {
         let operation = operation(route, &mut schemas);
         paths
-            .entry(route.template.openapi_path().to_owned())
+            .entry(openapi_path(&route.template))
             .or_default()
             .insert(route.verb.as_str().to_ascii_lowercase(), operation);
     }
@@ -79,9 +79,10 @@ fn operation(route: &Route, schemas: &mut Schemas) -> Value {
         .iter()
         .map(|field| {
             json!({
-                "name": field,
+                "name": openapi_parameter(field),
                 "in": "path",
                 "required": true,
+                "description": format!("The request field {field}"),
                 "schema": { "type": "string", "minLength": 1 },
             })
         })
@@ -104,9 +105,7 @@ fn operation(route: &Route, schemas: &mut Schemas) -> Value {
                 "Server-Sent Events: one `data:` event per {} (its JSON), ending when the stream ends; an `error` event carries a google.rpc.Status",
                 method.output().name()
             ),
-            "content": { "text/event-stream": { "schema": { "type": "string" } } },
-            // The schema of each event's data, for readers and generators.
-            "x-event-data": schemas.reference(&method.output()),
+            "content": { "text/event-stream": { "schema": sse_event_schema(schemas.reference(&method.output())) } },
         })
     } else {
         json!({
@@ -139,6 +138,43 @@ fn operation(route: &Route, schemas: &mut Schemas) -> Value {
         });
     }
     operation
+}
+
+/// A path variable's name in the document: OpenAPI tools take a name with
+/// dots for a pattern, so `scope.account_id` is `scope_account_id` there
+/// (the annotation, and so the route, keep the field path).
+fn openapi_parameter(field: &str) -> String {
+    field.replace('.', "_")
+}
+
+pub fn openapi_path(template: &super::rules::PathTemplate) -> String {
+    template
+        .fields()
+        .fold(template.text.clone(), |path, field| {
+            path.replace(
+                &format!("{{{field}}}"),
+                &format!("{{{}}}", openapi_parameter(field)),
+            )
+        })
+}
+
+/// One Server-Sent Event as OpenAPI tools read a stream: its `data` is the
+/// JSON of one message (or, for the `error` event, a google.rpc.Status).
+fn sse_event_schema(message: Value) -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "event": { "type": "string", "enum": ["message", "error"] },
+            "id": { "type": "string", "pattern": "^[0-9]+$" },
+            "data": {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentSchema": message,
+            },
+            "retry": { "type": "integer" },
+        },
+        "required": ["data"],
+    })
 }
 
 /// Every singular field not bound by the path, by its dotted proto path;
@@ -301,7 +337,7 @@ mod tests {
         let routes = super::super::rules::routes(&pool).unwrap();
         let document = document(&routes);
         for route in &routes {
-            let operation = &document["paths"][route.template.openapi_path()]
+            let operation = &document["paths"][openapi_path(&route.template)]
                 [route.verb.as_str().to_ascii_lowercase()];
             assert_eq!(operation["operationId"], route.method.name());
             for (status, _) in ERROR_STATUSES {
@@ -317,6 +353,10 @@ mod tests {
         let watch =
             &document["components"]["schemas"]["statusgate.v1.WatchResourceRequestResponse"];
         assert_eq!(watch["properties"]["eventNumber"]["type"], "string");
+        assert!(
+            document["paths"]["/v1/accounts/{scope_account_id}/change-tokens"]["post"].is_object(),
+            "dotted path variables are renamed"
+        );
         let list = &document["paths"]["/v1/resource-requests"]["get"]["parameters"];
         assert!(
             list.as_array()

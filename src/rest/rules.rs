@@ -95,12 +95,6 @@ impl PathTemplate {
         })
     }
 
-    /// The template in OpenAPI's notation (the same text: `{name}` per
-    /// variable, the verb kept literally).
-    pub fn openapi_path(&self) -> &str {
-        &self.text
-    }
-
     /// Matches a request path (still percent-encoded) and returns each bound
     /// field with its decoded value; `None` when it does not match.
     pub fn matches(&self, path: &str) -> Option<Vec<(String, String)>> {
