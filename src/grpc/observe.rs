@@ -103,6 +103,7 @@ fn method_span(service: &str, method: &str, request_id: &str) -> tracing::Span {
         "GetChangeTokenStatus",
         "ConsumeChangeToken",
         "MarkChangeTokenInSync",
+        "ListChangeTokens",
         "CreateResourceRequest",
         "GetResourceRequestStatus",
         "ListResourceRequests",
