@@ -20,12 +20,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/statusgate/v1/resource.proto",
         "proto/statusgate/v1/simulation.proto",
     ];
-    let file_descriptors = protox::compile(protos, ["proto"])?;
+    let mut compiler = protox::Compiler::new(["proto"])?;
+    compiler
+        .include_source_info(true)
+        .include_imports(true)
+        .open_files(protos)?;
+    let file_descriptors = compiler.file_descriptor_set();
     let out_dir = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
-    // Kept for tonic-reflection.
+    // For tonic-reflection and the REST gateway, encoded by protox itself:
+    // prost's own types would drop the `google.api.http` method options.
     std::fs::write(
         out_dir.join("statusgate_descriptor.bin"),
-        prost::Message::encode_to_vec(&file_descriptors),
+        compiler.encode_file_descriptor_set(),
     )?;
     // Every service decodes with statusgate's codec: malformed protobuf is
     // INVALID_ARGUMENT with the decoder's message, not INTERNAL.
@@ -35,6 +41,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for proto in protos {
         println!("cargo:rerun-if-changed={proto}");
     }
+    println!("cargo:rerun-if-changed=proto/google/api");
     Builder::new()
         .build_client(false)
         .compile(&[longrunning_operations()]);

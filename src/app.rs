@@ -21,7 +21,7 @@ use crate::metrics::Metrics;
 use crate::net::{self, Acceptor, ConnectionLimits, ReloadableTls, TlsSettings};
 use crate::service::Services;
 use crate::store::{PostgresStore, SqliteStore, Store};
-use crate::{grpc, http};
+use crate::{grpc, http, rest};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -311,16 +311,40 @@ impl Application {
                 })
         });
 
-        let http_router = http::router(http::HttpState {
-            services: services.clone(),
-            metrics: metrics.clone(),
-            health: health.clone(),
-            request_timeout: config.request_timeout,
-            max_in_flight: config.max_in_flight,
-            body_timeout: config.http_body_timeout,
-            auth,
-            clock: clock.clone(),
-        });
+        // The REST gateway calls the gRPC stack in-process: the same layers
+        // as the gRPC listener (its own in-flight limit), the same services.
+        let rest_stack = tower::util::BoxCloneSyncService::new(
+            tower::ServiceBuilder::new()
+                .layer(grpc::layer(
+                    metrics.clone(),
+                    config.max_in_flight,
+                    config.http_body_timeout,
+                ))
+                .layer(grpc::AuthLayer::new(auth, services.credentials.clone()))
+                .service(grpc::routes(&services, &config.default_account)),
+        );
+        let gateway = rest::Gateway::new(
+            rest_stack,
+            rest::GatewayLimits {
+                request_timeout: config.request_timeout,
+                body_timeout: config.http_body_timeout,
+                max_body_bytes: http::MAX_BODY_BYTES,
+            },
+        )
+        .map_err(|error| StartupError::Config(format!("REST gateway: {error}")))?;
+        let http_router = http::router(
+            http::HttpState {
+                services: services.clone(),
+                metrics: metrics.clone(),
+                health: health.clone(),
+                request_timeout: config.request_timeout,
+                max_in_flight: config.max_in_flight,
+                body_timeout: config.http_body_timeout,
+                auth,
+                clock: clock.clone(),
+            },
+            gateway.router(),
+        );
         servers.spawn(
             net::serve_http(http_acceptor, http_tls, http_router, limits, stop.clone()).map(Ok),
         );

@@ -54,6 +54,7 @@ pub mod http;
 pub mod jobs;
 pub mod metrics;
 pub mod net;
+pub mod rest;
 pub mod service;
 pub mod store;
 pub mod telemetry;

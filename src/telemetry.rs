@@ -125,6 +125,8 @@ impl Telemetry {
 pub enum Transport {
     Grpc,
     Http,
+    /// The REST gateway's in-process calls (counted apart from gRPC's).
+    Rest,
 }
 
 impl Transport {
@@ -132,6 +134,7 @@ impl Transport {
         match self {
             Self::Grpc => "grpc",
             Self::Http => "http",
+            Self::Rest => "rest",
         }
     }
 }

@@ -24,8 +24,8 @@ use statusgate::grpc::proto::change_token_service_server::{
 use statusgate::grpc::proto::{
     ChangeTokenStatus, ConsumeChangeTokenRequest, ConsumeChangeTokenResponse,
     GetChangeTokenRequest, GetChangeTokenResponse, GetChangeTokenStatusRequest,
-    GetChangeTokenStatusResponse, MarkChangeTokenInSyncRequest, MarkChangeTokenInSyncResponse,
-    WatchChangeTokenRequest,
+    GetChangeTokenStatusResponse, ListChangeTokensRequest, ListChangeTokensResponse,
+    MarkChangeTokenInSyncRequest, MarkChangeTokenInSyncResponse, WatchChangeTokenRequest,
 };
 use tonic::{Request, Response, Status};
 
@@ -70,6 +70,13 @@ impl ChangeTokenService for Echo {
         &self,
         _request: Request<MarkChangeTokenInSyncRequest>,
     ) -> Result<Response<MarkChangeTokenInSyncResponse>, Status> {
+        Err(Status::unimplemented(UNSERVED))
+    }
+
+    async fn list_change_tokens(
+        &self,
+        _request: Request<ListChangeTokensRequest>,
+    ) -> Result<Response<ListChangeTokensResponse>, Status> {
         Err(Status::unimplemented(UNSERVED))
     }
 

@@ -2,7 +2,8 @@
 //! one outstanding `PROVISIONED` token; a change uses it (`PENDING`), and once
 //! the change has propagated it is `INSYNC`.
 
-use super::values::{AccountId, Region};
+use super::Timestamp;
+use super::values::{AccountId, ChangeToken, Region};
 
 /// Which WAF Classic API a token belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -75,6 +76,8 @@ pub enum ChangeTokenStatus {
 }
 
 impl ChangeTokenStatus {
+    pub const ALL: [Self; 3] = [Self::Provisioned, Self::Pending, Self::InSync];
+
     /// The AWS enum value, also the stored form.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -92,4 +95,18 @@ impl ChangeTokenStatus {
             _ => None,
         }
     }
+}
+
+/// A token as a listing shows it: its scope, where it is in its life, and
+/// when it got there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeTokenSummary {
+    pub token: ChangeToken,
+    pub scope: ChangeTokenScope,
+    pub status: ChangeTokenStatus,
+    /// What the change that used the token recorded; `None` while unused.
+    pub change_description: Option<String>,
+    pub created_at: Timestamp,
+    pub consumed_at: Option<Timestamp>,
+    pub insync_at: Option<Timestamp>,
 }

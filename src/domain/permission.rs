@@ -12,6 +12,9 @@
 //!   piece anyway, and changes nothing.
 //! - `ConsumeChangeToken`, `MarkChangeTokenInSync` and `RecordProgressEvent`
 //!   are what the control plane does and need `worker`.
+//! - `ListChangeTokens` is a `client` action, like `GetChangeTokenStatus`:
+//!   it reads the statuses of the caller's own account's tokens, one page
+//!   at a time, and changes nothing.
 //! - Credential management needs `admin`.
 //! - `GetResource` and `ListResources` read the caller's own resources:
 //!   `client`. `RecordHookProgressEvent` is what the hook runner (a worker)
@@ -34,6 +37,7 @@ pub enum Action {
     GetChangeTokenStatus,
     ConsumeChangeToken,
     MarkChangeTokenInSync,
+    ListChangeTokens,
     // Cloud Control resource requests (the facade's CreateResource,
     // UpdateResource and DeleteResource are CreateResourceRequest).
     CreateResourceRequest,
@@ -66,11 +70,12 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Self; 28] = [
+    pub const ALL: [Self; 29] = [
         Self::GetChangeToken,
         Self::GetChangeTokenStatus,
         Self::ConsumeChangeToken,
         Self::MarkChangeTokenInSync,
+        Self::ListChangeTokens,
         Self::CreateResourceRequest,
         Self::GetResourceRequestStatus,
         Self::ListResourceRequests,
@@ -102,6 +107,7 @@ impl Action {
         match self {
             Self::GetChangeToken
             | Self::GetChangeTokenStatus
+            | Self::ListChangeTokens
             | Self::CreateResourceRequest
             | Self::GetResourceRequestStatus
             | Self::ListResourceRequests
@@ -138,6 +144,7 @@ impl Action {
             Self::GetChangeTokenStatus => "GetChangeTokenStatus",
             Self::ConsumeChangeToken => "ConsumeChangeToken",
             Self::MarkChangeTokenInSync => "MarkChangeTokenInSync",
+            Self::ListChangeTokens => "ListChangeTokens",
             Self::CreateResourceRequest => "CreateResourceRequest",
             Self::GetResourceRequestStatus => "GetResourceRequestStatus",
             Self::ListResourceRequests => "ListResourceRequests",
@@ -184,6 +191,7 @@ mod tests {
             (Action::GetChangeTokenStatus, Role::Client),
             (Action::ConsumeChangeToken, Role::Worker),
             (Action::MarkChangeTokenInSync, Role::Worker),
+            (Action::ListChangeTokens, Role::Client),
             (Action::CreateResourceRequest, Role::Client),
             (Action::GetResourceRequestStatus, Role::Client),
             (Action::ListResourceRequests, Role::Client),

@@ -260,17 +260,24 @@ impl std::fmt::Display for AccountId {
     }
 }
 
-/// Page size for list operations: 1..=100, default 20.
+/// Page size for list operations: 1..=100, default 20 (AWS's), or a
+/// listing's own default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MaxResults(u32);
 
 impl MaxResults {
     pub const MEMBER: &'static str = "MaxResults";
     pub const DEFAULT: Self = Self(20);
+    pub const LARGEST: Self = Self(100);
 
     pub fn parse(value: Option<i64>) -> Result<Self, FieldViolation> {
+        Self::parse_or(value, Self::DEFAULT)
+    }
+
+    /// As [`parse`](Self::parse), with `default` for an absent value.
+    pub fn parse_or(value: Option<i64>, default: Self) -> Result<Self, FieldViolation> {
         let Some(value) = value else {
-            return Ok(Self::DEFAULT);
+            return Ok(default);
         };
         let text = value.to_string();
         if value < 1 {
@@ -534,6 +541,13 @@ mod tests {
     fn max_results_defaults_to_20_and_stays_within_1_to_100() {
         assert_eq!(MaxResults::parse(None).unwrap().get(), 20);
         assert_eq!(MaxResults::parse(Some(1)).unwrap().get(), 1);
+        assert_eq!(
+            MaxResults::parse_or(None, MaxResults::LARGEST)
+                .unwrap()
+                .get(),
+            100
+        );
+        assert!(MaxResults::parse_or(Some(101), MaxResults::LARGEST).is_err());
         assert_eq!(MaxResults::parse(Some(100)).unwrap().get(), 100);
         assert!(MaxResults::parse(Some(0)).is_err());
         assert!(MaxResults::parse(Some(101)).is_err());

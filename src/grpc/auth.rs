@@ -43,6 +43,7 @@ pub fn action_of(path: &str) -> Option<Action> {
         "/statusgate.v1.ChangeTokenService/GetChangeTokenStatus" => Action::GetChangeTokenStatus,
         "/statusgate.v1.ChangeTokenService/ConsumeChangeToken" => Action::ConsumeChangeToken,
         "/statusgate.v1.ChangeTokenService/MarkChangeTokenInSync" => Action::MarkChangeTokenInSync,
+        "/statusgate.v1.ChangeTokenService/ListChangeTokens" => Action::ListChangeTokens,
         "/statusgate.v1.ResourceRequestService/CreateResourceRequest" => {
             Action::CreateResourceRequest
         }

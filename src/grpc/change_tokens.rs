@@ -8,15 +8,16 @@ use super::proto::change_token_service_server::ChangeTokenService;
 use super::proto::{
     ConsumeChangeTokenRequest, ConsumeChangeTokenResponse, GetChangeTokenRequest,
     GetChangeTokenResponse, GetChangeTokenStatusRequest, GetChangeTokenStatusResponse,
-    MarkChangeTokenInSyncRequest, MarkChangeTokenInSyncResponse, WatchChangeTokenRequest,
+    ListChangeTokensRequest, ListChangeTokensResponse, MarkChangeTokenInSyncRequest,
+    MarkChangeTokenInSyncResponse, WatchChangeTokenRequest,
 };
 use super::status_from_error;
 use super::watch::{self, ServerStream};
 use crate::domain::change_token::ChangeTokenScope;
 use crate::domain::credential::Principal;
-use crate::domain::values::{ChangeDescription, ChangeToken};
+use crate::domain::values::{ChangeDescription, ChangeToken, MaxResults, NextToken};
 use crate::domain::{ApiFamily, Error, FieldViolation};
-use crate::service::{ChangeTokenService as Service, WatchService};
+use crate::service::{ChangeTokenListRequest, ChangeTokenService as Service, WatchService};
 
 pub struct ChangeTokenApi {
     service: Service,
@@ -42,6 +43,46 @@ impl ChangeTokenApi {
             ApiFamily::Waf,
         )?;
         convert::scope(scope, account).map_err(invalid)
+    }
+
+    /// What a `ListChangeTokens` request asks for, its account resolved
+    /// through the caller like every other method's.
+    fn list_request(
+        &self,
+        principal: Option<&Principal>,
+        request: ListChangeTokensRequest,
+    ) -> Result<ChangeTokenListRequest, Status> {
+        // No scope lists the whole of the caller's account.
+        let scope = request.scope.unwrap_or_default();
+        let account = resolve_account(
+            principal,
+            &scope.account_id,
+            self.service.default_account(),
+            ApiFamily::Waf,
+        )?;
+        let (endpoint, region) = convert::listed_endpoint_and_region(&scope).map_err(invalid)?;
+        let statuses = request
+            .statuses
+            .iter()
+            .map(|value| convert::change_token_status_from_proto("Statuses", *value))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(invalid)?;
+        let max_results =
+            MaxResults::parse_or(request.max_results.map(i64::from), MaxResults::LARGEST)
+                .map_err(invalid)?;
+        let next_token = request
+            .next_token
+            .map(NextToken::parse)
+            .transpose()
+            .map_err(invalid)?;
+        Ok(ChangeTokenListRequest {
+            account,
+            endpoint,
+            region,
+            statuses,
+            max_results,
+            next_token,
+        })
     }
 }
 
@@ -132,6 +173,27 @@ impl ChangeTokenService for ChangeTokenApi {
             .map_err(to_status)?;
         Ok(Response::new(MarkChangeTokenInSyncResponse {
             change_token_status: convert::change_token_status_to_proto(status),
+        }))
+    }
+
+    async fn list_change_tokens(
+        &self,
+        request: Request<ListChangeTokensRequest>,
+    ) -> Result<Response<ListChangeTokensResponse>, Status> {
+        let principal = principal_of(&request);
+        let list = self.list_request(principal.as_ref(), request.into_inner())?;
+        let page = self
+            .service
+            .list_change_tokens(&list)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(ListChangeTokensResponse {
+            change_tokens: page
+                .change_tokens
+                .into_iter()
+                .map(convert::change_token_summary_to_proto)
+                .collect(),
+            next_token: page.next_token,
         }))
     }
 

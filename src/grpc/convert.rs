@@ -6,7 +6,9 @@ use std::time::Duration;
 use prost_types::Timestamp as ProtoTimestamp;
 
 use super::proto;
-use crate::domain::change_token::{ChangeTokenScope, ChangeTokenStatus};
+use crate::domain::change_token::{
+    ChangeTokenScope, ChangeTokenStatus, ChangeTokenSummary, WafEndpoint,
+};
 use crate::domain::hooks::HookProgressEvent;
 use crate::domain::resource_request::{
     HandlerErrorCode, Operation, OperationStatus, ProgressEvent, ResourceRequestInput,
@@ -105,6 +107,34 @@ pub fn scope(
     }
 }
 
+/// The endpoint and region a listing's scope narrows to: `None` for an
+/// unspecified endpoint (both) or an empty region (all). The region narrows
+/// WAF Regional tokens only, and is ignored with `WAF_ENDPOINT_GLOBAL`, as
+/// in [`scope`].
+pub fn listed_endpoint_and_region(
+    scope: &proto::ChangeTokenScope,
+) -> Result<(Option<WafEndpoint>, Option<Region>), FieldViolation> {
+    let endpoint = match proto::WafEndpoint::try_from(scope.endpoint) {
+        Ok(proto::WafEndpoint::Global) => return Ok((Some(WafEndpoint::Global), None)),
+        Ok(proto::WafEndpoint::Regional) => Some(WafEndpoint::Regional),
+        Ok(proto::WafEndpoint::Unspecified) => None,
+        Err(_) => return Err(unknown_enum("Endpoint", scope.endpoint)),
+    };
+    let region = if scope.region.is_empty() {
+        None
+    } else {
+        Some(Region::parse(scope.region.as_str())?)
+    };
+    Ok((endpoint, region))
+}
+
+fn endpoint_to_proto(endpoint: WafEndpoint) -> proto::WafEndpoint {
+    match endpoint {
+        WafEndpoint::Global => proto::WafEndpoint::Global,
+        WafEndpoint::Regional => proto::WafEndpoint::Regional,
+    }
+}
+
 fn unknown_enum(member: &'static str, value: i32) -> FieldViolation {
     FieldViolation::invalid(
         member,
@@ -120,6 +150,37 @@ pub fn change_token_status_to_proto(status: ChangeTokenStatus) -> i32 {
         ChangeTokenStatus::InSync => proto::ChangeTokenStatus::Insync,
     };
     status as i32
+}
+
+/// `CHANGE_TOKEN_STATUS_UNSPECIFIED` is no status, and refused.
+pub fn change_token_status_from_proto(
+    member: &'static str,
+    value: i32,
+) -> Result<ChangeTokenStatus, FieldViolation> {
+    match proto::ChangeTokenStatus::try_from(value) {
+        Ok(proto::ChangeTokenStatus::Provisioned) => Ok(ChangeTokenStatus::Provisioned),
+        Ok(proto::ChangeTokenStatus::Pending) => Ok(ChangeTokenStatus::Pending),
+        Ok(proto::ChangeTokenStatus::Insync) => Ok(ChangeTokenStatus::InSync),
+        Ok(proto::ChangeTokenStatus::Unspecified) => Err(FieldViolation::missing(member)),
+        Err(_) => Err(unknown_enum(member, value)),
+    }
+}
+
+pub fn change_token_summary_to_proto(summary: ChangeTokenSummary) -> proto::ChangeTokenSummary {
+    let scope = proto::ChangeTokenScope {
+        account_id: summary.scope.account().as_str().to_owned(),
+        endpoint: endpoint_to_proto(summary.scope.endpoint()) as i32,
+        region: summary.scope.region_key().to_owned(),
+    };
+    proto::ChangeTokenSummary {
+        change_token: summary.token.into_string(),
+        scope: Some(scope),
+        change_token_status: change_token_status_to_proto(summary.status),
+        change_description: summary.change_description,
+        created_at: Some(timestamp_to_proto(summary.created_at)),
+        consumed_at: summary.consumed_at.map(timestamp_to_proto),
+        insync_at: summary.insync_at.map(timestamp_to_proto),
+    }
 }
 
 pub fn operation_from_proto(member: &'static str, value: i32) -> Result<Operation, FieldViolation> {
@@ -275,6 +336,52 @@ mod tests {
             "Member must not be null"
         );
         assert!(status_from_proto("OperationStatus", 42).is_err());
+    }
+
+    #[test]
+    fn every_change_token_status_round_trips() {
+        for status in ChangeTokenStatus::ALL {
+            let wire = change_token_status_to_proto(status);
+            assert_eq!(
+                change_token_status_from_proto("Statuses", wire).unwrap(),
+                status
+            );
+        }
+        assert_eq!(
+            change_token_status_from_proto("Statuses", 0)
+                .unwrap_err()
+                .constraint,
+            "Member must not be null"
+        );
+        assert!(change_token_status_from_proto("Statuses", 9).is_err());
+    }
+
+    #[test]
+    fn listings_narrow_regions_of_waf_regional_only() {
+        let listed = |endpoint: i32, region: &str| {
+            listed_endpoint_and_region(&proto::ChangeTokenScope {
+                account_id: String::new(),
+                endpoint,
+                region: region.into(),
+            })
+        };
+        let ireland = Region::parse("eu-west-1").unwrap();
+        assert_eq!(listed(0, "").unwrap(), (None, None));
+        assert_eq!(
+            listed(0, "eu-west-1").unwrap(),
+            (None, Some(ireland.clone()))
+        );
+        assert_eq!(
+            listed(2, "eu-west-1").unwrap(),
+            (Some(WafEndpoint::Regional), Some(ireland))
+        );
+        assert_eq!(
+            listed(1, "EU WEST").unwrap(),
+            (Some(WafEndpoint::Global), None),
+            "WAF global ignores the region"
+        );
+        assert_eq!(listed(2, "EU WEST").unwrap_err().member, "Region");
+        assert_eq!(listed(7, "").unwrap_err().member, "Endpoint");
     }
 
     #[test]

@@ -103,6 +103,7 @@ fn method_span(service: &str, method: &str, request_id: &str) -> tracing::Span {
         "GetChangeTokenStatus",
         "ConsumeChangeToken",
         "MarkChangeTokenInSync",
+        "ListChangeTokens",
         "CreateResourceRequest",
         "GetResourceRequestStatus",
         "ListResourceRequests",
@@ -206,6 +207,12 @@ where
         let (service, method) = service_and_method(path);
         // Only served methods become label values; anything else is one label.
         let operation = methods::lookup(path).map_or(UNKNOWN_OPERATION, |known| known.name);
+        // The REST gateway marks the calls it makes in-process.
+        let transport = request
+            .extensions()
+            .get::<Transport>()
+            .copied()
+            .unwrap_or(Transport::Grpc);
         let request_id = uuid::Uuid::new_v4().to_string();
         let span = method_span(service, method, &request_id);
         continue_trace(&span, request.headers());
@@ -231,7 +238,7 @@ where
                 record_server_error(&span);
             }
             let elapsed = started.elapsed();
-            metrics.observe_request(Transport::Grpc, operation, outcome, elapsed);
+            metrics.observe_request(transport, operation, outcome, elapsed);
             // One line per call: `debug` for a success (formatting it cost
             // about 6% of a status read's instructions; `RUST_LOG=info,statusgate=debug`
             // shows it), `info` for a client error, `warn` for a server error.

@@ -80,6 +80,7 @@ use crate::metrics::Metrics;
 use crate::service::Services;
 use middleware::{Admission, admit, observe, receive_body, with_layers};
 
+pub use protocol::MAX_BODY_BYTES;
 pub use request_id::RequestId;
 
 /// What the HTTP listener serves from.
@@ -102,10 +103,11 @@ pub struct HttpState {
     pub clock: Arc<dyn crate::domain::Clock>,
 }
 
-/// Every HTTP route statusgate serves: the facade on `/`, and `/metrics`,
-/// `/healthz` and `/readyz`, which are exempt from load shedding so that an
-/// overloaded server still answers its orchestrator.
-pub fn router(state: HttpState) -> Router {
+/// Every HTTP route statusgate serves: the facade on `/`, `/metrics`,
+/// `/healthz` and `/readyz` (exempt from load shedding so that an
+/// overloaded server still answers its orchestrator), and `rest`, the REST
+/// gateway's routes (which shed as gRPC does).
+pub fn router(state: HttpState, rest: Router) -> Router {
     let admission = Arc::new(Admission::new(state.max_in_flight, state.request_timeout));
     let facade_state = routes::Facade {
         services: state.services.clone(),
@@ -134,7 +136,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/healthz", get(serve_liveness))
         .route("/readyz", get(serve_readiness))
         .with_state(state);
-    with_layers(operations.merge(facade))
+    with_layers(operations.merge(rest).merge(facade))
 }
 
 async fn serve_metrics(State(state): State<HttpState>) -> Response {
@@ -212,16 +214,19 @@ mod tests {
     async fn each_request_is_logged_in_its_operation_span_with_its_request_id() {
         let directory = tempfile::tempdir().unwrap();
         let (health, _) = Health::new();
-        let app = router(HttpState {
-            services: services_on_sqlite(&directory).await,
-            metrics: Arc::new(Metrics::new(Box::new(|| (0, 0)))),
-            health,
-            request_timeout: Duration::from_secs(5),
-            max_in_flight: 8,
-            body_timeout: Duration::from_secs(5),
-            auth: crate::config::AuthMode::None,
-            clock: Arc::new(crate::domain::SystemClock),
-        });
+        let app = router(
+            HttpState {
+                services: services_on_sqlite(&directory).await,
+                metrics: Arc::new(Metrics::new(Box::new(|| (0, 0)))),
+                health,
+                request_timeout: Duration::from_secs(5),
+                max_in_flight: 8,
+                body_timeout: Duration::from_secs(5),
+                auth: crate::config::AuthMode::None,
+                clock: Arc::new(crate::domain::SystemClock),
+            },
+            Router::new(),
+        );
         let logs = CapturedLogs::default();
         let subscriber = tracing_subscriber::fmt()
             .with_writer(logs.clone())

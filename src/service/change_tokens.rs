@@ -1,13 +1,38 @@
-//! WAF Classic change tokens: get, status, consume, mark in sync.
+//! WAF Classic change tokens: get, status, consume, mark in sync, and the
+//! operators' listing of an account's tokens.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::cursor::CHANGE_TOKENS;
 use super::{run_to_completion, unexpected};
-use crate::domain::change_token::{ChangeTokenScope, ChangeTokenStatus};
-use crate::domain::values::{ChangeDescription, ChangeToken, Region};
+use crate::domain::change_token::{
+    ChangeTokenScope, ChangeTokenStatus, ChangeTokenSummary, WafEndpoint,
+};
+use crate::domain::values::{ChangeDescription, ChangeToken, MaxResults, NextToken, Region};
 use crate::domain::{AccountId, Clock, Error, ErrorCode, Timestamp};
-use crate::store::{Store, StoreError};
+use crate::store::{ChangeTokenListQuery, ChangeTokenPosition, Store, StoreError};
+
+/// A `ListChangeTokens` call, its account already resolved.
+#[derive(Debug, Clone)]
+pub struct ChangeTokenListRequest {
+    pub account: AccountId,
+    /// `None` lists both endpoints.
+    pub endpoint: Option<WafEndpoint>,
+    /// `None` lists every region; narrows WAF Regional tokens only.
+    pub region: Option<Region>,
+    /// Empty lists every status.
+    pub statuses: Vec<ChangeTokenStatus>,
+    pub max_results: MaxResults,
+    pub next_token: Option<NextToken>,
+}
+
+/// One page of tokens, newest first.
+#[derive(Debug, Clone)]
+pub struct ChangeTokenPage {
+    pub change_tokens: Vec<ChangeTokenSummary>,
+    pub next_token: Option<String>,
+}
 
 #[derive(Clone)]
 pub struct ChangeTokenService {
@@ -86,6 +111,55 @@ impl ChangeTokenService {
             Err(StoreError::NotFound) => Err(nonexistent(token)),
             Err(error) => Err(unexpected("GetChangeTokenStatus", error)),
         }
+    }
+
+    /// A page of the account's tokens, newest first. A cursor names the last
+    /// token of the previous page (see `cursor.rs`); one that names no token
+    /// of the account is invalid input.
+    pub async fn list_change_tokens(
+        &self,
+        request: &ChangeTokenListRequest,
+    ) -> Result<ChangeTokenPage, Error> {
+        let cursor = request
+            .next_token
+            .as_ref()
+            .map(|token| CHANGE_TOKENS.decode(token, ChangeToken::parse))
+            .transpose()?;
+        let page_size = request.max_results.get();
+        let query = ChangeTokenListQuery {
+            account: request.account.clone(),
+            endpoint: request.endpoint,
+            region: request.region.clone(),
+            statuses: request.statuses.clone(),
+            after: cursor.map(|cursor| ChangeTokenPosition {
+                created_at: cursor.created_at,
+                token: cursor.key,
+            }),
+            // One extra row tells whether another page exists.
+            limit: page_size + 1,
+            in_sync_visible_since: self.in_sync_visible_since(self.clock.now()),
+        };
+        let mut listed = match self.store.list_change_tokens(&query).await {
+            Ok(listed) => listed,
+            // Only a cursor can be not found: one of another account, or none at all.
+            Err(StoreError::NotFound) => match &request.next_token {
+                Some(token) => return Err(CHANGE_TOKENS.not_of_this_account(token)),
+                None => return Err(unexpected("ListChangeTokens", StoreError::NotFound)),
+            },
+            Err(error) => return Err(unexpected("ListChangeTokens", error)),
+        };
+        let next_token = if listed.len() > page_size as usize {
+            listed.truncate(page_size as usize);
+            listed
+                .last()
+                .map(|last| CHANGE_TOKENS.encode(last.created_at, last.token.as_str()))
+        } else {
+            None
+        };
+        Ok(ChangeTokenPage {
+            change_tokens: listed,
+            next_token,
+        })
     }
 
     /// `PROVISIONED -> PENDING`; a token used before is `WAFStaleDataException`.

@@ -6,12 +6,13 @@
 //!
 //! | module | what it serves |
 //! | --- | --- |
-//! | `change_tokens.rs` | WAF Classic change tokens |
+//! | `change_tokens.rs` | WAF Classic change tokens, and their listing |
 //! | `resource_requests.rs` | Cloud Control requests as callers see them |
 //! | `workers.rs` | what workers call: claims, leases, progress, hooks |
 //! | `watch.rs` | waiting for and watching requests and change tokens |
 //! | `resources.rs` | Cloud Control resources: `GetResource`, `ListResources` |
 //! | `simulation.rs` | the simulated worker's rules |
+//! | `cursor.rs` | the listings' `NextToken`s |
 
 mod change_tokens;
 mod credentials;
@@ -28,7 +29,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-pub use change_tokens::ChangeTokenService;
+pub use change_tokens::{ChangeTokenListRequest, ChangeTokenPage, ChangeTokenService};
 pub use credentials::{CredentialError, CredentialService, LOOKUP_TTL};
 pub use resource_requests::{CloudControlSettings, ListPage, ListRequest, ResourceRequestService};
 pub use resources::{ResourceDescription, ResourceListPage, ResourceListRequest, ResourceService};

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::cursor::{decode_cursor, encode_cursor, invalid_cursor};
+use super::cursor::RESOURCE_REQUESTS;
 use super::{run_to_completion, unexpected};
 use crate::domain::hooks::HookProgressEvent;
 use crate::domain::resource::{AccountRegion, ResourcePatch, concurrent_operation};
@@ -330,7 +330,11 @@ impl ResourceRequestService {
         scope: &AccountRegion,
         request: &ListRequest,
     ) -> Result<ListPage, Error> {
-        let cursor = request.next_token.as_ref().map(decode_cursor).transpose()?;
+        let cursor = request
+            .next_token
+            .as_ref()
+            .map(|token| RESOURCE_REQUESTS.decode(token, RequestToken::parse))
+            .transpose()?;
         let visible_since = self.visible_since(self.clock.now());
         if cursor
             .as_ref()
@@ -347,7 +351,7 @@ impl ResourceRequestService {
             scope: scope.clone(),
             operations: request.operations.clone(),
             statuses: request.statuses.clone(),
-            after: cursor.map(|cursor| cursor.request_token),
+            after: cursor.map(|cursor| cursor.key),
             // One extra row tells whether another page exists.
             limit: page_size + 1,
             visible_since,
@@ -356,22 +360,16 @@ impl ResourceRequestService {
             Ok(listed) => listed,
             // Only a cursor can be not found: one of another account, or none at all.
             Err(StoreError::NotFound) => match &request.next_token {
-                Some(token) => {
-                    return Err(invalid_cursor(
-                        token,
-                        "Member must be a NextToken returned by ListResourceRequests to this account",
-                    ));
-                }
+                Some(token) => return Err(RESOURCE_REQUESTS.not_of_this_account(token)),
                 None => return Err(unexpected("ListResourceRequests", StoreError::NotFound)),
             },
             Err(error) => return Err(unexpected("ListResourceRequests", error)),
         };
         let next_token = if listed.len() > page_size as usize {
             listed.truncate(page_size as usize);
-            listed.last().and_then(|last| {
-                let token = RequestToken::parse(last.event.request_token.as_str()).ok()?;
-                Some(encode_cursor(last.created_at, &token))
-            })
+            listed
+                .last()
+                .map(|last| RESOURCE_REQUESTS.encode(last.created_at, &last.event.request_token))
         } else {
             None
         };

@@ -1,13 +1,79 @@
 //! The change-token contract ([`ChangeTokenStore`]): WAF Classic tokens, one
 //! outstanding `PROVISIONED` token per scope, used once (`PENDING`), then
-//! `INSYNC`. Each backend implements it in its own `change_tokens.rs`.
+//! `INSYNC`, and the values its listing takes. Each backend implements it in
+//! its own `change_tokens.rs`.
 
 use async_trait::async_trait;
 
 use super::error::StoreError;
-use crate::domain::Timestamp;
-use crate::domain::change_token::{ChangeTokenScope, ChangeTokenStatus};
-use crate::domain::values::{ChangeDescription, ChangeToken};
+use crate::domain::change_token::{
+    ChangeTokenScope, ChangeTokenStatus, ChangeTokenSummary, WafEndpoint,
+};
+use crate::domain::values::{ChangeDescription, ChangeToken, Region};
+use crate::domain::{AccountId, Timestamp};
+
+/// Where a listing goes on from: the last token of the previous page, and
+/// when it was created (tokens are listed by creation time, newest first,
+/// ties broken by token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeTokenPosition {
+    pub created_at: Timestamp,
+    pub token: ChangeToken,
+}
+
+/// One page of `ListChangeTokens`.
+#[derive(Debug, Clone)]
+pub struct ChangeTokenListQuery {
+    pub account: AccountId,
+    /// `None` means both endpoints.
+    pub endpoint: Option<WafEndpoint>,
+    /// `None` means every region. Narrows WAF Regional tokens only: WAF
+    /// global tokens have no region.
+    pub region: Option<Region>,
+    /// Empty means every status.
+    pub statuses: Vec<ChangeTokenStatus>,
+    /// Only tokens listed after this one (older than it).
+    pub after: Option<ChangeTokenPosition>,
+    pub limit: u32,
+    /// Tokens that went `INSYNC` before this are not listed.
+    pub in_sync_visible_since: Timestamp,
+}
+
+impl ChangeTokenListQuery {
+    /// The stored names of the endpoints to list (both when none is given).
+    pub(crate) fn endpoint_names(&self) -> Vec<&'static str> {
+        match self.endpoint {
+            Some(endpoint) => vec![endpoint.as_str()],
+            None => vec![WafEndpoint::Global.as_str(), WafEndpoint::Regional.as_str()],
+        }
+    }
+
+    /// The region WAF Regional tokens must be in; empty for any region.
+    pub(crate) fn region_key(&self) -> &str {
+        self.region.as_ref().map_or("", Region::as_str)
+    }
+
+    /// The stored names of the statuses to list (all when none is given).
+    pub(crate) fn status_names(&self) -> Vec<&'static str> {
+        let statuses: &[ChangeTokenStatus] = if self.statuses.is_empty() {
+            &ChangeTokenStatus::ALL
+        } else {
+            &self.statuses
+        };
+        statuses.iter().map(|status| status.as_str()).collect()
+    }
+
+    /// The position that must name a token of the account for the query to
+    /// be answered. A token created before `in_sync_visible_since` may have
+    /// gone `INSYNC` and been purged since it was listed, so a position that
+    /// old is taken as it is (the listing goes on from there; naming a made-up
+    /// position can only list the account's own tokens from some point on).
+    pub(crate) fn position_to_check(&self) -> Option<&ChangeTokenPosition> {
+        self.after
+            .as_ref()
+            .filter(|after| after.created_at >= self.in_sync_visible_since)
+    }
+}
 
 #[async_trait]
 pub trait ChangeTokenStore: Send + Sync {
@@ -50,6 +116,17 @@ pub trait ChangeTokenStore: Send + Sync {
         now: Timestamp,
         in_sync_visible_since: Timestamp,
     ) -> Result<(), StoreError>;
+
+    /// Up to `query.limit` tokens of the account, newest first (by
+    /// `created_at`, then by token, both descending), after `query.after`,
+    /// filtered as the query says; a keyset read on the account's index.
+    /// `NotFound` when [`ChangeTokenListQuery::position_to_check`] names no
+    /// token of the account created at that time (never one of another
+    /// account: cursors reveal nothing across accounts).
+    async fn list_change_tokens(
+        &self,
+        query: &ChangeTokenListQuery,
+    ) -> Result<Vec<ChangeTokenSummary>, StoreError>;
 
     /// Deletes up to `batch_size` tokens that went `INSYNC` before `cutoff`;
     /// returns how many it deleted.

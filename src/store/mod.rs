@@ -48,7 +48,7 @@ mod rows;
 mod simulation_rules;
 mod sqlite;
 
-pub use change_tokens::ChangeTokenStore;
+pub use change_tokens::{ChangeTokenListQuery, ChangeTokenPosition, ChangeTokenStore};
 pub use credentials::{CredentialStore, StoredCredential};
 pub use error::StoreError;
 pub use hooks::{DecideHook, HookProgressStore};

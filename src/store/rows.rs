@@ -11,7 +11,9 @@
 
 use std::time::Duration;
 
-use crate::domain::change_token::{ChangeTokenScope, ChangeTokenStatus};
+use crate::domain::change_token::{
+    ChangeTokenScope, ChangeTokenStatus, ChangeTokenSummary, WafEndpoint,
+};
 use crate::domain::hooks::HookProgressEvent;
 use crate::domain::lease::Lease;
 use crate::domain::resource::{AccountRegion, StoredResource};
@@ -321,6 +323,48 @@ impl ChangeTokenRow {
                 .insync_at
                 .is_some_and(|at| at < in_sync_visible_since.as_micros());
         Ok((!expired).then_some(status))
+    }
+}
+
+/// A listed `change_tokens` row: the status lookup's columns and the times
+/// and description a listing shows.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(super) struct ListedChangeTokenRow {
+    #[sqlx(flatten)]
+    pub token: ChangeTokenRow,
+    pub change_description: Option<String>,
+    pub created_at: i64,
+    pub consumed_at: Option<i64>,
+}
+
+impl ListedChangeTokenRow {
+    pub fn into_summary(self) -> Result<ChangeTokenSummary, StoreError> {
+        let ChangeTokenRow {
+            change_token,
+            account_id,
+            endpoint,
+            region,
+            status,
+            insync_at,
+        } = self.token;
+        let account = parse_stored(&account_id, "account", AccountId::parse)?;
+        let scope = match WafEndpoint::from_stored(&endpoint) {
+            Some(WafEndpoint::Global) => ChangeTokenScope::global(account),
+            Some(WafEndpoint::Regional) => {
+                ChangeTokenScope::regional(account, parse_stored(&region, "region", Region::parse)?)
+            }
+            None => return Err(corrupt("endpoint", &endpoint)),
+        };
+        Ok(ChangeTokenSummary {
+            token: stored_change_token(&change_token)?,
+            scope,
+            status: ChangeTokenStatus::from_stored(&status)
+                .ok_or_else(|| corrupt("change token status", &status))?,
+            change_description: self.change_description,
+            created_at: Timestamp::from_micros(self.created_at),
+            consumed_at: self.consumed_at.map(Timestamp::from_micros),
+            insync_at: insync_at.map(Timestamp::from_micros),
+        })
     }
 }
 

@@ -17,9 +17,10 @@ use crate::common::{ACCOUNT, Backend, OTHER_ACCOUNT, TYPE_NAME, TestApp};
 
 /// Every RPC statusgate serves, with the least role that may call it,
 /// spelled out here rather than read from the table under test.
-const RPCS: [(&str, Role); 18] = [
+const RPCS: [(&str, Role); 19] = [
     ("GetChangeToken", Role::Client),
     ("GetChangeTokenStatus", Role::Client),
+    ("ListChangeTokens", Role::Client),
     ("ConsumeChangeToken", Role::Worker),
     ("MarkChangeTokenInSync", Role::Worker),
     ("CreateResourceRequest", Role::Client),
@@ -57,6 +58,13 @@ async fn call(app: &TestApp, bearer: Bearer, rpc: &str) -> Result<(), tonic::Sta
                     scope: global(""),
                     change_token: token(),
                 })
+                .await
+                .map(drop)
+        }
+        "ListChangeTokens" => {
+            let mut client = change_tokens_as(app, bearer).await;
+            client
+                .list_change_tokens(proto::ListChangeTokensRequest::default())
                 .await
                 .map(drop)
         }

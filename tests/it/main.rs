@@ -4,7 +4,8 @@
 //! ## Layout
 //! - `common/` holds everything tests share (`common/mod.rs` lists it): no
 //!   test module defines a helper another module uses.
-//! - One module per subject: `grpc_change_tokens` and
+//! - One module per subject: `grpc_change_tokens`,
+//!   `grpc_change_token_listing` (`ListChangeTokens`) and
 //!   `grpc_resource_requests` (the gRPC API), `facade_sdk` (the AWS facade
 //!   through the real AWS SDKs) and `facade_raw` (what an SDK never sends),
 //!   `simulation`, `coalescing`, `races`, `store_conformance` (the `Store`
@@ -65,6 +66,7 @@ mod facade_raw;
 mod facade_sdk;
 mod group_isolation;
 mod grpc_auth;
+mod grpc_change_token_listing;
 mod grpc_change_tokens;
 mod grpc_resource_requests;
 mod leases_store;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use statusgate::app::open_store;
 use statusgate::config::Config;
-use statusgate::domain::change_token::{ChangeTokenScope, ChangeTokenStatus};
+use statusgate::domain::change_token::{ChangeTokenScope, ChangeTokenStatus, WafEndpoint};
 use statusgate::domain::resource::AccountRegion;
 use statusgate::domain::resource_request::{
     Decision, NewResourceRequest, Operation, OperationStatus, ResourceRequestInput,
@@ -16,7 +16,10 @@ use statusgate::domain::values::{
     TypeName,
 };
 use statusgate::domain::{AccountId, Error, FieldViolation, Timestamp};
-use statusgate::store::{CreateOutcome, ListQuery, ResourceListQuery, Store, StoreError};
+use statusgate::store::{
+    ChangeTokenListQuery, ChangeTokenPosition, CreateOutcome, ListQuery, ResourceListQuery, Store,
+    StoreError,
+};
 
 use crate::backend_tests;
 use crate::common::{Backend, TestDatabase, scope_of};
@@ -199,6 +202,145 @@ async fn in_sync_is_idempotent_and_expires(backend: Backend) {
     );
     assert_eq!(store.purge_change_tokens(at(11), 10).await.unwrap(), 1);
     assert_eq!(store.purge_change_tokens(at(11), 10).await.unwrap(), 0);
+}
+
+async fn change_tokens_list_newest_first_past_ties_and_purged_cursors(backend: Backend) {
+    let (store, _database) = open(backend).await;
+    let owner = account("111111111111");
+    let global = ChangeTokenScope::global(owner.clone());
+    let ireland = ChangeTokenScope::regional(owner.clone(), Region::parse("eu-west-1").unwrap());
+    let virginia = ChangeTokenScope::regional(owner.clone(), Region::parse("us-east-1").unwrap());
+    let description = ChangeDescription::parse("UpdateIPSet ipset-1").unwrap();
+    // t-0 and t-1 are used (t-1 goes INSYNC at 2), t-2 is outstanding, and
+    // the regional t-3 and t-b were issued in the same microsecond.
+    for (scope, name, second) in [
+        (&global, "t-0", -1),
+        (&global, "t-1", 0),
+        (&global, "t-2", 3),
+        (&ireland, "t-3", 4),
+        (&virginia, "t-b", 4),
+    ] {
+        store
+            .provision_change_token(scope, &token(name), at(second))
+            .await
+            .unwrap();
+        if second < 3 {
+            store
+                .consume_change_token(scope, &token(name), &description, at(1), at(-10))
+                .await
+                .unwrap();
+        }
+    }
+    store
+        .mark_change_token_in_sync(&global, &token("t-1"), at(2), at(-10))
+        .await
+        .unwrap();
+    store
+        .provision_change_token(
+            &ChangeTokenScope::global(account("222222222222")),
+            &token("t-x"),
+            at(5),
+        )
+        .await
+        .unwrap();
+    let query = |after: Option<(i64, &str)>, limit, visible_since| ChangeTokenListQuery {
+        account: owner.clone(),
+        endpoint: None,
+        region: None,
+        statuses: Vec::new(),
+        after: after.map(|(second, name)| ChangeTokenPosition {
+            created_at: at(second),
+            token: token(name),
+        }),
+        limit,
+        in_sync_visible_since: visible_since,
+    };
+    let names = |listed: Vec<statusgate::domain::change_token::ChangeTokenSummary>| {
+        listed
+            .into_iter()
+            .map(|summary| summary.token.into_string())
+            .collect::<Vec<_>>()
+    };
+
+    let all = store
+        .list_change_tokens(&query(None, 10, at(0)))
+        .await
+        .unwrap();
+    let in_sync = &all[3];
+    assert_eq!(
+        (in_sync.status, in_sync.consumed_at, in_sync.insync_at),
+        (ChangeTokenStatus::InSync, Some(at(1)), Some(at(2)))
+    );
+    assert_eq!(
+        in_sync.change_description.as_deref(),
+        Some("UpdateIPSet ipset-1")
+    );
+    assert_eq!(
+        (all[0].scope.endpoint(), all[0].scope.region_key()),
+        (WafEndpoint::Regional, "us-east-1")
+    );
+    assert_eq!(
+        names(all),
+        ["t-b", "t-3", "t-2", "t-1", "t-0"],
+        "ties by token, descending"
+    );
+    let after_tie = store
+        .list_change_tokens(&query(Some((4, "t-b")), 1, at(0)))
+        .await
+        .unwrap();
+    assert_eq!(names(after_tie), ["t-3"]);
+    let regional_in_ireland = ChangeTokenListQuery {
+        endpoint: Some(WafEndpoint::Regional),
+        region: Some(Region::parse("eu-west-1").unwrap()),
+        ..query(None, 10, at(0))
+    };
+    assert_eq!(
+        names(
+            store
+                .list_change_tokens(&regional_in_ireland)
+                .await
+                .unwrap()
+        ),
+        ["t-3"]
+    );
+    let pending = ChangeTokenListQuery {
+        statuses: vec![ChangeTokenStatus::Pending],
+        ..query(None, 10, at(0))
+    };
+    assert_eq!(
+        names(store.list_change_tokens(&pending).await.unwrap()),
+        ["t-0"]
+    );
+
+    // A position must name a token of the account, created at that time.
+    for unknown in [(4, "t-9"), (5, "t-x"), (3, "t-3")] {
+        assert!(
+            matches!(
+                store
+                    .list_change_tokens(&query(Some(unknown), 10, at(0)))
+                    .await,
+                Err(StoreError::NotFound)
+            ),
+            "{unknown:?}"
+        );
+    }
+
+    // Once t-1 is purged, a cursor naming it still goes on to older tokens.
+    assert_eq!(store.purge_change_tokens(at(3), 10).await.unwrap(), 1);
+    let past_purged = store
+        .list_change_tokens(&query(Some((0, "t-1")), 10, at(3)))
+        .await
+        .unwrap();
+    assert_eq!(names(past_purged), ["t-0"]);
+    assert_eq!(
+        names(
+            store
+                .list_change_tokens(&query(None, 10, at(3)))
+                .await
+                .unwrap()
+        ),
+        ["t-b", "t-3", "t-2", "t-0"]
+    );
 }
 
 async fn client_tokens_are_per_account(backend: Backend) {
@@ -685,6 +827,7 @@ backend_tests!(
     provisioning_is_idempotent_per_scope,
     consuming_moves_to_pending_once,
     in_sync_is_idempotent_and_expires,
+    change_tokens_list_newest_first_past_ties_and_purged_cursors,
     client_tokens_are_per_account,
     updates_append_events_under_the_decision,
     lists_are_newest_first_with_cursors_and_filters,

@@ -14,11 +14,11 @@ use super::PostgresStore;
 use super::errors::classify;
 use super::listener::CHANGE_TOKENS_CHANNEL;
 use crate::domain::Timestamp;
-use crate::domain::change_token::{ChangeTokenScope, ChangeTokenStatus};
+use crate::domain::change_token::{ChangeTokenScope, ChangeTokenStatus, ChangeTokenSummary};
 use crate::domain::values::{ChangeDescription, ChangeToken};
-use crate::store::change_tokens::ChangeTokenStore;
+use crate::store::change_tokens::{ChangeTokenListQuery, ChangeTokenStore};
 use crate::store::error::StoreError;
-use crate::store::rows::stored_change_token;
+use crate::store::rows::{ListedChangeTokenRow, stored_change_token};
 
 /// `$7` is the notification channel.
 const CONSUME_CHANGE_TOKEN: &str = "\
@@ -37,6 +37,37 @@ const MARK_CHANGE_TOKEN_IN_SYNC: &str = "\
         AND status = 'PENDING' \
       RETURNING change_token) \
     SELECT pg_notify($6, change_token) FROM marked";
+
+/// The columns of [`ListedChangeTokenRow`] for a page of the account `$1`'s
+/// tokens on the endpoints `$2`, WAF Regional ones in region `$3` (`''`: any),
+/// with the statuses `$4`, not `INSYNC` since before `$5`, newest first.
+const LIST_CHANGE_TOKENS: &str = "\
+    SELECT change_token, account_id, endpoint, region, status, change_description, \
+      created_at, consumed_at, insync_at \
+    FROM change_tokens \
+    WHERE account_id = $1 AND endpoint = ANY($2) \
+      AND (endpoint = 'GLOBAL' OR $3 = '' OR region = $3) \
+      AND status = ANY($4) \
+      AND (status <> 'INSYNC' OR insync_at IS NULL OR insync_at >= $5) \
+    ORDER BY created_at DESC, change_token DESC LIMIT $6";
+
+/// [`LIST_CHANGE_TOKENS`] after the position (`$7`, `$8`): a keyset seek on
+/// `change_tokens_account_created_at`.
+const LIST_CHANGE_TOKENS_AFTER: &str = "\
+    SELECT change_token, account_id, endpoint, region, status, change_description, \
+      created_at, consumed_at, insync_at \
+    FROM change_tokens \
+    WHERE account_id = $1 AND endpoint = ANY($2) \
+      AND (endpoint = 'GLOBAL' OR $3 = '' OR region = $3) \
+      AND status = ANY($4) \
+      AND (status <> 'INSYNC' OR insync_at IS NULL OR insync_at >= $5) \
+      AND (created_at, change_token) < ($7, $8) \
+    ORDER BY created_at DESC, change_token DESC LIMIT $6";
+
+/// Whether `$1` is a token of account `$2` created at `$3` (a cursor's
+/// position).
+const CHANGE_TOKEN_EXISTS: &str = "\
+    SELECT 1 FROM change_tokens WHERE change_token = $1 AND account_id = $2 AND created_at = $3";
 
 const PURGE_CHANGE_TOKENS: &str = "\
     DELETE FROM change_tokens WHERE change_token IN ( \
@@ -147,6 +178,47 @@ impl ChangeTokenStore for PostgresStore {
                 Err(StoreError::Conflict)
             }
         }
+    }
+
+    #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
+    async fn list_change_tokens(
+        &self,
+        query: &ChangeTokenListQuery,
+    ) -> Result<Vec<ChangeTokenSummary>, StoreError> {
+        self.availability.check()?;
+        if let Some(position) = query.position_to_check() {
+            let exists: Option<i32> = sqlx::query_scalar(CHANGE_TOKEN_EXISTS)
+                .bind(position.token.as_str())
+                .bind(query.account.as_str())
+                .bind(position.created_at.as_micros())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(classify)?;
+            if exists.is_none() {
+                return Err(StoreError::NotFound);
+            }
+        }
+        let sql = if query.after.is_some() {
+            LIST_CHANGE_TOKENS_AFTER
+        } else {
+            LIST_CHANGE_TOKENS
+        };
+        let mut list = sqlx::query_as(sql)
+            .bind(query.account.as_str())
+            .bind(query.endpoint_names())
+            .bind(query.region_key())
+            .bind(query.status_names())
+            .bind(query.in_sync_visible_since.as_micros())
+            .bind(i64::from(query.limit));
+        if let Some(after) = &query.after {
+            list = list
+                .bind(after.created_at.as_micros())
+                .bind(after.token.as_str());
+        }
+        let rows: Vec<ListedChangeTokenRow> = list.fetch_all(&self.pool).await.map_err(classify)?;
+        rows.into_iter()
+            .map(ListedChangeTokenRow::into_summary)
+            .collect()
     }
 
     #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]

@@ -10,15 +10,15 @@ use sqlx::Sqlite;
 use sqlx::query::Query;
 use sqlx::sqlite::SqliteArguments;
 
-use super::SqliteStore;
 use super::errors::classify;
+use super::{SqliteStore, json_list};
 use crate::domain::Timestamp;
-use crate::domain::change_token::{ChangeTokenScope, ChangeTokenStatus};
+use crate::domain::change_token::{ChangeTokenScope, ChangeTokenStatus, ChangeTokenSummary};
 use crate::domain::values::{ChangeDescription, ChangeToken};
-use crate::store::change_tokens::ChangeTokenStore;
+use crate::store::change_tokens::{ChangeTokenListQuery, ChangeTokenStore};
 use crate::store::error::StoreError;
 use crate::store::notifications::Topic;
-use crate::store::rows::{ChangeTokenRow, stored_change_token};
+use crate::store::rows::{ChangeTokenRow, ListedChangeTokenRow, stored_change_token};
 
 /// Returns the scope's `PROVISIONED` token, inserting `$1` when there is none.
 /// The no-op update makes `RETURNING` yield the existing row on conflict.
@@ -43,6 +43,37 @@ const MARK_CHANGE_TOKEN_IN_SYNC: &str = "\
     UPDATE change_tokens SET status = 'INSYNC', insync_at = $5 \
     WHERE change_token = $1 AND account_id = $2 AND endpoint = $3 AND region = $4 \
       AND status = 'PENDING'";
+
+/// The columns of [`ListedChangeTokenRow`] for a page of the account `$1`'s
+/// tokens on the endpoints `$2`, WAF Regional ones in region `$3` (`''`: any),
+/// with the statuses `$4`, not `INSYNC` since before `$5`, newest first.
+const LIST_CHANGE_TOKENS: &str = "\
+    SELECT change_token, account_id, endpoint, region, status, change_description, \
+      created_at, consumed_at, insync_at \
+    FROM change_tokens \
+    WHERE account_id = $1 AND endpoint IN (SELECT value FROM json_each($2)) \
+      AND (endpoint = 'GLOBAL' OR $3 = '' OR region = $3) \
+      AND status IN (SELECT value FROM json_each($4)) \
+      AND (status <> 'INSYNC' OR insync_at IS NULL OR insync_at >= $5) \
+    ORDER BY created_at DESC, change_token DESC LIMIT $6";
+
+/// [`LIST_CHANGE_TOKENS`] after the position (`$7`, `$8`): a keyset seek on
+/// `change_tokens_account_created_at`.
+const LIST_CHANGE_TOKENS_AFTER: &str = "\
+    SELECT change_token, account_id, endpoint, region, status, change_description, \
+      created_at, consumed_at, insync_at \
+    FROM change_tokens \
+    WHERE account_id = $1 AND endpoint IN (SELECT value FROM json_each($2)) \
+      AND (endpoint = 'GLOBAL' OR $3 = '' OR region = $3) \
+      AND status IN (SELECT value FROM json_each($4)) \
+      AND (status <> 'INSYNC' OR insync_at IS NULL OR insync_at >= $5) \
+      AND (created_at, change_token) < ($7, $8) \
+    ORDER BY created_at DESC, change_token DESC LIMIT $6";
+
+/// Whether `$1` is a token of account `$2` created at `$3` (a cursor's
+/// position).
+const CHANGE_TOKEN_EXISTS: &str = "\
+    SELECT 1 FROM change_tokens WHERE change_token = $1 AND account_id = $2 AND created_at = $3";
 
 const PURGE_CHANGE_TOKENS: &str = "\
     DELETE FROM change_tokens WHERE change_token IN ( \
@@ -152,6 +183,47 @@ impl ChangeTokenStore for SqliteStore {
                 Err(StoreError::Conflict)
             }
         }
+    }
+
+    #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "sqlite"))]
+    async fn list_change_tokens(
+        &self,
+        query: &ChangeTokenListQuery,
+    ) -> Result<Vec<ChangeTokenSummary>, StoreError> {
+        self.availability.check()?;
+        if let Some(position) = query.position_to_check() {
+            let exists: Option<i32> = sqlx::query_scalar(CHANGE_TOKEN_EXISTS)
+                .bind(position.token.as_str())
+                .bind(query.account.as_str())
+                .bind(position.created_at.as_micros())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(classify)?;
+            if exists.is_none() {
+                return Err(StoreError::NotFound);
+            }
+        }
+        let sql = if query.after.is_some() {
+            LIST_CHANGE_TOKENS_AFTER
+        } else {
+            LIST_CHANGE_TOKENS
+        };
+        let mut list = sqlx::query_as(sql)
+            .bind(query.account.as_str())
+            .bind(json_list(&query.endpoint_names()))
+            .bind(query.region_key())
+            .bind(json_list(&query.status_names()))
+            .bind(query.in_sync_visible_since.as_micros())
+            .bind(i64::from(query.limit));
+        if let Some(after) = &query.after {
+            list = list
+                .bind(after.created_at.as_micros())
+                .bind(after.token.as_str());
+        }
+        let rows: Vec<ListedChangeTokenRow> = list.fetch_all(&self.pool).await.map_err(classify)?;
+        rows.into_iter()
+            .map(ListedChangeTokenRow::into_summary)
+            .collect()
     }
 
     #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "sqlite"))]

@@ -146,3 +146,8 @@ impl Notifications for SqliteStore {
         self.fan_out.subscribe(topic)
     }
 }
+
+/// A list filter as the JSON array that `json_each` reads.
+pub(super) fn json_list(names: &[&'static str]) -> String {
+    serde_json::to_string(names).expect("a list of strings serialises")
+}

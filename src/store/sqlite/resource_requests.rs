@@ -11,8 +11,8 @@ use sqlx::query::QueryAs;
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{Sqlite, Transaction};
 
-use super::SqliteStore;
 use super::errors::classify;
+use super::{SqliteStore, json_list};
 use crate::domain::Timestamp;
 use crate::domain::lease::Lease;
 use crate::domain::resource::{AccountRegion, ResourceChange};
@@ -383,11 +383,6 @@ where
         .bind(scope.account.as_str())
         .bind(scope.region.as_str())
         .bind(visible_since.as_micros())
-}
-
-/// A list filter as the JSON array that `json_each` reads.
-fn json_list(names: &[&'static str]) -> String {
-    serde_json::to_string(names).expect("a list of strings serialises")
 }
 
 impl SqliteStore {
