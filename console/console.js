@@ -134,6 +134,15 @@ function relativeTime(date, now = Date.now()) {
   return seconds >= 0 ? `${text} ago` : `in ${text}`;
 }
 
+const timeOfDayFormat = new Intl.DateTimeFormat(undefined, { timeStyle: 'medium' });
+
+/** A timeline event's time: the time of day (the full date in its title). */
+function eventTimeElement(text) {
+  const date = new Date(text || '');
+  if (Number.isNaN(date.getTime())) return h('span', { class: 'muted' }, '–');
+  return h('time', { datetime: text, title: dateFormat.format(date) }, timeOfDayFormat.format(date));
+}
+
 /** A <time> that shows its age and keeps it current (see the ticker below). */
 function timeElement(text, { absolute = false } = {}) {
   if (!text) return h('span', { class: 'muted' }, '–');
@@ -153,12 +162,14 @@ function timeElement(text, { absolute = false } = {}) {
   return element;
 }
 
-setInterval(() => {
+/** Brings every relative time on the page to now, so they agree with each other. */
+function refreshRelativeTimes() {
   const now = Date.now();
   for (const element of document.querySelectorAll('[data-relative]')) {
     element.textContent = relativeTime(new Date(element.dataset.relative), now);
   }
-}, 5000);
+}
+setInterval(refreshRelativeTimes, 5000);
 
 /**
  * A table cell: its label (the column's name, shown beside the value when
@@ -171,6 +182,15 @@ function cell(labelText, attributes, ...content) {
 function badge(status, extraClass = '') {
   const kind = shortName(status || 'UNSPECIFIED').toLowerCase().replaceAll('_', '-');
   return h('span', { class: `badge badge-${kind} ${extraClass}`.trim(), dataset: { status: status || '' } }, label(status));
+}
+
+/** "6.0 s", "4 min 12 s", "2 h 5 min" between two RFC 3339 times. */
+function duration(fromText, toText) {
+  const seconds = (new Date(toText).getTime() - new Date(fromText).getTime()) / 1000;
+  if (!Number.isFinite(seconds) || seconds < 0) return '–';
+  if (seconds < 60) return `${seconds.toFixed(1)} s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
+  return `${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min`;
 }
 
 function shortToken(token) {
@@ -538,7 +558,8 @@ const health = {
       this.rated = false;
       return;
     }
-    tiles.inFlight.textContent = current.inFlight === null ? '–' : String(current.inFlight);
+    tiles.inFlight.textContent = current.inFlight === null ? 'n/a' : String(current.inFlight);
+    tiles.inFlight.title = current.inFlight === null ? 'this server exports no in-flight gauge' : 'requests being served now';
     tiles.pool.textContent = current.poolInUse === null ? '–' : `${current.poolInUse} / ${current.poolIdle ?? '–'}`;
     const previous = this.previous;
     this.previous = current;
@@ -593,6 +614,20 @@ function field(labelText, control) {
   return h('label', { class: 'field' }, h('span', { class: 'field-label' }, labelText), control);
 }
 
+const wideScreen = matchMedia('(min-width: 761px)');
+
+/**
+ * A filter panel: always open on a wide screen, folded behind its summary
+ * ("Filters · 2 active") on a phone so the list is what shows first.
+ */
+function collapsible(testid, count, content, signal) {
+  const panel = h('details', { class: 'panel collapsible', testid, open: wideScreen.matches },
+    h('summary', {}, h('span', {}, 'Filters'), count), content);
+  const unfold = () => { if (wideScreen.matches) panel.open = true; };
+  wideScreen.addEventListener('change', unfold, { signal });
+  return panel;
+}
+
 function viewHeader(title, ...extra) {
   return h('div', { class: 'view-header' }, h('h1', {}, title), ...extra);
 }
@@ -624,18 +659,25 @@ function requestsView(container, params, signal) {
   const moreButton = h('button', { type: 'button', class: 'secondary', testid: 'load-more', hidden: true, onclick: () => load(false) }, 'Load more');
   const tablePanel = h('div', { class: 'panel table-panel' }, table, empty, h('div', { class: 'table-footer' }, summary, moreButton));
 
+  const filterCount = h('span', { class: 'filter-count', testid: 'filter-count' });
+  const countFilters = () => {
+    const active = statuses.size + operations.size + (typeInput.value.trim() ? 1 : 0) + (ageSelect.value ? 1 : 0);
+    filterCount.textContent = active ? `${active} active` : '';
+  };
   const serverFilters = () => { syncHash(); load(true); };
   container.replaceChildren(
     viewHeader('Resource requests', h('span', { class: 'region-note muted' }, session.region), refreshButton),
-    h('form', { class: 'filters panel', testid: 'request-filters', onsubmit: (event) => event.preventDefault() },
-      h('div', { class: 'filter-group' }, h('span', { class: 'field-label' }, 'Status'), chips('status', OPERATION_STATUSES, statuses, serverFilters)),
-      h('div', { class: 'filter-group' }, h('span', { class: 'field-label' }, 'Operation'), chips('operation', OPERATIONS, operations, serverFilters)),
-      h('div', { class: 'filter-row' }, field('Type name contains', typeInput), field('Updated', ageSelect))),
+    collapsible('request-filters', filterCount,
+      h('form', { class: 'filters', onsubmit: (event) => event.preventDefault() },
+        h('div', { class: 'filter-group' }, h('span', { class: 'field-label' }, 'Status'), chips('status', OPERATION_STATUSES, statuses, serverFilters)),
+        h('div', { class: 'filter-group' }, h('span', { class: 'field-label' }, 'Operation'), chips('operation', OPERATIONS, operations, serverFilters)),
+        h('div', { class: 'filter-row' }, field('Type name contains', typeInput), field('Updated', ageSelect))), signal),
     problem,
     tablePanel,
   );
 
   function syncHash() {
+    countFilters();
     const query = new URLSearchParams();
     if (statuses.size) query.set('status', [...statuses].map(shortName).join(','));
     if (operations.size) query.set('operation', [...operations].map(shortName).join(','));
@@ -731,6 +773,7 @@ function requestsView(container, params, signal) {
     }
   }
 
+  countFilters();
   renderRows();
   empty.hidden = true;
   summary.textContent = 'Loading…';
@@ -785,15 +828,18 @@ async function requestView(container, token, signal) {
       ['Operation', label(event.operation)],
       ['Type', event.typeName],
       ['Identifier', event.identifier || h('span', { class: 'muted' }, 'not known yet')],
-      ['Request token', h('span', { class: 'mono' }, event.requestToken)],
-      event.hooksRequestToken ? ['Hooks request token', h('span', { class: 'mono' }, event.hooksRequestToken)] : null,
+      events.length ? ['Started', timeElement(events[0].event.eventTime, { absolute: true })] : null,
       ['Last event', timeElement(event.eventTime, { absolute: true })],
+      isTerminal(event.operationStatus) && events.length ? ['Took', duration(events[0].event.eventTime, event.eventTime), 'request-duration'] : null,
       event.errorCode ? ['Error code', errorCodeName(event.errorCode)] : null,
       event.statusMessage ? ['Status message', event.statusMessage] : null,
       event.retryAfter ? ['Retry after', timeElement(event.retryAfter, { absolute: true })] : null,
+      ['Request token', h('span', { class: 'mono' }, event.requestToken), null, 'fact-wide'],
+      event.hooksRequestToken ? ['Hooks request token', h('span', { class: 'mono' }, event.hooksRequestToken), null, 'fact-wide'] : null,
     ].filter(Boolean);
-    summary.replaceChildren(h('dl', { class: 'facts' }, rows.map(([name, value, testid]) =>
-      h('div', { class: 'fact', testid: testid || null }, h('dt', {}, name), h('dd', { class: 'wrap' }, value)))));
+    summary.replaceChildren(h('dl', { class: 'facts' }, rows.map(([name, value, testid, extraClass]) =>
+      h('div', { class: `fact ${extraClass || ''}`.trim(), testid: testid || null }, h('dt', {}, name), h('dd', { class: 'wrap' }, value)))));
+    refreshRelativeTimes();
   }
 
   function renderHooks(hookEvents) {
@@ -834,7 +880,11 @@ async function requestView(container, token, signal) {
     },
     h('span', { class: 'timeline-dot', 'aria-hidden': 'true' }),
     h('div', { class: 'timeline-body' },
-      h('div', { class: 'timeline-head' }, badge(status), h('span', { class: 'muted event-number' }, `#${number}`), timeElement(event.eventTime, { absolute: true })),
+      h('div', { class: 'timeline-head' },
+        badge(status),
+        h('span', { class: 'muted event-number' }, `#${number}`),
+        eventTimeElement(event.eventTime),
+        events.length && number > 1 ? h('span', { class: 'muted offset', title: 'since the first event' }, `+${duration(events[0].event.eventTime, event.eventTime)}`) : null),
       details));
   }
 

@@ -164,6 +164,16 @@ function awsClient(server, { accessKeyId, secretAccessKey }) {
   };
 }
 
+/** A REST call the test makes itself (the console only reads). */
+async function rest(server, method, route, body) {
+  const response = await fetch(`${server.url}${route}`, {
+    method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
+  });
+  const text = await response.text();
+  assert.ok(response.ok, `${method} ${route}: ${response.status} ${text}`);
+  return JSON.parse(text);
+}
+
 // ---------------------------------------------------------------- browser
 
 let browser;
@@ -251,9 +261,9 @@ async function assertNoSidewaysScroll(page, view) {
   assert.ok(scrollWidth <= innerWidth, `${view} scrolls sideways at ${innerWidth} px (${scrollWidth} px wide)`);
 }
 
+/** A picture of the viewport, once the health tiles show their rates. */
 async function screenshot(page, name) {
-  // Relative times must not read "just now" in one picture and "3 s ago" in
-  // the next because of when the shot was taken: settle the ticker first.
+  await waitUntil(page, 'the rates before a screenshot', () => /^\d/.test(document.querySelector('[data-testid="metric-rps"]').textContent));
   await page.evaluate(() => document.fonts.ready);
   await page.screenshot({ path: path.join(screenshotDir, name) });
 }
@@ -282,6 +292,7 @@ async function watchToTheEnd(page, record, token, expected) {
   assert.deepEqual(timeline.map((event) => event.number), [1, 2, 3], 'event numbers');
   assert.equal(timeline.at(-1).source, 'stream', 'the last event came over the stream, not a reload');
   await waitUntil(page, 'the stream to end', () => document.querySelector('[data-testid="stream-state"]')?.dataset.state === 'ended');
+  assert.match(await page.getByTestId('request-duration').locator('dd').textContent(), /^\d+(\.\d)? s$/, 'how long the request took');
   const base = `/v1/resource-requests/${encodeURIComponent(token)}`;
   const histories = record.requests.filter((request) => new URL(request.url).pathname === `${base}/events`);
   const watches = record.requests.filter((request) => new URL(request.url).pathname === `${base}:watch`);
@@ -323,6 +334,9 @@ test('the console lists requests, follows one live, filters, shows change tokens
     assert.equal(await page.getByTestId('view').locator('h1').textContent(), 'AWS::Logs::LogGroup');
     const identifier = (await page.getByTestId('request-summary').locator('.fact', { hasText: 'Identifier' }).locator('dd').textContent()).trim();
     assert.ok(identifier && identifier !== 'not known yet', `the identifier of a created resource shows (${identifier})`);
+    await page.locator('details.model summary').last().click();
+    // The newest event's arrival highlight fades first.
+    await page.waitForTimeout(800);
     await screenshot(page, 'console-request.png');
 
     // More requests: one the rules fail, one they keep running, an update.
@@ -422,34 +436,59 @@ test('the console lists requests, follows one live, filters, shows change tokens
     const watchesOfFinished = record.requests.filter((request) => request.url.includes(`${encodeURIComponent(tokens.taken)}:watch`));
     assert.equal(watchesOfFinished.length, 0, 'a finished request is not watched');
 
-    // Change tokens by scope, from WAF Regional and global WAF.
+    // Change tokens by scope, from WAF Regional and global WAF. A change
+    // uses a token (PENDING) and propagates (INSYNC) through the worker's
+    // REST calls, the way a WAF change would: the console itself only reads.
+    const regionalScope = { endpoint: 'WAF_ENDPOINT_REGIONAL', region: 'us-east-1' };
+    const [pendingToken] = await aws([{ call: 'get-change-token', service: 'waf-regional' }]);
+    await rest(server, 'POST', `/v1/change-tokens/${pendingToken.ChangeToken}:consume`, { scope: regionalScope, changeDescription: 'UpdateIPSet ipset-office' });
+    const [insyncToken] = await aws([{ call: 'get-change-token', service: 'waf-regional' }]);
+    await rest(server, 'POST', `/v1/change-tokens/${insyncToken.ChangeToken}:consume`, { scope: regionalScope, changeDescription: 'UpdateWebACL acl-edge' });
+    await rest(server, 'POST', `/v1/change-tokens/${insyncToken.ChangeToken}:markInSync`, { scope: regionalScope });
     const [regional, global] = await aws([
       { call: 'get-change-token', service: 'waf-regional' },
       { call: 'get-change-token', service: 'waf' },
     ]);
+    const regionalTokens = [regional.ChangeToken, insyncToken.ChangeToken, pendingToken.ChangeToken];
+    const tokenRows = () => page.$$eval('[data-testid="change-token-row"]', (rows) => rows.map((row) => row.dataset.token));
+    const waitForTokens = (what, wanted) => waitUntil(page, what, (tokens) => {
+      const shown = [...document.querySelectorAll('[data-testid="change-token-row"]')].map((row) => row.dataset.token);
+      return !document.querySelector('main').classList.contains('loading')
+        && shown.length === tokens.length && tokens.every((token, index) => shown[index] === token);
+    }, wanted);
     await page.getByTestId('nav-change-tokens').click();
+    await waitForTokens('the regional tokens, newest first', regionalTokens);
     const regionalRow = page.locator(`[data-testid="change-token-row"][data-token="${regional.ChangeToken}"]`);
-    await regionalRow.waitFor();
     assert.equal(await regionalRow.getAttribute('data-status'), 'CHANGE_TOKEN_STATUS_PROVISIONED');
     assert.match(await regionalRow.textContent(), /us-east-1/);
+    const pendingRow = page.locator(`[data-testid="change-token-row"][data-token="${pendingToken.ChangeToken}"]`);
+    assert.equal(await pendingRow.getAttribute('data-status'), 'CHANGE_TOKEN_STATUS_PENDING');
+    assert.match(await pendingRow.textContent(), /UpdateIPSet ipset-office/);
+    assert.equal(await page.locator(`[data-testid="change-token-row"][data-token="${insyncToken.ChangeToken}"]`).getAttribute('data-status'), 'CHANGE_TOKEN_STATUS_INSYNC');
+    await page.waitForTimeout(800);
+    await screenshot(page, 'console-change-tokens.png');
+    assert.deepEqual(await tokenRows(), regionalTokens);
     assert.equal(await page.locator(`[data-testid="change-token-row"][data-token="${global.ChangeToken}"]`).count(), 0, 'a global token is not in the regional scope');
     const tokenCalls = () => record.requests.filter((request) => new URL(request.url).pathname === '/v1/change-tokens').map((request) => new URL(request.url).searchParams);
     assert.equal(tokenCalls().at(-1).get('scope.endpoint'), 'WAF_ENDPOINT_REGIONAL');
     assert.equal(tokenCalls().at(-1).get('scope.region'), 'us-east-1');
     await setChip(page, 'filter-status-INSYNC', true);
-    await page.getByTestId('change-tokens-empty').waitFor({ state: 'visible' });
+    await waitForTokens('the token in sync', [insyncToken.ChangeToken]);
     assert.deepEqual(tokenCalls().at(-1).getAll('statuses'), ['CHANGE_TOKEN_STATUS_INSYNC']);
+    await setChip(page, 'filter-status-PENDING', true);
+    await waitForTokens('the tokens pending or in sync', [insyncToken.ChangeToken, pendingToken.ChangeToken]);
     await setChip(page, 'filter-status-INSYNC', false);
+    await setChip(page, 'filter-status-PENDING', false);
     await setChip(page, 'filter-status-PROVISIONED', true);
-    await regionalRow.waitFor();
+    await waitForTokens('the provisioned token', [regional.ChangeToken]);
     await setChip(page, 'filter-status-PROVISIONED', false);
+    await waitForTokens('every regional token again', regionalTokens);
     await page.getByTestId('filter-endpoint-GLOBAL').click();
     await page.locator(`[data-testid="change-token-row"][data-token="${global.ChangeToken}"]`).waitFor();
     assert.equal(await regionalRow.count(), 0, 'the regional token is not in the global scope');
     assert.equal(tokenCalls().at(-1).get('scope.endpoint'), 'WAF_ENDPOINT_GLOBAL');
     await page.getByTestId('filter-endpoint-BOTH').click();
-    await regionalRow.waitFor();
-    await page.locator(`[data-testid="change-token-row"][data-token="${global.ChangeToken}"]`).waitFor();
+    await waitForTokens('the tokens of both endpoints', [global.ChangeToken, ...regionalTokens]);
     assert.equal(tokenCalls().at(-1).get('scope.endpoint'), null, 'both endpoints: none named');
     await page.getByTestId('filter-endpoint-REGIONAL').click();
     await page.locator(`[data-testid="change-token-row"][data-token="${global.ChangeToken}"]`).waitFor({ state: 'detached' });
@@ -459,8 +498,7 @@ test('the console lists requests, follows one live, filters, shows change tokens
     await page.getByTestId('change-tokens-empty').waitFor({ state: 'visible' });
     assert.equal(tokenCalls().at(-1).get('scope.region'), 'eu-west-1');
     await page.getByTestId('region-select').selectOption('us-east-1');
-    await regionalRow.waitFor();
-    await screenshot(page, 'console-change-tokens.png');
+    await waitForTokens('the regional tokens of us-east-1 again', regionalTokens);
 
     // The region selector scopes the requests too.
     await page.getByTestId('nav-requests').click();
