@@ -174,6 +174,53 @@ async function rest(server, method, route, body) {
   return JSON.parse(text);
 }
 
+/**
+ * A TCP relay in front of the server, so the test can drop the browser's
+ * watch connections as a network would (HTTP/1.1 in the clear: a request
+ * line that names `:watch` marks its connection until the next request).
+ */
+async function relay(server) {
+  const pairs = new Set();
+  const listener = net.createServer((client) => {
+    const upstream = net.connect(Number(new URL(server.url).port), '127.0.0.1');
+    const pair = { client, upstream, watch: false };
+    pairs.add(pair);
+    client.on('data', (chunk) => {
+      const text = chunk.toString('latin1');
+      if (/^[A-Z]+ \S+ HTTP\/1\.1\r\n/.test(text)) pair.watch = /^GET \S+:watch[?\s]/.test(text);
+    });
+    const close = () => {
+      client.destroy();
+      upstream.destroy();
+      pairs.delete(pair);
+    };
+    client.on('error', close).on('close', close);
+    upstream.on('error', close).on('close', close);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise((resolve) => listener.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${listener.address().port}`,
+    /** Drops every watch connection; how many there were. */
+    cutWatches() {
+      const watches = [...pairs].filter((pair) => pair.watch);
+      for (const pair of watches) {
+        pair.client.destroy();
+        pair.upstream.destroy();
+      }
+      return watches.length;
+    },
+    async close() {
+      for (const pair of pairs) {
+        pair.client.destroy();
+        pair.upstream.destroy();
+      }
+      await new Promise((resolve) => listener.close(resolve));
+    },
+  };
+}
+
 // ---------------------------------------------------------------- browser
 
 let browser;
@@ -529,6 +576,41 @@ test('the console lists requests, follows one live, filters, shows change tokens
     await phone.page.getByTestId('nav-change-tokens').click();
     await phone.page.locator(`[data-testid="change-token-row"][data-token="${regional.ChangeToken}"]`).waitFor();
     await assertNoSidewaysScroll(phone.page, 'the change tokens');
+
+    // A dropped stream: the page reconnects with Last-Event-ID and the
+    // timeline neither misses nor repeats an event.
+    const network = await relay(server);
+    try {
+      const dropped = await openPage(context);
+      pages.push(dropped.page);
+      const [resumed] = await aws([{ call: 'create-resource', typeName: 'AWS::Logs::LogGroup', desiredState: { LogGroupName: 'console-resumed' } }]);
+      const token = resumed.ProgressEvent.RequestToken;
+      await dropped.page.goto(`${network.url}/console#/requests/${encodeURIComponent(token)}`);
+      await dropped.page.getByTestId('stream-state').waitFor();
+      await dropped.page.evaluate(() => {
+        const element = document.querySelector('[data-testid="stream-state"]');
+        window.streamStates = [element.dataset.state];
+        new MutationObserver(() => window.streamStates.push(element.dataset.state)).observe(element, { attributes: true });
+      });
+      await waitUntil(dropped.page, 'IN_PROGRESS on a live stream', () =>
+        document.querySelector('[data-testid="stream-state"]').dataset.state === 'live'
+        && document.querySelector('[data-testid="timeline-event"][data-status="OPERATION_STATUS_IN_PROGRESS"]') !== null);
+      const watchesBefore = dropped.record.requests.filter((request) => request.url.includes(':watch')).length;
+      assert.ok(network.cutWatches() >= 1, 'a watch connection to drop');
+      await waitUntil(dropped.page, 'the request to reach SUCCESS after the drop', () =>
+        document.querySelector('[data-testid="request-status"] [data-status]')?.dataset.status === 'OPERATION_STATUS_SUCCESS', null, 30000);
+      const watches = dropped.record.requests.filter((request) => request.url.includes(':watch'));
+      assert.ok(watches.length > watchesBefore, 'the page watched again after the drop');
+      assert.equal(watches[watchesBefore].headers['last-event-id'], '2', 'the new watch resumes after event 2');
+      const states = await dropped.page.evaluate(() => window.streamStates);
+      assert.ok(states.includes('reconnecting'), `the page said it was reconnecting (${states.join(' -> ')})`);
+      const numbers = await dropped.page.$$eval('[data-testid="timeline-event"]', (items) => items.map((item) => Number(item.dataset.eventNumber)));
+      assert.deepEqual(numbers, [1, 2, 3], 'every event once, in order');
+      await dropped.page.getByTestId('stream-state').filter({ hasText: 'Finished' }).waitFor();
+      record.errors.push(...dropped.record.errors);
+    } finally {
+      await network.close();
+    }
 
     assert.deepEqual([...record.errors, ...phone.record.errors], [], 'no script errors');
   });
