@@ -2,7 +2,8 @@
 # Runs the AWS CLI and boto3 examples of the README (the fenced ```sh and
 # ```python blocks between the aws-clients markers) against a real statusgate
 # and checks each against the ```text block that follows it, so the README
-# cannot rot. Then it starts a second statusgate with --auth sigv4 and runs
+# cannot rot; the REST section's curl examples run the same way against the
+# same server. Then it starts a second statusgate with --auth sigv4 and runs
 # .ci/signed_clients.py: real signatures from boto3, botocore's presigner and
 # the AWS CLI, right and wrong. Between them, the README's simulation section
 # runs the same way against a server started with the section's ```json rules
@@ -80,6 +81,8 @@ port_is_taken 8080 && fail "127.0.0.1:8080 is in use; the README's examples need
 grpc_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 
 note "starting statusgate on 127.0.0.1:8080 (gRPC on $grpc_port)"
+# A credentials key, so that the REST section's credential calls work.
+STATUSGATE_CREDENTIALS_KEY="$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')" \
 "$binary" --database-url "sqlite://$work/statusgate.db" \
     --http-listen 127.0.0.1:8080 --grpc-listen "127.0.0.1:$grpc_port" \
     >"$work/server.log" 2>&1 &
@@ -211,6 +214,13 @@ python3 "$work/examples.py" "$readme" "$work" || {
     printf -- '--- server log\n' >&2
     tail -n 50 "$work/server.log" >&2
     fail "README examples"
+}
+
+note "running the README's REST examples with curl"
+python3 "$work/examples.py" "$readme" "$work" rest-clients || {
+    printf -- '--- server log\n' >&2
+    tail -n 50 "$work/server.log" >&2
+    fail "README REST examples"
 }
 
 stop_server

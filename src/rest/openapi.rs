@@ -125,7 +125,11 @@ fn operation(route: &Route, schemas: &mut Schemas) -> Value {
         );
     }
     let mut operation = json!({
-        "operationId": method.name(),
+        // Unique, as OpenAPI wants: an additional binding is numbered.
+        "operationId": match route.binding {
+            0 => method.name().to_owned(),
+            index => format!("{}{index}", method.name()),
+        },
         "tags": [method.parent_service().name()],
         "summary": format!("{} ({})", method.name(), method.full_name()),
         "parameters": parameters,

@@ -15,6 +15,8 @@ pub struct Route {
     /// (`body: "*"`); otherwise the fields come from the query string.
     pub body_is_request: bool,
     pub method: MethodDescriptor,
+    /// 0 for the rule itself, 1.. for its `additional_bindings`.
+    pub binding: usize,
     /// `/statusgate.v1.ResourceRequestService/GetResourceRequestStatus`.
     pub grpc_path: String,
 }
@@ -184,7 +186,7 @@ pub fn routes(pool: &DescriptorPool) -> Result<Vec<Route>, RulesError> {
                     _ => None,
                 }));
             }
-            for binding in bindings {
+            for (index, binding) in bindings.into_iter().enumerate() {
                 let (verb, path) = pattern_of(&binding).ok_or_else(|| {
                     rule_error("a binding has no get/put/post/delete/patch path".into())
                 })?;
@@ -204,6 +206,7 @@ pub fn routes(pool: &DescriptorPool) -> Result<Vec<Route>, RulesError> {
                     body_is_request: body == "*",
                     grpc_path: format!("/{}/{}", service.full_name(), method.name()),
                     method: method.clone(),
+                    binding: index,
                 });
             }
         }

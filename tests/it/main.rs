@@ -77,6 +77,7 @@ mod metrics_labels;
 mod operations;
 mod races;
 mod resources;
+mod rest;
 mod simulation;
 mod slow_clients;
 mod storable_input;

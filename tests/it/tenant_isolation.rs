@@ -18,10 +18,10 @@
 //! The steps come from a seeded RNG: the seed is printed, and
 //! `TENANT_ISOLATION_SEED=<seed> cargo test tenant_isolation` replays a run.
 //!
-//! Tenants are accounts, in the server's default region. A tenant as an
-//! (account, region) pair is the next step: more [`REGIONS`] (the SDK
-//! callers already sign with the tenant's region), the region named in the
-//! gRPC requests, and the model indexed by tenant rather than by account.
+//! Tenants are (account, region) pairs: three accounts in two regions. The
+//! SDK callers sign for the tenant's region and the gRPC calls name it, so
+//! the same account in another region is another tenant, whose requests
+//! are not found and whose cursors are refused.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
@@ -45,10 +45,19 @@ use crate::common::workers::duration;
 use crate::common::{Backend, TestApp};
 
 const ACCOUNTS: [&str; 3] = ["111111111111", "222222222222", "333333333333"];
-/// The regions tenants sign for: the server's default region, which the
-/// gRPC calls name by leaving `region` empty (regions kept apart are
-/// `resources.rs`'s subject).
-const REGIONS: [&str; 1] = ["us-east-1"];
+/// The regions tenants sign for and name: the server's default region and
+/// another.
+const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
+
+/// Tenant `index` is the account `index / REGIONS.len()` in the region
+/// `index % REGIONS.len()` (the order the run makes them in).
+fn account_of(tenant: usize) -> &'static str {
+    ACCOUNTS[tenant / REGIONS.len()]
+}
+
+fn region_of(tenant: usize) -> &'static str {
+    REGIONS[tenant % REGIONS.len()]
+}
 /// Client tokens every tenant draws from, so that tenants reuse each other's.
 const CLIENT_TOKENS: [&str; 4] = [
     "4f1c2b3a-0000-4000-8000-000000000001",
@@ -276,6 +285,7 @@ impl Run {
                 patch_document: (operation == "UPDATE")
                     .then(|| r#"[{"op":"replace","path":"/RetentionInDays","value":7}]"#.into()),
                 client_token: client_token.map(str::to_owned),
+                region: region_of(tenant).into(),
                 ..CreateResourceRequestRequest::default()
             };
             let event = self.tenants[tenant]
@@ -375,7 +385,7 @@ impl Run {
             let outcome = the_tenant
                 .client
                 .get_resource_request_status(GetResourceRequestStatusRequest {
-                    region: String::new(),
+                    region: region_of(tenant).into(),
                     account_id: String::new(),
                     request_token: token.clone(),
                 })
@@ -415,19 +425,25 @@ impl Run {
                 (_, outcome) => panic!("{context}: {outcome:?}"),
             }
         }
-        // Naming the other account outright is refused before any lookup.
+        // Naming the other tenant's account outright is refused before any
+        // lookup; naming one's own account, in one's own region, finds
+        // nothing of the same account's other region.
         if foreign && self.rng.chance(30) {
             let owner = self.model.requests[&token].tenant;
             let status = self.tenants[tenant]
                 .client
                 .get_resource_request_status(GetResourceRequestStatusRequest {
-                    region: String::new(),
-                    account_id: ACCOUNTS[owner].into(),
+                    region: region_of(tenant).into(),
+                    account_id: account_of(owner).into(),
                     request_token: token.clone(),
                 })
                 .await
                 .expect_err(&context);
-            assert_error(&status, Code::PermissionDenied, "AccessDeniedException");
+            if account_of(owner) == account_of(tenant) {
+                assert_grpc_not_found(&status, &context);
+            } else {
+                assert_error(&status, Code::PermissionDenied, "AccessDeniedException");
+            }
         }
     }
 
@@ -459,7 +475,7 @@ impl Run {
                 let response = self.tenants[tenant]
                     .client
                     .list_resource_requests(ListResourceRequestsRequest {
-                        region: String::new(),
+                        region: region_of(tenant).into(),
                         account_id: String::new(),
                         max_results: Some(page_size),
                         next_token: next_token.clone(),
@@ -549,7 +565,7 @@ impl Run {
             let status = self.tenants[tenant]
                 .client
                 .list_resource_requests(ListResourceRequestsRequest {
-                    region: String::new(),
+                    region: region_of(tenant).into(),
                     account_id: String::new(),
                     max_results: Some(5),
                     next_token: Some(cursor),
@@ -587,7 +603,7 @@ impl Run {
             let outcome = self.tenants[tenant]
                 .client
                 .cancel_resource_request(CancelResourceRequestRequest {
-                    region: String::new(),
+                    region: region_of(tenant).into(),
                     account_id: String::new(),
                     request_token: token.clone(),
                 })
@@ -658,6 +674,9 @@ impl Run {
             worker_id: format!("worker-{tenant}"),
             max_requests: Some(1 + self.rng.below(3) as i32),
             lease_duration: Some(duration(std::time::Duration::from_secs(600))),
+            // A tenant's worker serves its region; the all-accounts one every
+            // region.
+            region: bound.then(|| region_of(tenant).to_owned()),
             ..ClaimResourceRequestsRequest::default()
         };
         let worker = if bound {
@@ -682,7 +701,12 @@ impl Run {
             if bound {
                 assert_eq!(owner, tenant, "{context}: claimed another tenant's request");
             }
-            assert_eq!(claim.account_id, ACCOUNTS[owner], "{context}: its account");
+            assert_eq!(
+                claim.account_id,
+                account_of(owner),
+                "{context}: its account"
+            );
+            assert_eq!(claim.region, region_of(owner), "{context}: its region");
             let input = claim.input.expect("the input");
             assert_eq!(
                 input.desired_state, self.model.requests[&event.request_token].desired_state,
@@ -718,7 +742,7 @@ impl Run {
         if renew {
             let outcome = worker
                 .renew_lease(RenewLeaseRequest {
-                    region: String::new(),
+                    region: region_of(tenant).into(),
                     account_id: String::new(),
                     request_token: token.clone(),
                     lease_token: known.lease_token.clone().unwrap(),
@@ -735,7 +759,7 @@ impl Run {
         }
         let outcome = worker
             .record_progress_event(RecordProgressEventRequest {
-                region: String::new(),
+                region: region_of(tenant).into(),
                 account_id: String::new(),
                 request_token: token.clone(),
                 operation_status: status_from_aws(next) as i32,
@@ -778,7 +802,7 @@ impl Run {
                 let outcome = self.tenants[tenant]
                     .client
                     .list_progress_events(ListProgressEventsRequest {
-                        region: String::new(),
+                        region: region_of(tenant).into(),
                         account_id: String::new(),
                         request_token: token.clone(),
                     })
@@ -832,8 +856,11 @@ async fn no_call_returns_or_changes_another_tenants_data(backend: Backend) {
             });
         }
     }
-    for tenant in &tenants {
-        assert!(REGIONS.contains(&tenant.region));
+    for (index, tenant) in tenants.iter().enumerate() {
+        assert_eq!(
+            (tenant.account, tenant.region),
+            (account_of(index), region_of(index))
+        );
     }
     let any_worker_key = issue(&app, None, Role::Worker).await;
     let mut run = Run {
