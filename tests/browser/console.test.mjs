@@ -483,6 +483,13 @@ test('the console lists requests, follows one live, filters, shows change tokens
     const watchesOfFinished = record.requests.filter((request) => request.url.includes(`${encodeURIComponent(tokens.taken)}:watch`));
     assert.equal(watchesOfFinished.length, 0, 'a finished request is not watched');
 
+    // A request that does not exist says so, with the server's reason.
+    await page.goto(`${server.url}/console#/requests/00000000-0000-0000-0000-000000000000`);
+    const notFound = page.getByTestId('error');
+    await notFound.waitFor();
+    assert.match(await notFound.textContent(), /Not found\..*was not found.*RequestTokenNotFoundException/);
+    assert.equal(await page.getByTestId('timeline-event').count(), 0);
+
     // Change tokens by scope, from WAF Regional and global WAF. A change
     // uses a token (PENDING) and propagates (INSYNC) through the worker's
     // REST calls, the way a WAF change would: the console itself only reads.
