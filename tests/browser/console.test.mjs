@@ -34,7 +34,7 @@ const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
 const screenshotDir = process.env.SCREENSHOT_DIR || path.resolve(here, '../../docs');
 // Each simulated step (PENDING -> IN_PROGRESS -> SUCCESS) takes this long:
 // long enough to open a request before it ends, short enough to wait for.
-const step = process.env.STATUSGATE_TEST_STEP || '3s';
+const step = process.env.STATUSGATE_TEST_STEP || '4s';
 const CHROMIUM_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
