@@ -81,6 +81,11 @@ struct OperationLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TransportLabels {
+    transport: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PoolLabels {
     state: &'static str,
 }
@@ -105,8 +110,19 @@ pub struct Metrics {
     pool_gauge: PoolGauge,
     requests: Family<RequestLabels, Counter>,
     latency: LatencyFamily,
+    in_flight: Family<TransportLabels, Gauge>,
     pool_connections: Family<PoolLabels, Gauge>,
     purged: Family<PurgeLabels, Counter>,
+}
+
+/// A request being answered; counted in `statusgate_in_flight_requests`
+/// until dropped.
+pub struct InFlight(Gauge);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 impl Metrics {
@@ -124,6 +140,17 @@ impl Metrics {
             "Time to answer a request, by transport and operation",
             latency.clone(),
         );
+        let in_flight = Family::<TransportLabels, Gauge>::default();
+        registry.register(
+            "in_flight_requests",
+            "Requests being answered now (a stream until its first answer), by transport",
+            in_flight.clone(),
+        );
+        for transport in [Transport::Grpc, Transport::Http, Transport::Rest] {
+            drop(in_flight.get_or_create(&TransportLabels {
+                transport: transport.as_str(),
+            }));
+        }
         let pool_connections = Family::<PoolLabels, Gauge>::default();
         registry.register(
             "database_pool_connections",
@@ -146,9 +173,22 @@ impl Metrics {
             pool_gauge,
             requests,
             latency,
+            in_flight,
             pool_connections,
             purged,
         }
+    }
+
+    /// Counts a request in flight until the guard is dropped.
+    pub fn begin_request(&self, transport: Transport) -> InFlight {
+        let gauge = self
+            .in_flight
+            .get_or_create(&TransportLabels {
+                transport: transport.as_str(),
+            })
+            .clone();
+        gauge.inc();
+        InFlight(gauge)
     }
 
     /// Counts one request; `operation` is a served operation's name or
@@ -209,6 +249,30 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn in_flight_requests_are_counted_until_answered() {
+        let metrics = Metrics::new(Box::new(|| (0, 0)));
+        let text = metrics.render();
+        assert!(
+            text.contains(r#"statusgate_in_flight_requests{transport="rest"} 0"#),
+            "{text}"
+        );
+        let first = metrics.begin_request(Transport::Grpc);
+        let second = metrics.begin_request(Transport::Grpc);
+        assert!(
+            metrics
+                .render()
+                .contains(r#"statusgate_in_flight_requests{transport="grpc"} 2"#)
+        );
+        drop(first);
+        drop(second);
+        assert!(
+            metrics
+                .render()
+                .contains(r#"statusgate_in_flight_requests{transport="grpc"} 0"#)
+        );
+    }
 
     #[test]
     fn renders_counts_by_transport_operation_and_outcome() {

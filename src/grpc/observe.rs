@@ -221,6 +221,7 @@ where
         let mut ready = std::mem::replace(&mut self.inner, clone);
         let metrics = self.metrics.clone();
         Box::pin(async move {
+            let in_flight = metrics.begin_request(transport);
             let answered = ready
                 .call(request)
                 .instrument(span.clone())
@@ -237,6 +238,7 @@ where
             if outcome == Outcome::ServerError {
                 record_server_error(&span);
             }
+            drop(in_flight);
             let elapsed = started.elapsed();
             metrics.observe_request(transport, operation, outcome, elapsed);
             // One line per call: `debug` for a success (formatting it cost

@@ -120,7 +120,9 @@ pub async fn observe(
     next: Next,
 ) -> Response {
     let started = Instant::now();
+    let in_flight = metrics.begin_request(Transport::Http);
     let response = next.run(request).await;
+    drop(in_flight);
     let operation = response
         .extensions()
         .get::<Operation>()
