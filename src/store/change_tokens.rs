@@ -63,6 +63,16 @@ impl ChangeTokenListQuery {
         statuses.iter().map(|status| status.as_str()).collect()
     }
 
+    /// The `(created_at, change_token)` the page starts after, newest first:
+    /// for a first page, one past every token (no token is created at the
+    /// largest microsecond), so that one statement with one keyset seek
+    /// serves every page.
+    pub(crate) fn seek_after(&self) -> (i64, &str) {
+        self.after.as_ref().map_or((i64::MAX, ""), |after| {
+            (after.created_at.as_micros(), after.token.as_str())
+        })
+    }
+
     /// The position that must name a token of the account for the query to
     /// be answered. A token created before `in_sync_visible_since` may have
     /// gone `INSYNC` and been purged since it was listed, so a position that

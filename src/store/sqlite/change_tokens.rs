@@ -46,20 +46,10 @@ const MARK_CHANGE_TOKEN_IN_SYNC: &str = "\
 
 /// The columns of [`ListedChangeTokenRow`] for a page of the account `$1`'s
 /// tokens on the endpoints `$2`, WAF Regional ones in region `$3` (`''`: any),
-/// with the statuses `$4`, not `INSYNC` since before `$5`, newest first.
+/// with the statuses `$4`, not `INSYNC` since before `$5`, newest first,
+/// after the position (`$7`, `$8`; see `ChangeTokenListQuery::seek_after`):
+/// a keyset seek on `change_tokens_account_created_at`.
 const LIST_CHANGE_TOKENS: &str = "\
-    SELECT change_token, account_id, endpoint, region, status, change_description, \
-      created_at, consumed_at, insync_at \
-    FROM change_tokens \
-    WHERE account_id = $1 AND endpoint IN (SELECT value FROM json_each($2)) \
-      AND (endpoint = 'GLOBAL' OR $3 = '' OR region = $3) \
-      AND status IN (SELECT value FROM json_each($4)) \
-      AND (status <> 'INSYNC' OR insync_at IS NULL OR insync_at >= $5) \
-    ORDER BY created_at DESC, change_token DESC LIMIT $6";
-
-/// [`LIST_CHANGE_TOKENS`] after the position (`$7`, `$8`): a keyset seek on
-/// `change_tokens_account_created_at`.
-const LIST_CHANGE_TOKENS_AFTER: &str = "\
     SELECT change_token, account_id, endpoint, region, status, change_description, \
       created_at, consumed_at, insync_at \
     FROM change_tokens \
@@ -203,24 +193,19 @@ impl ChangeTokenStore for SqliteStore {
                 return Err(StoreError::NotFound);
             }
         }
-        let sql = if query.after.is_some() {
-            LIST_CHANGE_TOKENS_AFTER
-        } else {
-            LIST_CHANGE_TOKENS
-        };
-        let mut list = sqlx::query_as(sql)
+        let (after_created_at, after_token) = query.seek_after();
+        let rows: Vec<ListedChangeTokenRow> = sqlx::query_as(LIST_CHANGE_TOKENS)
             .bind(query.account.as_str())
             .bind(json_list(&query.endpoint_names()))
             .bind(query.region_key())
             .bind(json_list(&query.status_names()))
             .bind(query.in_sync_visible_since.as_micros())
-            .bind(i64::from(query.limit));
-        if let Some(after) = &query.after {
-            list = list
-                .bind(after.created_at.as_micros())
-                .bind(after.token.as_str());
-        }
-        let rows: Vec<ListedChangeTokenRow> = list.fetch_all(&self.pool).await.map_err(classify)?;
+            .bind(i64::from(query.limit))
+            .bind(after_created_at)
+            .bind(after_token)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(classify)?;
         rows.into_iter()
             .map(ListedChangeTokenRow::into_summary)
             .collect()
