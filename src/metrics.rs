@@ -110,7 +110,9 @@ pub struct Metrics {
     pool_gauge: PoolGauge,
     requests: Family<RequestLabels, Counter>,
     latency: LatencyFamily,
-    in_flight: Family<TransportLabels, Gauge>,
+    /// `statusgate_in_flight_requests` of each transport, in
+    /// [`Transport::ALL`]'s order: looked up once here, not per request.
+    in_flight: [Gauge; 3],
     pool_connections: Family<PoolLabels, Gauge>,
     purged: Family<PurgeLabels, Counter>,
 }
@@ -146,11 +148,13 @@ impl Metrics {
             "Requests being answered now (a stream until its first answer), by transport",
             in_flight.clone(),
         );
-        for transport in [Transport::Grpc, Transport::Http, Transport::Rest] {
-            drop(in_flight.get_or_create(&TransportLabels {
-                transport: transport.as_str(),
-            }));
-        }
+        let in_flight = Transport::ALL.map(|transport| {
+            in_flight
+                .get_or_create(&TransportLabels {
+                    transport: transport.as_str(),
+                })
+                .clone()
+        });
         let pool_connections = Family::<PoolLabels, Gauge>::default();
         registry.register(
             "database_pool_connections",
@@ -181,12 +185,7 @@ impl Metrics {
 
     /// Counts a request in flight until the guard is dropped.
     pub fn begin_request(&self, transport: Transport) -> InFlight {
-        let gauge = self
-            .in_flight
-            .get_or_create(&TransportLabels {
-                transport: transport.as_str(),
-            })
-            .clone();
+        let gauge = self.in_flight[transport.index()].clone();
         gauge.inc();
         InFlight(gauge)
     }

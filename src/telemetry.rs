@@ -130,6 +130,13 @@ pub enum Transport {
 }
 
 impl Transport {
+    pub const ALL: [Self; 3] = [Self::Grpc, Self::Http, Self::Rest];
+
+    /// Its place in [`Self::ALL`].
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Grpc => "grpc",
