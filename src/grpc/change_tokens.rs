@@ -16,7 +16,7 @@ use super::watch::{self, ServerStream};
 use crate::domain::change_token::ChangeTokenScope;
 use crate::domain::credential::Principal;
 use crate::domain::values::{ChangeDescription, ChangeToken, MaxResults, NextToken};
-use crate::domain::{ApiFamily, Error, FieldViolation};
+use crate::domain::{AccountId, ApiFamily, Error, FieldViolation};
 use crate::service::{ChangeTokenListRequest, ChangeTokenService as Service, WatchService};
 
 pub struct ChangeTokenApi {
@@ -36,13 +36,18 @@ impl ChangeTokenApi {
         scope: Option<super::proto::ChangeTokenScope>,
     ) -> Result<ChangeTokenScope, Status> {
         let scope = scope.ok_or_else(|| invalid(FieldViolation::missing("Scope")))?;
-        let account = resolve_account(
+        let account = self.account(principal, &scope.account_id)?;
+        convert::scope(scope, account).map_err(invalid)
+    }
+
+    /// The account a scope names, resolved through the caller.
+    fn account(&self, principal: Option<&Principal>, named: &str) -> Result<AccountId, Status> {
+        resolve_account(
             principal,
-            &scope.account_id,
+            named,
             self.service.default_account(),
             ApiFamily::Waf,
-        )?;
-        convert::scope(scope, account).map_err(invalid)
+        )
     }
 
     /// What a `ListChangeTokens` request asks for, its account resolved
@@ -54,12 +59,7 @@ impl ChangeTokenApi {
     ) -> Result<ChangeTokenListRequest, Status> {
         // No scope lists the whole of the caller's account.
         let scope = request.scope.unwrap_or_default();
-        let account = resolve_account(
-            principal,
-            &scope.account_id,
-            self.service.default_account(),
-            ApiFamily::Waf,
-        )?;
+        let account = self.account(principal, &scope.account_id)?;
         let (endpoint, region) = convert::listed_endpoint_and_region(&scope).map_err(invalid)?;
         let statuses = request
             .statuses

@@ -32,6 +32,11 @@ async fn simulated_app(backend: Backend) -> TestApp {
     .await
 }
 
+/// Sends `request` and reads its JSON answer (see [`json_of`]).
+async fn send(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
+    json_of(request.send().await.unwrap()).await
+}
+
 async fn json_of(response: reqwest::Response) -> (StatusCode, Value) {
     let status = response.status();
     let content_type = response
@@ -62,12 +67,9 @@ async fn requests_round_trip_in_the_proto3_json_mapping(backend: Backend) {
     let http = reqwest::Client::new();
     let base = app.http_endpoint();
 
-    let (status, created) = json_of(
+    let (status, created) = send(
         http.post(format!("{base}/v1/resource-requests"))
-            .json(&create_body("group-a"))
-            .send()
-            .await
-            .unwrap(),
+            .json(&create_body("group-a")),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{created}");
@@ -88,14 +90,9 @@ async fn requests_round_trip_in_the_proto3_json_mapping(backend: Backend) {
     );
 
     // The same request as gRPC sees it, through the path and the query.
-    let (status, read) = json_of(
-        http.get(format!(
-            "{base}/v1/resource-requests/{token}?accountId={ACCOUNT}"
-        ))
-        .send()
-        .await
-        .unwrap(),
-    )
+    let (status, read) = send(http.get(format!(
+        "{base}/v1/resource-requests/{token}?accountId={ACCOUNT}"
+    )))
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(read["progressEvent"], *event);
@@ -124,18 +121,15 @@ async fn requests_round_trip_in_the_proto3_json_mapping(backend: Backend) {
         .unwrap()
         .error_for_status()
         .unwrap();
-    json_of(
+    send(
         http.post(format!("{base}/v1/resource-requests"))
-            .json(&create_body("group-b"))
-            .send()
-            .await
-            .unwrap(),
+            .json(&create_body("group-b")),
     )
     .await;
     let list = |query: &str| {
         let http = http.clone();
         let url = format!("{base}/v1/resource-requests?account_id={ACCOUNT}&{query}");
-        async move { json_of(http.get(url).send().await.unwrap()).await }
+        async move { send(http.get(url)).await }
     };
     let (_, pending) =
         list("resourceRequestStatusFilter.operationStatuses=OPERATION_STATUS_PENDING").await;
@@ -201,25 +195,13 @@ async fn errors_are_rpc_statuses_with_the_codes_http_status(backend: Backend) {
             .unwrap_or_else(|| panic!("no ErrorInfo in {body}"))
     };
 
-    let (status, body) = json_of(
-        http.get(format!("{base}/v1/resource-requests/no-such-token"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = send(http.get(format!("{base}/v1/resource-requests/no-such-token"))).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["code"], 5);
     assert_eq!(reason(&body), "RequestTokenNotFoundException");
 
     // Invalid input: 400 with the member named in BadRequest, as on gRPC.
-    let (status, body) = json_of(
-        http.get(format!("{base}/v1/resource-requests?maxResults=0"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = send(http.get(format!("{base}/v1/resource-requests?maxResults=0"))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["code"], 3);
     assert_eq!(reason(&body), "ValidationException");
@@ -277,7 +259,7 @@ async fn errors_are_rpc_statuses_with_the_codes_http_status(backend: Backend) {
             "ValidationException",
         ),
     ] {
-        let (status, body) = json_of(request.send().await.unwrap()).await;
+        let (status, body) = send(request).await;
         assert_eq!(status, expected_status, "{body}");
         assert_eq!(reason(&body), expected_reason, "{body}");
         assert!(
@@ -319,12 +301,9 @@ async fn watches_stream_server_sent_events_and_resume(backend: Backend) {
     let app = simulated_app(backend).await;
     let http = reqwest::Client::new();
     let base = app.http_endpoint();
-    let (_, created) = json_of(
+    let (_, created) = send(
         http.post(format!("{base}/v1/resource-requests"))
-            .json(&create_body("watched"))
-            .send()
-            .await
-            .unwrap(),
+            .json(&create_body("watched")),
     )
     .await;
     let token = created["progressEvent"]["requestToken"]
@@ -366,22 +345,10 @@ async fn watches_stream_server_sent_events_and_resume(backend: Backend) {
     assert_eq!(resumed.len(), 1);
     assert_eq!(resumed[0].0.as_deref(), Some("3"));
 
-    let (status, body) = json_of(
-        http.get(&watch)
-            .header("Last-Event-ID", "not-a-number")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = send(http.get(&watch).header("Last-Event-ID", "not-a-number")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    let (status, _) = json_of(
-        http.get(format!("{base}/v1/resource-requests/no-such-token:watch"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) =
+        send(http.get(format!("{base}/v1/resource-requests/no-such-token:watch"))).await;
     assert_eq!(
         status,
         StatusCode::NOT_FOUND,
@@ -409,13 +376,7 @@ async fn change_tokens_issue_list_and_watch(backend: Backend) {
     let scope = format!(
         "scope.accountId={ACCOUNT}&scope.endpoint=WAF_ENDPOINT_REGIONAL&scope.region=eu-west-1"
     );
-    let (_, listed) = json_of(
-        http.get(format!("{base}/v1/change-tokens?{scope}"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, listed) = send(http.get(format!("{base}/v1/change-tokens?{scope}"))).await;
     assert_eq!(listed["changeTokens"][0]["changeToken"], token);
     assert_eq!(
         listed["changeTokens"][0]["changeTokenStatus"],
@@ -571,25 +532,16 @@ async fn every_route_admits_exactly_the_roles_of_its_rpc(backend: Backend) {
         keys.push((role, issue(&app, account, role).await));
     }
     for (operation_id, least) in ROUTES {
-        let (status, body) = json_of(
-            route_call(&http, &base, &document, operation_id)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, body) = send(route_call(&http, &base, &document, operation_id)).await;
         assert_eq!(
             status,
             StatusCode::UNAUTHORIZED,
             "{operation_id} without a key: {body}"
         );
         assert_eq!(body["code"], 16);
-        let (status, _) = json_of(
+        let (status, _) = send(
             route_call(&http, &base, &document, operation_id)
-                .bearer_auth("AKIDNOSUCHKEY0000000:wrong")
-                .send()
-                .await
-                .unwrap(),
+                .bearer_auth("AKIDNOSUCHKEY0000000:wrong"),
         )
         .await;
         assert_eq!(
@@ -635,24 +587,18 @@ async fn a_key_reads_its_own_account_only(backend: Backend) {
     };
     let mut body = create_body("mine");
     body.as_object_mut().unwrap().remove("accountId");
-    let (status, created) = json_of(
+    let (status, created) = send(
         http.post(format!("{base}/v1/resource-requests"))
             .header("Authorization", bearer(&mine))
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
+            .json(&body),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{created}");
     let token = created["progressEvent"]["requestToken"].as_str().unwrap();
 
-    let (status, _) = json_of(
+    let (status, _) = send(
         http.get(format!("{base}/v1/resource-requests/{token}"))
-            .header("Authorization", bearer(&theirs))
-            .send()
-            .await
-            .unwrap(),
+            .header("Authorization", bearer(&theirs)),
     )
     .await;
     assert_eq!(
@@ -660,14 +606,11 @@ async fn a_key_reads_its_own_account_only(backend: Backend) {
         StatusCode::NOT_FOUND,
         "another account's request does not exist for it"
     );
-    let (status, _) = json_of(
+    let (status, _) = send(
         http.get(format!(
             "{base}/v1/resource-requests/{token}?accountId={ACCOUNT}"
         ))
-        .header("Authorization", bearer(&theirs))
-        .send()
-        .await
-        .unwrap(),
+        .header("Authorization", bearer(&theirs)),
     )
     .await;
     assert_eq!(
@@ -675,24 +618,18 @@ async fn a_key_reads_its_own_account_only(backend: Backend) {
         StatusCode::FORBIDDEN,
         "naming another account is refused"
     );
-    let (_, listed) = json_of(
+    let (_, listed) = send(
         http.get(format!("{base}/v1/resource-requests"))
-            .header("Authorization", bearer(&theirs))
-            .send()
-            .await
-            .unwrap(),
+            .header("Authorization", bearer(&theirs)),
     )
     .await;
     assert!(
         listed.get("resourceRequestStatusSummaries").is_none(),
         "{listed}"
     );
-    let (status, read) = json_of(
+    let (status, read) = send(
         http.get(format!("{base}/v1/resource-requests/{token}"))
-            .header("Authorization", bearer(&mine))
-            .send()
-            .await
-            .unwrap(),
+            .header("Authorization", bearer(&mine)),
     )
     .await;
     assert_eq!(status, StatusCode::OK);
