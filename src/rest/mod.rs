@@ -42,7 +42,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 
 pub use call::GrpcStack;
 use call::{JsonCodec, SharedCodec, error_response};
-use rules::Route;
+use rules::{BoundFields, Route};
 
 /// The domain `ErrorInfo` of the gateway's own refusals carries, as gRPC's.
 const ERROR_DOMAIN: &str = "statusgate";
@@ -162,71 +162,10 @@ async fn serve(State(gateway): State<Gateway>, request: Request) -> Response {
 }
 
 async fn answer(inner: &Inner, request: Request) -> Result<Response, Refused> {
-    let path = request.uri().path().to_owned();
-    let mut path_matched = false;
-    let mut found = None;
-    for route in &inner.routes {
-        if let Some(bound) = route.template.matches(&path) {
-            if route.verb == request.method() {
-                found = Some((route, bound));
-                break;
-            }
-            path_matched = true;
-        }
-    }
-    let Some((route, bound)) = found else {
-        return Err(if path_matched {
-            Refused {
-                status: refusal(
-                    Code::Unimplemented,
-                    "MethodNotAllowed",
-                    format!("{path} does not answer {}", request.method()),
-                    None,
-                ),
-                http_status: Some(StatusCode::METHOD_NOT_ALLOWED),
-            }
-        } else {
-            refusal(
-                Code::NotFound,
-                "UnknownOperationException",
-                format!(
-                    "no REST route {} {path}; see /openapi.json",
-                    request.method()
-                ),
-                None,
-            )
-            .into()
-        });
-    };
+    let (route, bound) = find_route(&inner.routes, request.uri().path(), request.method())?;
     let (parts, body) = request.into_parts();
     let limits = inner.limits;
-    let body = tokio::time::timeout(
-        limits.body_timeout,
-        axum::body::to_bytes(body, limits.max_body_bytes),
-    )
-    .await
-    .map_err(|_| {
-        refusal(
-            Code::DeadlineExceeded,
-            "RequestTimeoutException",
-            format!(
-                "the body did not arrive within {}",
-                humantime::format_duration(limits.body_timeout)
-            ),
-            None,
-        )
-    })?
-    .map_err(|error| {
-        refusal(
-            Code::InvalidArgument,
-            "SerializationException",
-            format!(
-                "the body could not be read (at most {} bytes): {error}",
-                limits.max_body_bytes
-            ),
-            None,
-        )
-    })?;
+    let body = read_body(body, limits).await?;
     let mut message =
         request::request_message(route, &bound, parts.uri.query(), &body).map_err(|error| {
             let field = (!error.field.is_empty()).then_some(error.field.as_str());
@@ -243,25 +182,8 @@ async fn answer(inner: &Inner, request: Request) -> Result<Response, Refused> {
         })?;
     if route.is_streaming() {
         let resume = sse::resume_of(route.method.full_name());
-        let last_event_id = match parts.headers.get("last-event-id") {
-            None => None,
-            Some(value) => Some(
-                value
-                    .to_str()
-                    .ok()
-                    .and_then(|text| text.trim().parse::<i64>().ok())
-                    .filter(|number| *number >= 0)
-                    .ok_or_else(|| {
-                        refusal(
-                            Code::InvalidArgument,
-                            "ValidationException",
-                            "Last-Event-ID must be an event id this stream sent".into(),
-                            Some("Last-Event-ID"),
-                        )
-                    })?,
-            ),
-        };
-        let skip_through = sse::apply_last_event_id(resume, &mut message, last_event_id);
+        let skip_through =
+            sse::apply_last_event_id(resume, &mut message, last_event_id(&parts.headers)?);
         let response = within(
             limits.request_timeout,
             call::call(&inner.stack, &route.grpc_path, &message, &parts.headers),
@@ -289,6 +211,96 @@ async fn answer(inner: &Inner, request: Request) -> Result<Response, Refused> {
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     Ok(response)
+}
+
+/// The route of `method path`, with the fields its path binds; 405 when
+/// the path answers other methods only, 404 when it answers none.
+fn find_route<'a>(
+    routes: &'a [Route],
+    path: &str,
+    method: &http::Method,
+) -> Result<(&'a Route, BoundFields), Refused> {
+    let mut path_matched = false;
+    for route in routes {
+        if let Some(bound) = route.template.matches(path) {
+            if route.verb == method {
+                return Ok((route, bound));
+            }
+            path_matched = true;
+        }
+    }
+    Err(if path_matched {
+        Refused {
+            status: refusal(
+                Code::Unimplemented,
+                "MethodNotAllowed",
+                format!("{path} does not answer {method}"),
+                None,
+            ),
+            http_status: Some(StatusCode::METHOD_NOT_ALLOWED),
+        }
+    } else {
+        refusal(
+            Code::NotFound,
+            "UnknownOperationException",
+            format!("no REST route {method} {path}; see /openapi.json"),
+            None,
+        )
+        .into()
+    })
+}
+
+/// The whole body, within the listener's body timeout and size limit.
+async fn read_body(body: Body, limits: GatewayLimits) -> Result<Bytes, tonic::Status> {
+    tokio::time::timeout(
+        limits.body_timeout,
+        axum::body::to_bytes(body, limits.max_body_bytes),
+    )
+    .await
+    .map_err(|_| {
+        refusal(
+            Code::DeadlineExceeded,
+            "RequestTimeoutException",
+            format!(
+                "the body did not arrive within {}",
+                humantime::format_duration(limits.body_timeout)
+            ),
+            None,
+        )
+    })?
+    .map_err(|error| {
+        refusal(
+            Code::InvalidArgument,
+            "SerializationException",
+            format!(
+                "the body could not be read (at most {} bytes): {error}",
+                limits.max_body_bytes
+            ),
+            None,
+        )
+    })
+}
+
+/// A watch's `Last-Event-ID`: absent, or an event id this kind of stream
+/// sends (a number, not negative).
+fn last_event_id(headers: &http::HeaderMap) -> Result<Option<i64>, tonic::Status> {
+    let Some(value) = headers.get("last-event-id") else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|text| text.trim().parse::<i64>().ok())
+        .filter(|number| *number >= 0)
+        .map(Some)
+        .ok_or_else(|| {
+            refusal(
+                Code::InvalidArgument,
+                "ValidationException",
+                "Last-Event-ID must be an event id this stream sent".into(),
+                Some("Last-Event-ID"),
+            )
+        })
 }
 
 async fn within<T>(

@@ -27,6 +27,9 @@ impl Route {
     }
 }
 
+/// The fields a matched path binds, as (field path, decoded value).
+pub type BoundFields = Vec<(String, String)>;
+
 /// `/v1/resource-requests/{request_token}:cancel`: literal segments,
 /// single-segment field variables, and an optional custom verb.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -99,7 +102,7 @@ impl PathTemplate {
 
     /// Matches a request path (still percent-encoded) and returns each bound
     /// field with its decoded value; `None` when it does not match.
-    pub fn matches(&self, path: &str) -> Option<Vec<(String, String)>> {
+    pub fn matches(&self, path: &str) -> Option<BoundFields> {
         let mut rest = path.strip_prefix('/')?;
         if let Some(verb) = &self.verb {
             rest = rest.strip_suffix(verb.as_str())?.strip_suffix(':')?;
