@@ -5,7 +5,7 @@
 -- first progress_events row in one transaction).
 INSERT INTO resource_requests (request_token, account_id, created_at, operation, type_name,
                                desired_state, operation_status, event_time, event_count)
-VALUES (gen_random_uuid()::text, '123456789012',
+VALUES (gen_random_uuid(), '123456789012',
         (extract(epoch FROM clock_timestamp()) * 1000000)::bigint, 'CREATE',
         'AWS::Logs::LogGroup', '{"LogGroupName":"bench"}', 'PENDING',
         (extract(epoch FROM clock_timestamp()) * 1000000)::bigint, 1);

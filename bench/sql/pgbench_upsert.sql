@@ -5,7 +5,7 @@
 -- picked at random, as the gRPC and facade GetChangeToken runs do.
 \set a random(1, :scopes)
 INSERT INTO change_tokens (change_token, account_id, endpoint, region, status, created_at)
-VALUES (gen_random_uuid()::text, lpad((199999999999 + :a)::text, 12, '0'), 'GLOBAL', '',
+VALUES (gen_random_uuid(), lpad((199999999999 + :a)::text, 12, '0'), 'GLOBAL', '',
         'PROVISIONED', (extract(epoch FROM clock_timestamp()) * 1000000)::bigint)
 ON CONFLICT (account_id, endpoint, region) WHERE status = 'PROVISIONED'
 DO UPDATE SET status = change_tokens.status

@@ -4,7 +4,7 @@
 -- the API.
 INSERT INTO change_tokens (change_token, account_id, endpoint, region, status,
                            change_description, created_at, consumed_at, insync_at)
-SELECT gen_random_uuid()::text,
+SELECT gen_random_uuid(),
        lpad((300000000000 + i % 1000)::text, 12, '0'),
        CASE WHEN i % 2 = 0 THEN 'GLOBAL' ELSE 'REGIONAL' END,
        CASE WHEN i % 2 = 0 THEN '' ELSE 'eu-west-1' END,

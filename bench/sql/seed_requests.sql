@@ -16,13 +16,13 @@ INSERT INTO resource_requests (request_token, account_id, created_at, operation,
 SELECT token, :'account', t, 'CREATE', 'AWS::Logs::LogGroup',
        '{"LogGroupName":"seed-' || i || '"}', 'PENDING', t, 1
 FROM (SELECT i,
-             lpad(to_hex((i * 1000003) % 4294967296), 8, '0') || '-0000-4000-8000-'
-               || lpad(to_hex(i), 12, '0') AS token,
+             (lpad(to_hex((i * 1000003) % 4294967296), 8, '0') || '-0000-4000-8000-'
+               || lpad(to_hex(i), 12, '0'))::uuid AS token,
              :now_us::bigint - (:last::bigint - i) * 1000 AS t
       FROM generate_series(:first::bigint, :last::bigint) AS i) AS seed;
 
 INSERT INTO progress_events (request_token, seq, operation_status, event_time)
-SELECT lpad(to_hex((i * 1000003) % 4294967296), 8, '0') || '-0000-4000-8000-'
-         || lpad(to_hex(i), 12, '0'),
+SELECT (lpad(to_hex((i * 1000003) % 4294967296), 8, '0') || '-0000-4000-8000-'
+         || lpad(to_hex(i), 12, '0'))::uuid,
        1, 'PENDING', :now_us::bigint - (:last::bigint - i) * 1000
 FROM generate_series(:first::bigint, :last::bigint) AS i;

@@ -6,6 +6,7 @@
 use async_trait::async_trait;
 
 use super::error::StoreError;
+use super::token_key::TokenKey;
 use crate::domain::change_token::{
     ChangeTokenScope, ChangeTokenStatus, ChangeTokenSummary, WafEndpoint,
 };
@@ -67,10 +68,17 @@ impl ChangeTokenListQuery {
     /// for a first page, one past every token (no token is created at the
     /// largest microsecond), so that one statement with one keyset seek
     /// serves every page.
-    pub(crate) fn seek_after(&self) -> (i64, &str) {
-        self.after.as_ref().map_or((i64::MAX, ""), |after| {
-            (after.created_at.as_micros(), after.token.as_str())
-        })
+    /// A position naming a token that cannot be stored seeks after `NULL`,
+    /// which lists nothing.
+    pub(crate) fn seek_after(&self) -> (i64, Option<TokenKey>) {
+        self.after
+            .as_ref()
+            .map_or((i64::MAX, Some(TokenKey::SMALLEST)), |after| {
+                (
+                    after.created_at.as_micros(),
+                    TokenKey::of(after.token.as_str()),
+                )
+            })
     }
 
     /// The position that must name a token of the account for the query to
@@ -89,7 +97,9 @@ impl ChangeTokenListQuery {
 pub trait ChangeTokenStore: Send + Sync {
     /// Returns the scope's `PROVISIONED` token, or stores `candidate` as that
     /// token when there is none. Atomic across processes: concurrent callers
-    /// in one scope all get the same token.
+    /// in one scope all get the same token. `candidate` is a random UUID in
+    /// lowercase hyphenated form, the form tokens are keyed by (see
+    /// `token_key.rs`); any other string is refused as `Internal`.
     async fn provision_change_token(
         &self,
         scope: &ChangeTokenScope,

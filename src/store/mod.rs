@@ -14,6 +14,7 @@
 //! maintenance.rs        StoreMaintenance (ping, pool metrics, close) and the availability gate
 //! error.rs              StoreError, the one error every method returns
 //! rows.rs               rows by column name, and their conversion to domain values
+//! token_key.rs          request and change tokens as 16-byte keys, their string form at the edge
 //! coalesce.rs           coalescing of concurrent keyed calls (used by Postgres)
 //! postgres/, sqlite/    one `impl` per trait and backend, in files named like the traits'
 //! ```
@@ -47,6 +48,7 @@ mod resources;
 mod rows;
 mod simulation_rules;
 mod sqlite;
+mod token_key;
 
 pub use change_tokens::{ChangeTokenListQuery, ChangeTokenPosition, ChangeTokenStore};
 pub use credentials::{CredentialStore, StoredCredential};

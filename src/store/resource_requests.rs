@@ -97,6 +97,9 @@ pub trait ResourceRequestStore: Send + Sync {
     /// an `UPDATE` or `DELETE` of a resource another unfinished `UPDATE` or
     /// `DELETE` is changing, stores nothing and answers `ResourceBusy`
     /// (settled by a unique index, so two replicas cannot both accept).
+    /// The request token is a random UUID in lowercase hyphenated form, the
+    /// form tokens are keyed by (see `token_key.rs`); any other string is
+    /// refused as `Internal`.
     async fn create_resource_request(
         &self,
         request: &NewResourceRequest,

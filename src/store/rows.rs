@@ -29,6 +29,7 @@ use crate::domain::{AccountId, FieldViolation, Timestamp};
 
 use super::error::StoreError;
 use super::resource_requests::{ListedRequest, RequestStatus};
+use super::token_key::TokenKey;
 
 fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Internal(format!("stored {what} {value:?} is not valid"))
@@ -71,7 +72,7 @@ fn parse_error_code(value: Option<&str>) -> Result<Option<HandlerErrorCode>, Sto
 /// `resource_requests` keeps a copy of, under the same column names.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(super) struct EventRow {
-    pub request_token: String,
+    pub request_token: TokenKey,
     pub type_name: String,
     pub operation: String,
     pub operation_status: String,
@@ -93,7 +94,7 @@ impl EventRow {
             error_code: parse_error_code(self.error_code.as_deref())?,
             type_name: self.type_name,
             identifier: self.identifier,
-            request_token: self.request_token,
+            request_token: self.request_token.to_token_string(),
             hooks_request_token: self.hooks_request_token,
             event_time: Timestamp::from_micros(self.event_time),
             resource_model: self.resource_model,
@@ -287,14 +288,14 @@ pub(super) fn inserted_request(request: NewResourceRequest) -> StoredResourceReq
 }
 
 /// A change token as `GetChangeToken`'s upsert returns it.
-pub(super) fn stored_change_token(token: &str) -> Result<ChangeToken, StoreError> {
-    parse_stored(token, "change token", ChangeToken::parse)
+pub(super) fn stored_change_token(token: TokenKey) -> Result<ChangeToken, StoreError> {
+    parse_stored(&token.to_token_string(), "change token", ChangeToken::parse)
 }
 
 /// The columns of `change_tokens` a status lookup needs.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(super) struct ChangeTokenRow {
-    pub change_token: String,
+    pub change_token: TokenKey,
     pub account_id: String,
     pub endpoint: String,
     pub region: String,
@@ -356,7 +357,7 @@ impl ListedChangeTokenRow {
             None => return Err(corrupt("endpoint", &endpoint)),
         };
         Ok(ChangeTokenSummary {
-            token: stored_change_token(&change_token)?,
+            token: stored_change_token(change_token)?,
             scope,
             status: ChangeTokenStatus::from_stored(&status)
                 .ok_or_else(|| corrupt("change token status", &status))?,

@@ -14,13 +14,13 @@ use statusgate::domain::resource_request::{
     StoredResourceRequest,
 };
 use statusgate::domain::values::{
-    ChangeDescription, ChangeToken, JsonDocument, LeaseToken, RequestToken, TypeName,
-    TypeNamePrefix, WorkerId,
+    ChangeDescription, JsonDocument, LeaseToken, RequestToken, TypeName, TypeNamePrefix, WorkerId,
 };
 use statusgate::domain::{AccountId, Error, Timestamp};
 use statusgate::store::{ClaimQuery, CreateOutcome, Store, Subscription, Topic};
 
 use crate::backend_tests;
+use crate::common::change_tokens::named_token;
 use crate::common::{ACCOUNT, Backend, OTHER_ACCOUNT, open_test_store, scope_of};
 
 const EPOCH: Timestamp = Timestamp::from_micros(1_700_000_000_000_000);
@@ -309,7 +309,7 @@ async fn writes_wake_their_subscribers_and_no_one_else(backend: Backend) {
 
     let scope = ChangeTokenScope::global(account(ACCOUNT));
     let change_token = store
-        .provision_change_token(&scope, &ChangeToken::parse("t-1").unwrap(), at(0))
+        .provision_change_token(&scope, &named_token("t-1"), at(0))
         .await
         .unwrap();
     let mut token_watch = store.subscribe(Topic::ChangeTokenStatus(change_token.to_string()));

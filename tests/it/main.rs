@@ -21,7 +21,8 @@
 //!   `workers_auth` (claims, waits, watches and google.longrunning under
 //!   roles and account bindings).
 //! - Abuse, each a case that once hurt other callers: `metrics_labels`,
-//!   `storable_input` (NUL), `group_isolation` (coalesced failures),
+//!   `storable_input` (NUL), `token_forms` (tokens keyed as UUIDs, answered
+//!   in their string forms), `group_isolation` (coalesced failures),
 //!   `cursors`, `worker_times`, `malformed_grpc`, `malformed_http`,
 //!   `slow_clients` (timeouts, the connection cap), `descriptors` (the
 //!   open-files limit) and `tls`.
@@ -84,6 +85,7 @@ mod storable_input;
 mod store_conformance;
 mod tenant_isolation;
 mod tls;
+mod token_forms;
 mod watch;
 mod worker_times;
 mod workers;

@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 
 use statusgate::config::Config;
 use statusgate::domain::change_token::{ChangeTokenScope, ChangeTokenStatus};
-use statusgate::domain::values::{ChangeDescription, ChangeToken, Region};
+use statusgate::domain::values::{ChangeDescription, Region};
 use statusgate::domain::{AccountId, Clock, Timestamp};
 use statusgate::grpc::proto::{self, CreateResourceRequestRequest, ProgressEvent};
 
 use crate::backend_tests;
-use crate::common::change_tokens::{self, consume, get_token, global, regional};
+use crate::common::change_tokens::{self, consume, get_token, global, named_token, regional};
 use crate::common::clock::ManualClock;
 use crate::common::resource_requests::{
     Client, cancel, create, create_request, history, status_of,
@@ -50,11 +50,7 @@ async fn due_change_tokens_go_in_sync_in_batches(backend: Backend) {
         let region = Region::parse(format!("region-{second}")).unwrap();
         let scope = ChangeTokenScope::regional(account.clone(), region);
         let issued = store
-            .provision_change_token(
-                &scope,
-                &ChangeToken::parse(format!("t-{second}")).unwrap(),
-                at(0),
-            )
+            .provision_change_token(&scope, &named_token(&format!("t-{second}")), at(0))
             .await
             .unwrap();
         store
@@ -65,11 +61,7 @@ async fn due_change_tokens_go_in_sync_in_batches(backend: Backend) {
     }
     let outstanding_scope = ChangeTokenScope::global(account.clone());
     let outstanding = store
-        .provision_change_token(
-            &outstanding_scope,
-            &ChangeToken::parse("t-out").unwrap(),
-            at(0),
-        )
+        .provision_change_token(&outstanding_scope, &named_token("t-out"), at(0))
         .await
         .unwrap();
     let status_of = |index: usize| {

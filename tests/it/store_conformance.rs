@@ -22,6 +22,7 @@ use statusgate::store::{
 };
 
 use crate::backend_tests;
+use crate::common::change_tokens::{named_token, token_name};
 use crate::common::{Backend, TestDatabase, scope_of};
 
 const EPOCH: Timestamp = Timestamp::from_micros(1_700_000_000_000_000);
@@ -34,8 +35,8 @@ fn account(id: &str) -> AccountId {
     AccountId::parse(id).unwrap()
 }
 
-fn token(value: &str) -> ChangeToken {
-    ChangeToken::parse(value).unwrap()
+fn token(name: &str) -> ChangeToken {
+    named_token(name)
 }
 
 async fn open(backend: Backend) -> (Arc<dyn Store>, TestDatabase) {
@@ -258,7 +259,7 @@ async fn change_tokens_list_newest_first_past_ties_and_purged_cursors(backend: B
     let names = |listed: Vec<statusgate::domain::change_token::ChangeTokenSummary>| {
         listed
             .into_iter()
-            .map(|summary| summary.token.into_string())
+            .map(|summary| token_name(&summary.token))
             .collect::<Vec<_>>()
     };
 

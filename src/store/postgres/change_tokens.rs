@@ -19,6 +19,7 @@ use crate::domain::values::{ChangeDescription, ChangeToken};
 use crate::store::change_tokens::{ChangeTokenListQuery, ChangeTokenStore};
 use crate::store::error::StoreError;
 use crate::store::rows::{ListedChangeTokenRow, stored_change_token};
+use crate::store::token_key::TokenKey;
 
 /// `$7` is the notification channel.
 const CONSUME_CHANGE_TOKEN: &str = "\
@@ -27,7 +28,7 @@ const CONSUME_CHANGE_TOKEN: &str = "\
       WHERE change_token = $1 AND account_id = $2 AND endpoint = $3 AND region = $4 \
         AND status = 'PROVISIONED' \
       RETURNING change_token) \
-    SELECT pg_notify($7, change_token) FROM consumed";
+    SELECT pg_notify($7, change_token::text) FROM consumed";
 
 /// `$6` is the notification channel.
 const MARK_CHANGE_TOKEN_IN_SYNC: &str = "\
@@ -36,7 +37,7 @@ const MARK_CHANGE_TOKEN_IN_SYNC: &str = "\
       WHERE change_token = $1 AND account_id = $2 AND endpoint = $3 AND region = $4 \
         AND status = 'PENDING' \
       RETURNING change_token) \
-    SELECT pg_notify($6, change_token) FROM marked";
+    SELECT pg_notify($6, change_token::text) FROM marked";
 
 /// The columns of [`ListedChangeTokenRow`] for a page of the account `$1`'s
 /// tokens on the endpoints `$2`, WAF Regional ones in region `$3` (`''`: any),
@@ -80,7 +81,7 @@ const MARK_DUE_CHANGE_TOKENS_IN_SYNC: &str = "\
         SELECT change_token FROM change_tokens \
         WHERE status = 'PENDING' AND consumed_at <= $1 ORDER BY consumed_at LIMIT $3) \
       RETURNING change_token) \
-    SELECT pg_notify($4, change_token) FROM marked";
+    SELECT pg_notify($4, change_token::text) FROM marked";
 
 #[async_trait]
 impl ChangeTokenStore for PostgresStore {
@@ -93,7 +94,7 @@ impl ChangeTokenStore for PostgresStore {
     ) -> Result<ChangeToken, StoreError> {
         self.availability.check()?;
         let token = self.coalesced.provision(scope, candidate, now).await?;
-        stored_change_token(&token)
+        stored_change_token(token)
     }
 
     #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "postgresql"))]
@@ -178,7 +179,7 @@ impl ChangeTokenStore for PostgresStore {
         self.availability.check()?;
         if let Some(position) = query.position_to_check() {
             let exists: Option<i32> = sqlx::query_scalar(CHANGE_TOKEN_EXISTS)
-                .bind(position.token.as_str())
+                .bind(TokenKey::of(position.token.as_str()))
                 .bind(query.account.as_str())
                 .bind(position.created_at.as_micros())
                 .fetch_optional(&self.pool)
@@ -260,7 +261,7 @@ fn token_in_scope<'q>(
     token: &'q ChangeToken,
 ) -> Query<'q, Postgres, PgArguments> {
     sqlx::query(sql)
-        .bind(token.as_str())
+        .bind(TokenKey::of(token.as_str()))
         .bind(scope.account().as_str())
         .bind(scope.endpoint().as_str())
         .bind(scope.region_key())

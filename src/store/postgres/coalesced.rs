@@ -17,6 +17,7 @@ use crate::store::coalesce::Coalescer;
 use crate::store::error::StoreError;
 use crate::store::resource_requests::CreateOutcome;
 use crate::store::rows::{ChangeTokenRow, StatusRow};
+use crate::store::token_key::TokenKey;
 
 /// Most distinct keys one coalesced group serves.
 const MAX_GROUP: usize = 256;
@@ -38,7 +39,7 @@ const SELECT_CHANGE_TOKENS_BY_TOKENS: &str = "\
 const PROVISION_CHANGE_TOKENS: &str = "\
     INSERT INTO change_tokens (change_token, account_id, endpoint, region, status, created_at) \
     SELECT token, account_id, endpoint, region, 'PROVISIONED', created_at \
-    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) \
+    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bigint[]) \
       AS batch (token, account_id, endpoint, region, created_at) \
     ORDER BY account_id, endpoint, region \
     ON CONFLICT (account_id, endpoint, region) WHERE status = 'PROVISIONED' \
@@ -49,17 +50,17 @@ const PROVISION_CHANGE_TOKENS: &str = "\
 type ScopeKey = (String, &'static str, String);
 
 /// The token to store if the scope has none, and when.
-type ProvisionCandidate = (String, i64);
+type ProvisionCandidate = (TokenKey, i64);
 
 /// The coalescers of the Postgres store, one per coalesced statement.
 pub(super) struct Coalesced {
     /// Status reads, coalesced into `= ANY($1)` queries under load.
-    statuses: Coalescer<String, StatusRow>,
-    change_tokens: Coalescer<String, ChangeTokenRow>,
+    statuses: Coalescer<TokenKey, StatusRow>,
+    change_tokens: Coalescer<TokenKey, ChangeTokenRow>,
     /// GetChangeToken, coalesced into multi-row upserts under load: calls
     /// for the same scope share one row (they would get the same token
     /// anyway), other scopes share the statement.
-    provisions: Coalescer<ScopeKey, String, ProvisionCandidate>,
+    provisions: Coalescer<ScopeKey, TokenKey, ProvisionCandidate>,
     /// Creates, coalesced into one transaction of two multi-row statements
     /// per group: one commit (and one WAL flush) for many requests.
     creations: Coalescer<String, CreateOutcome, NewResourceRequest>,
@@ -72,13 +73,13 @@ impl Coalesced {
             pool,
             SELECT_STATUSES_BY_TOKENS,
             groups_in_flight,
-            |row: &StatusRow| &row.current.request_token,
+            |row: &StatusRow| row.current.request_token,
         );
         let change_tokens = lookup_by_key(
             pool,
             SELECT_CHANGE_TOKENS_BY_TOKENS,
             groups_in_flight,
-            |row: &ChangeTokenRow| &row.change_token,
+            |row: &ChangeTokenRow| row.change_token,
         );
         let provision_pool = pool.clone();
         let provisions = Coalescer::new(
@@ -111,7 +112,10 @@ impl Coalesced {
         &self,
         token: &RequestToken,
     ) -> Result<Option<StatusRow>, StoreError> {
-        self.statuses.get(token.as_str().to_owned()).await
+        match TokenKey::of(token.as_str()) {
+            Some(key) => self.statuses.get(key).await,
+            None => Ok(None),
+        }
     }
 
     /// The token's row; the caller checks scope and visibility.
@@ -119,7 +123,10 @@ impl Coalesced {
         &self,
         token: &ChangeToken,
     ) -> Result<Option<ChangeTokenRow>, StoreError> {
-        self.change_tokens.get(token.as_str().to_owned()).await
+        match TokenKey::of(token.as_str()) {
+            Some(key) => self.change_tokens.get(key).await,
+            None => Ok(None),
+        }
     }
 
     /// The scope's `PROVISIONED` token, `candidate` if it had none.
@@ -128,13 +135,13 @@ impl Coalesced {
         scope: &ChangeTokenScope,
         candidate: &ChangeToken,
         now: Timestamp,
-    ) -> Result<String, StoreError> {
+    ) -> Result<TokenKey, StoreError> {
         let key = (
             scope.account().as_str().to_owned(),
             scope.endpoint().as_str(),
             scope.region_key().to_owned(),
         );
-        let candidate = (candidate.as_str().to_owned(), now.as_micros());
+        let candidate = (TokenKey::of_new(candidate.as_str())?, now.as_micros());
         self.provisions
             .call(key, candidate)
             .await?
@@ -152,14 +159,14 @@ impl Coalesced {
     }
 }
 
-/// Loads rows by their text key with `sql` (`... WHERE key = ANY($1)`),
+/// Loads rows by their token key with `sql` (`... WHERE key = ANY($1)`),
 /// coalescing concurrent lookups.
 fn lookup_by_key<Row>(
     pool: &PgPool,
     sql: &'static str,
     groups_in_flight: usize,
-    key_of: fn(&Row) -> &String,
-) -> Coalescer<String, Row>
+    key_of: fn(&Row) -> TokenKey,
+) -> Coalescer<TokenKey, Row>
 where
     Row: for<'row> sqlx::FromRow<'row, sqlx::postgres::PgRow>
         + Clone
@@ -172,19 +179,16 @@ where
     Coalescer::new(
         MAX_GROUP,
         groups_in_flight,
-        move |calls: Vec<(String, ())>| {
+        move |calls: Vec<(TokenKey, ())>| {
             let pool = pool.clone();
-            let keys: Vec<String> = calls.into_iter().map(|(key, ())| key).collect();
+            let keys: Vec<TokenKey> = calls.into_iter().map(|(key, ())| key).collect();
             async move {
                 let rows: Vec<Row> = sqlx::query_as(sql)
                     .bind(keys)
                     .fetch_all(&pool)
                     .await
                     .map_err(classify)?;
-                Ok(rows
-                    .into_iter()
-                    .map(|row| (key_of(&row).clone(), row))
-                    .collect())
+                Ok(rows.into_iter().map(|row| (key_of(&row), row)).collect())
             }
         },
     )
@@ -193,7 +197,7 @@ where
 /// The rows returned by [`PROVISION_CHANGE_TOKENS`].
 #[derive(sqlx::FromRow)]
 struct ProvisionedRow {
-    change_token: String,
+    change_token: TokenKey,
     account_id: String,
     endpoint: String,
     region: String,
@@ -202,7 +206,7 @@ struct ProvisionedRow {
 async fn provision_scopes(
     pool: &PgPool,
     calls: Vec<(ScopeKey, ProvisionCandidate)>,
-) -> Result<Vec<(ScopeKey, String)>, StoreError> {
+) -> Result<Vec<(ScopeKey, TokenKey)>, StoreError> {
     let mut tokens = Vec::with_capacity(calls.len());
     let mut accounts = Vec::with_capacity(calls.len());
     let mut endpoints = Vec::with_capacity(calls.len());

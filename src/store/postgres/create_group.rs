@@ -17,6 +17,7 @@ use crate::domain::resource_request::NewResourceRequest;
 use crate::store::error::StoreError;
 use crate::store::resource_requests::CreateOutcome;
 use crate::store::rows::{RequestRow, inserted_request};
+use crate::store::token_key::TokenKey;
 
 /// Inserts several requests in `PENDING`; rows whose client token is taken
 /// in their account and region, or whose resource an unfinished `UPDATE`
@@ -31,7 +32,7 @@ const INSERT_REQUESTS: &str = "\
     SELECT request_token, account_id, region, client_token, created_at, operation, type_name, \
       requested_identifier, desired_state, patch_document, role_arn, type_version_id, \
       'PENDING', requested_identifier, created_at, 1 \
-    FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], \
+    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], \
       $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[]) \
       AS batch (request_token, account_id, client_token, created_at, operation, type_name, \
         requested_identifier, desired_state, patch_document, role_arn, type_version_id, region) \
@@ -43,7 +44,7 @@ const INSERT_REQUESTS: &str = "\
 const INSERT_FIRST_EVENTS: &str = "\
     INSERT INTO progress_events (request_token, seq, operation_status, identifier, event_time) \
     SELECT request_token, 1, 'PENDING', identifier, event_time \
-    FROM unnest($1::text[], $2::text[], $3::bigint[]) AS batch (request_token, identifier, event_time)";
+    FROM unnest($1::uuid[], $2::text[], $3::bigint[]) AS batch (request_token, identifier, event_time)";
 
 /// The requests holding some (account, region, client token) triples.
 const SELECT_REQUESTS_BY_CLIENT_TOKENS: &str = "\
@@ -53,7 +54,7 @@ const SELECT_REQUESTS_BY_CLIENT_TOKENS: &str = "\
 /// A group of new requests as one array per column of [`INSERT_REQUESTS`].
 #[derive(Default)]
 struct NewRequestColumns<'a> {
-    request_token: Vec<&'a str>,
+    request_token: Vec<TokenKey>,
     account_id: Vec<&'a str>,
     client_token: Vec<Option<&'a str>>,
     created_at: Vec<i64>,
@@ -68,9 +69,10 @@ struct NewRequestColumns<'a> {
 }
 
 impl<'a> NewRequestColumns<'a> {
-    fn push(&mut self, request: &'a NewResourceRequest) {
+    fn push(&mut self, request: &'a NewResourceRequest) -> Result<(), StoreError> {
         let input = &request.input;
-        self.request_token.push(request.request_token.as_str());
+        self.request_token
+            .push(TokenKey::of_new(request.request_token.as_str())?);
         self.account_id.push(request.scope.account.as_str());
         self.region.push(request.scope.region.as_str());
         self.client_token
@@ -88,6 +90,7 @@ impl<'a> NewRequestColumns<'a> {
             .push(input.role_arn.as_ref().map(|value| value.as_str()));
         self.type_version_id
             .push(input.type_version_id.as_ref().map(|value| value.as_str()));
+        Ok(())
     }
 }
 
@@ -102,7 +105,7 @@ pub(super) async fn create_requests(
     let inserted = insert_requests(pool, &requests).await?;
     let (created, taken): (Vec<_>, Vec<_>) = requests
         .into_iter()
-        .partition(|request| inserted.contains(request.request_token.as_str()));
+        .partition(|request| is_inserted(&inserted, request));
     let mut outcomes: Vec<(String, CreateOutcome)> = created
         .into_iter()
         .map(|request| {
@@ -119,13 +122,13 @@ pub(super) async fn create_requests(
 async fn insert_requests(
     pool: &PgPool,
     requests: &[NewResourceRequest],
-) -> Result<HashSet<String>, StoreError> {
+) -> Result<HashSet<TokenKey>, StoreError> {
     let mut columns = NewRequestColumns::default();
     for request in requests {
-        columns.push(request);
+        columns.push(request)?;
     }
     let mut transaction = pool.begin().await.map_err(classify)?;
-    let inserted: HashSet<String> = sqlx::query_scalar(INSERT_REQUESTS)
+    let inserted: HashSet<TokenKey> = sqlx::query_scalar(INSERT_REQUESTS)
         .bind(columns.request_token)
         .bind(columns.account_id)
         .bind(columns.client_token)
@@ -145,13 +148,13 @@ async fn insert_requests(
         .collect();
     let first_events: Vec<_> = requests
         .iter()
-        .filter(|request| inserted.contains(request.request_token.as_str()))
+        .filter(|request| is_inserted(&inserted, request))
         .map(NewResourceRequest::first_event)
         .collect();
-    let event_tokens: Vec<&str> = first_events
+    let event_tokens: Vec<TokenKey> = first_events
         .iter()
-        .map(|event| event.request_token.as_str())
-        .collect();
+        .map(|event| TokenKey::of_new(&event.request_token))
+        .collect::<Result<_, _>>()?;
     let event_identifiers: Vec<Option<&str>> = first_events
         .iter()
         .map(|event| event.identifier.as_deref())
@@ -169,6 +172,11 @@ async fn insert_requests(
         .map_err(classify)?;
     transaction.commit().await.map_err(classify)?;
     Ok(inserted)
+}
+
+/// Whether `request` is among the requests the insert returned.
+fn is_inserted(inserted: &HashSet<TokenKey>, request: &NewResourceRequest) -> bool {
+    TokenKey::of(request.request_token.as_str()).is_some_and(|key| inserted.contains(&key))
 }
 
 /// The outcomes of requests the insert skipped: the committed holders of

@@ -13,6 +13,7 @@ use crate::domain::values::RequestToken;
 use crate::store::error::StoreError;
 use crate::store::hooks::{DecideHook, HookProgressStore};
 use crate::store::rows::{HookRow, RequestRow};
+use crate::store::token_key::TokenKey;
 
 /// Gives the request its hooks request token (`$2`) unless it has one.
 const SET_HOOKS_REQUEST_TOKEN: &str = "\
@@ -53,13 +54,13 @@ impl HookProgressStore for PostgresStore {
         let stored = row.ok_or(StoreError::NotFound)?.into_stored()?;
         decide(&stored).map_err(StoreError::Rejected)?;
         let hooks_request_token: String = sqlx::query_scalar(SET_HOOKS_REQUEST_TOKEN)
-            .bind(token.as_str())
+            .bind(TokenKey::of(token.as_str()))
             .bind(hooks_request_token)
             .fetch_one(&mut *transaction)
             .await
             .map_err(classify)?;
         sqlx::query(INSERT_HOOK_EVENT)
-            .bind(token.as_str())
+            .bind(TokenKey::of(token.as_str()))
             .bind(hook.hook_type_name.as_str())
             .bind(hook.hook_type_version_id.as_deref())
             .bind(hook.hook_type_arn.as_deref())
@@ -82,7 +83,7 @@ impl HookProgressStore for PostgresStore {
     ) -> Result<Vec<HookProgressEvent>, StoreError> {
         self.availability.check()?;
         let rows: Vec<HookRow> = sqlx::query_as(LIST_HOOK_EVENTS)
-            .bind(token.as_str())
+            .bind(TokenKey::of(token.as_str()))
             .fetch_all(&self.pool)
             .await
             .map_err(classify)?;

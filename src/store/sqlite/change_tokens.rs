@@ -19,6 +19,7 @@ use crate::store::change_tokens::{ChangeTokenListQuery, ChangeTokenStore};
 use crate::store::error::StoreError;
 use crate::store::notifications::Topic;
 use crate::store::rows::{ChangeTokenRow, ListedChangeTokenRow, stored_change_token};
+use crate::store::token_key::TokenKey;
 
 /// Returns the scope's `PROVISIONED` token, inserting `$1` when there is none.
 /// The no-op update makes `RETURNING` yield the existing row on conflict.
@@ -91,8 +92,8 @@ impl ChangeTokenStore for SqliteStore {
         now: Timestamp,
     ) -> Result<ChangeToken, StoreError> {
         self.availability.check()?;
-        let token: String = sqlx::query_scalar(PROVISION_CHANGE_TOKEN)
-            .bind(candidate.as_str())
+        let token: TokenKey = sqlx::query_scalar(PROVISION_CHANGE_TOKEN)
+            .bind(TokenKey::of_new(candidate.as_str())?)
             .bind(scope.account().as_str())
             .bind(scope.endpoint().as_str())
             .bind(scope.region_key())
@@ -100,7 +101,7 @@ impl ChangeTokenStore for SqliteStore {
             .fetch_one(&self.writer)
             .await
             .map_err(classify)?;
-        stored_change_token(&token)
+        stored_change_token(token)
     }
 
     #[tracing::instrument(skip_all, fields(otel.kind = "client", db.system = "sqlite"))]
@@ -112,7 +113,7 @@ impl ChangeTokenStore for SqliteStore {
     ) -> Result<ChangeTokenStatus, StoreError> {
         self.availability.check()?;
         let row: ChangeTokenRow = sqlx::query_as(SELECT_CHANGE_TOKEN)
-            .bind(token.as_str())
+            .bind(TokenKey::of(token.as_str()))
             .fetch_optional(&self.pool)
             .await
             .map_err(classify)?
@@ -183,7 +184,7 @@ impl ChangeTokenStore for SqliteStore {
         self.availability.check()?;
         if let Some(position) = query.position_to_check() {
             let exists: Option<i32> = sqlx::query_scalar(CHANGE_TOKEN_EXISTS)
-                .bind(position.token.as_str())
+                .bind(TokenKey::of(position.token.as_str()))
                 .bind(query.account.as_str())
                 .bind(position.created_at.as_micros())
                 .fetch_optional(&self.pool)
@@ -234,7 +235,7 @@ impl ChangeTokenStore for SqliteStore {
         batch_size: u32,
     ) -> Result<u64, StoreError> {
         self.availability.check()?;
-        let marked: Vec<String> = sqlx::query_scalar(MARK_DUE_CHANGE_TOKENS_IN_SYNC)
+        let marked: Vec<TokenKey> = sqlx::query_scalar(MARK_DUE_CHANGE_TOKENS_IN_SYNC)
             .bind(consumed_at_or_before.as_micros())
             .bind(now.as_micros())
             .bind(i64::from(batch_size))
@@ -242,7 +243,7 @@ impl ChangeTokenStore for SqliteStore {
             .await
             .map_err(classify)?;
         for token in &marked {
-            self.announce_change_token(token);
+            self.announce_change_token(&token.to_token_string());
         }
         Ok(marked.len() as u64)
     }
@@ -264,7 +265,7 @@ fn token_in_scope<'q>(
     token: &'q ChangeToken,
 ) -> Query<'q, Sqlite, SqliteArguments<'q>> {
     sqlx::query(sql)
-        .bind(token.as_str())
+        .bind(TokenKey::of(token.as_str()))
         .bind(scope.account().as_str())
         .bind(scope.endpoint().as_str())
         .bind(scope.region_key())

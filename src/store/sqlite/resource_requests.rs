@@ -29,6 +29,7 @@ use crate::store::resource_requests::{
 use crate::store::rows::{
     EventRow, ListedRow, NumberedEventRow, RequestRow, StatusRow, inserted_request, lease_columns,
 };
+use crate::store::token_key::TokenKey;
 
 /// `$2`/`$3` the account and region; `$4`: requests created before this
 /// time are invisible.
@@ -155,7 +156,7 @@ impl ResourceRequestStore for SqliteStore {
         let input = &request.input;
         let mut transaction = self.begin_write().await?;
         let inserted = sqlx::query(INSERT_REQUEST)
-            .bind(request.request_token.as_str())
+            .bind(TokenKey::of_new(request.request_token.as_str())?)
             .bind(request.scope.account.as_str())
             .bind(request.client_token.as_ref().map(|token| token.as_str()))
             .bind(request.created_at.as_micros())
@@ -245,12 +246,12 @@ impl ResourceRequestStore for SqliteStore {
             .bind(json_list(&query.status_names()))
             .bind(i64::from(query.limit));
         if let Some(after) = &query.after {
-            list = list.bind(after.as_str());
+            list = list.bind(TokenKey::of(after.as_str()));
         }
         let rows: Vec<ListedRow> = list.fetch_all(&self.pool).await.map_err(classify)?;
         if let (true, Some(after)) = (rows.is_empty(), &query.after) {
             let exists: Option<i32> = sqlx::query_scalar(REQUEST_EXISTS)
-                .bind(after.as_str())
+                .bind(TokenKey::of(after.as_str()))
                 .bind(query.scope.account.as_str())
                 .bind(query.scope.region.as_str())
                 .fetch_optional(&self.pool)
@@ -379,7 +380,7 @@ where
     Row: for<'row> sqlx::FromRow<'row, SqliteRow>,
 {
     sqlx::query_as(sql)
-        .bind(token.as_str())
+        .bind(TokenKey::of(token.as_str()))
         .bind(scope.account.as_str())
         .bind(scope.region.as_str())
         .bind(visible_since.as_micros())
@@ -400,7 +401,7 @@ pub(super) async fn write_lease(
 ) -> Result<(), sqlx::Error> {
     let (lease_token, worker_id, expires_at, duration) = lease_columns(lease);
     sqlx::query(UPDATE_LEASE)
-        .bind(token.as_str())
+        .bind(TokenKey::of(token.as_str()))
         .bind(lease_token)
         .bind(worker_id)
         .bind(expires_at)
@@ -421,7 +422,7 @@ pub(super) async fn append_event(
 ) -> Result<(), sqlx::Error> {
     let (lease_token, worker_id, expires_at, duration) = lease_columns(lease);
     sqlx::query(UPDATE_REQUEST_STATE)
-        .bind(token.as_str())
+        .bind(TokenKey::of(token.as_str()))
         .bind(event.operation_status.as_str())
         .bind(event.identifier.as_deref())
         .bind(event.resource_model.as_deref())
@@ -446,7 +447,7 @@ async fn insert_event(
     seq: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(INSERT_EVENT)
-        .bind(event.request_token.as_str())
+        .bind(TokenKey::of(&event.request_token))
         .bind(seq)
         .bind(event.operation_status.as_str())
         .bind(event.identifier.as_deref())

@@ -81,3 +81,26 @@ pub async fn mark_in_sync(
         .await?;
     Ok(response.into_inner().change_token_status())
 }
+
+/// A change token as the store keeps them (a lowercase UUID), told apart by
+/// a short `name` (at most 16 bytes) that it spells, so that a test can
+/// write `named_token("t-1")` and compare tokens by name.
+pub fn named_token(name: &str) -> statusgate::domain::values::ChangeToken {
+    let mut bytes = [0u8; 16];
+    assert!(
+        name.len() <= bytes.len(),
+        "a token name of at most 16 bytes"
+    );
+    bytes[..name.len()].copy_from_slice(name.as_bytes());
+    statusgate::domain::values::ChangeToken::parse(uuid::Uuid::from_bytes(bytes).to_string())
+        .unwrap()
+}
+
+/// The name a [`named_token`] spells.
+pub fn token_name(token: &statusgate::domain::values::ChangeToken) -> String {
+    let bytes = *uuid::Uuid::parse_str(token.as_str())
+        .expect("a named token")
+        .as_bytes();
+    let length = bytes.iter().position(|&byte| byte == 0).unwrap_or(16);
+    String::from_utf8(bytes[..length].to_vec()).expect("a named token")
+}
