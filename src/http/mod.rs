@@ -109,14 +109,14 @@ pub struct HttpState {
 /// gateway's routes (which shed as gRPC does).
 pub fn router(state: HttpState, rest: Router) -> Router {
     let admission = Arc::new(Admission::new(state.max_in_flight, state.request_timeout));
-    let facade_state = routes::Facade {
+    let facade_state = Arc::new(routes::Facade {
         services: state.services.clone(),
         authenticator: routes::Authenticator::new(
             state.auth,
             state.services.credentials.clone(),
             state.clock.clone(),
         ),
-    };
+    });
     // Layers run outermost last: observe, then receive the body, then admit.
     let facade = Router::new()
         .route("/", any(routes::serve_root))

@@ -17,6 +17,8 @@ mod query;
 
 pub use authenticate::Authenticator;
 
+use std::sync::Arc;
+
 use axum::extract::{Request, State};
 use axum::http::Method;
 use axum::response::Response;
@@ -26,8 +28,9 @@ use crate::http::request_id::RequestId;
 use crate::service::Services;
 use answer::{ErrorForm, answer_rejection};
 
-/// What the facade's routes serve from.
-#[derive(Clone)]
+/// What the facade's routes serve from, shared behind an `Arc`: axum clones
+/// a route's state for every request, and a deep clone of the services cost
+/// more than a fifth of a status read's instructions.
 pub struct Facade {
     pub services: Services,
     pub authenticator: Authenticator,
@@ -35,7 +38,7 @@ pub struct Facade {
 
 /// `POST /` is awsJson, or the query form when it is form-encoded and names
 /// no target; `GET /` is the query form.
-pub async fn serve_root(State(facade): State<Facade>, request: Request) -> Response {
+pub async fn serve_root(State(facade): State<Arc<Facade>>, request: Request) -> Response {
     let request_id = RequestId::of(&request);
     let method = request.method().clone();
     if method == Method::POST {
