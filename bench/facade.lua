@@ -4,8 +4,10 @@
 --
 --   wrk ... -s bench/facade.lua http://127.0.0.1:PORT/ -- TARGET CONTENT_TYPE REQUESTS [LO HI]
 --
--- REQUESTS  a file with one request a line: the Authorization header, a tab,
---           the JSON body (one of the facade's own shapes, serialized).
+-- REQUESTS  a file with one request a line: its authentication headers
+--           (`Name: value`: Authorization, and Host and X-Amz-Date when it
+--           is really signed), each followed by a tab, then the JSON body
+--           (one of the facade's own shapes, serialized).
 --           Each request sends a line picked at random.
 -- LO HI     in every body, @SEEDED_REQUEST_TOKEN@ is replaced, per request,
 --           by the token of a seeded request number in [LO, HI] picked at
@@ -43,15 +45,21 @@ function init(args)
   end
   math.randomseed((thread_number or 1) * 7919 + os.time())
   for line in io.lines(file) do
-    local authorization, body = line:match("^([^\t]*)\t(.*)$")
-    if not authorization then
-      error("bad request line in " .. file .. ": " .. line)
-    end
     local headers = {
       ["Content-Type"] = content_type,
       ["X-Amz-Target"] = target,
-      ["Authorization"] = authorization,
     }
+    local rest, authenticated = line, false
+    while true do
+      local name, value, after = rest:match("^([%w-]+): ([^\t]*)\t(.*)$")
+      if not name then break end
+      headers[name] = value
+      rest, authenticated = after, true
+    end
+    local body = rest
+    if not authenticated then
+      error("bad request line in " .. file .. ": " .. line)
+    end
     if lo then
       local first, last = body:find(PLACEHOLDER, 1, true)
       if not first then

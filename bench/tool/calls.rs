@@ -15,7 +15,11 @@
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_smithy_runtime_api::client::identity::Identity;
 
 use http::header::{AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 use http_body_util::{BodyExt, Full};
@@ -57,6 +61,10 @@ pub const RESOURCES: usize = LIST_PAGE as usize;
 pub fn resource_identifier(k: usize) -> String {
     format!("bench-resource-{k:03}")
 }
+
+/// The server's default region, where every request of the benchmark lives;
+/// signed requests name it in their credential scope.
+pub const REGION: &str = "us-east-1";
 
 /// How long one check may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -188,6 +196,9 @@ impl SentCall {
 struct Recorder {
     channel: Channel,
     last: Arc<Mutex<Option<SentCall>>>,
+    /// `Bearer <AccessKeyId>:<SecretAccessKey>`, put on every call once set
+    /// (a server with `--auth sigv4` verifies it).
+    bearer: Arc<Mutex<Option<http::HeaderValue>>>,
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -206,8 +217,12 @@ impl tower::Service<http::Request<tonic::body::Body>> for Recorder {
         let fresh = self.channel.clone();
         let mut channel = std::mem::replace(&mut self.channel, fresh);
         let last = Arc::clone(&self.last);
+        let bearer = self.bearer.lock().expect("recorder lock").clone();
         Box::pin(async move {
-            let (parts, body) = request.into_parts();
+            let (mut parts, body) = request.into_parts();
+            if let Some(bearer) = bearer {
+                parts.headers.insert(AUTHORIZATION, bearer);
+            }
             let body = body.collect().await?.to_bytes();
             let headers = parts
                 .headers
@@ -234,6 +249,7 @@ impl tower::Service<http::Request<tonic::body::Body>> for Recorder {
 pub struct Grpc {
     runtime: Handle,
     last: Arc<Mutex<Option<SentCall>>>,
+    bearer: Arc<Mutex<Option<http::HeaderValue>>>,
     change_tokens: ChangeTokenServiceClient<Recorder>,
     resource_requests: ResourceRequestServiceClient<Recorder>,
     resources: ResourceServiceClient<Recorder>,
@@ -262,17 +278,32 @@ impl Grpc {
             .block_on(endpoint.connect())
             .map_err(|error| format!("cannot connect to gRPC port {port}: {error}"))?;
         let last = Arc::new(Mutex::new(None));
+        let bearer = Arc::new(Mutex::new(None));
         let recorder = Recorder {
             channel,
             last: Arc::clone(&last),
+            bearer: Arc::clone(&bearer),
         };
         Ok(Self {
             runtime,
             last,
+            bearer,
             change_tokens: ChangeTokenServiceClient::new(recorder.clone()),
             resource_requests: ResourceRequestServiceClient::new(recorder.clone()),
             resources: ResourceServiceClient::new(recorder),
         })
+    }
+
+    /// From now on every call carries `credential` as its Bearer key, as
+    /// gRPC callers of a `--auth sigv4` server send it.
+    pub fn authenticate(&self, credential: &Credential) -> Result<(), String> {
+        let value = format!(
+            "Bearer {}:{}",
+            credential.access_key_id, credential.secret_access_key
+        );
+        let value = http::HeaderValue::from_str(&value).map_err(|error| error.to_string())?;
+        *self.bearer.lock().expect("recorder lock") = Some(value);
+        Ok(())
     }
 
     /// Makes `call` once and requires the answer a load run of it relies on;
@@ -452,6 +483,14 @@ impl Grpc {
 
 // ---- the AWS JSON facade --------------------------------------------------
 
+/// A credential issued by `statusgate credentials create`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Credential {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
 /// An operation a wrk run repeats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FacadeOperation {
@@ -496,6 +535,17 @@ impl FacadeOperation {
         }
     }
 
+    /// The service a SigV4 credential scope names for this operation.
+    pub fn signing_service(self) -> &'static str {
+        match self {
+            Self::GetResourceRequestStatus
+            | Self::CreateResource
+            | Self::GetResource
+            | Self::ListResources => "cloudcontrolapi",
+            Self::GetChangeTokenStatus | Self::GetChangeToken => "waf",
+        }
+    }
+
     /// The operation, as statusgate's metrics name it.
     pub fn name(self) -> &'static str {
         let target = self.target();
@@ -510,6 +560,9 @@ pub struct FacadeRequest {
     pub operation: FacadeOperation,
     pub access_key: String,
     pub body: String,
+    /// `Host`, `X-Amz-Date` and `Authorization` of a real SigV4 signature
+    /// ([`FacadeRequest::signed`]); empty: an unverified SigV4-shaped header.
+    pub signature_headers: Vec<(String, String)>,
 }
 
 /// A shape as SDKs send it: absent members omitted, not `null`.
@@ -529,6 +582,7 @@ impl FacadeRequest {
             body: json_body(&RequestTokenInput {
                 request_token: Some(request_token.to_owned()),
             }),
+            signature_headers: Vec::new(),
         }
     }
 
@@ -555,6 +609,7 @@ impl FacadeRequest {
             body: json_body(&GetChangeTokenStatusInput {
                 change_token: Some(change_token.to_owned()),
             }),
+            signature_headers: Vec::new(),
         }
     }
 
@@ -564,6 +619,7 @@ impl FacadeRequest {
             operation: FacadeOperation::GetChangeToken,
             access_key: format!("{:012}", SCOPE_ACCOUNT + k),
             body: json_body(&GetChangeTokenInput {}),
+            signature_headers: Vec::new(),
         }
     }
 
@@ -576,6 +632,7 @@ impl FacadeRequest {
                 desired_state: Some(r#"{"LogGroupName":"bench"}"#.to_owned()),
                 ..Default::default()
             }),
+            signature_headers: Vec::new(),
         }
     }
 
@@ -588,6 +645,7 @@ impl FacadeRequest {
                 identifier: Some(identifier.to_owned()),
                 ..Default::default()
             }),
+            signature_headers: Vec::new(),
         }
     }
 
@@ -600,12 +658,73 @@ impl FacadeRequest {
                 max_results: Some(i64::from(LIST_PAGE)),
                 ..Default::default()
             }),
+            signature_headers: Vec::new(),
+        }
+    }
+
+    /// This request signed with SigV4 now, for `host` (`127.0.0.1:PORT`),
+    /// as an SDK signs it (`aws-sigv4`, the AWS SDK for Rust's signer): host,
+    /// content-type, x-amz-date and x-amz-target signed. The signature holds
+    /// for the server's 15 minutes of allowed skew.
+    pub fn signed(&self, credential: &Credential, host: &str) -> Result<Self, String> {
+        let identity: Identity = Credentials::new(
+            &credential.access_key_id,
+            &credential.secret_access_key,
+            None,
+            None,
+            "bench",
+        )
+        .into();
+        let params = aws_sigv4::sign::v4::SigningParams::builder()
+            .identity(&identity)
+            .region(REGION)
+            .name(self.operation.signing_service())
+            .time(SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()
+            .map_err(|error| error.to_string())?
+            .into();
+        let headers = [
+            ("host", host),
+            ("content-type", self.operation.content_type()),
+            ("x-amz-target", self.operation.target()),
+        ];
+        let signable = SignableRequest::new(
+            "POST",
+            format!("http://{host}/"),
+            headers.into_iter(),
+            SignableBody::Bytes(self.body.as_bytes()),
+        )
+        .map_err(|error| error.to_string())?;
+        let (instructions, _) = sign(signable, &params)
+            .map_err(|error| error.to_string())?
+            .into_parts();
+        let mut signature_headers = vec![("Host".to_owned(), host.to_owned())];
+        signature_headers.extend(
+            instructions
+                .headers()
+                .map(|(name, value)| (name.to_owned(), value.to_owned())),
+        );
+        Ok(Self {
+            access_key: credential.access_key_id.clone(),
+            signature_headers,
+            ..self.clone()
+        })
+    }
+
+    /// The headers that authenticate this request: its signature, or else
+    /// the unverified SigV4-shaped `Authorization`.
+    pub fn auth_headers(&self) -> Vec<(String, String)> {
+        if self.signature_headers.is_empty() {
+            vec![("Authorization".to_owned(), self.authorization())]
+        } else {
+            self.signature_headers.clone()
         }
     }
 
     /// A SigV4-shaped Authorization header: statusgate reads the account
     /// from the access key and does not verify the signature.
-    pub fn authorization(&self) -> String {
+    fn authorization(&self) -> String {
         format!(
             "AWS4-HMAC-SHA256 Credential={}/20260101/us-east-1/bench/aws4_request, \
              SignedHeaders=host;x-amz-date, Signature=00",
@@ -704,10 +823,13 @@ impl Facade {
     /// of it relies on.
     pub fn check(&self, request: &FacadeRequest) -> Result<(), String> {
         let operation = request.operation;
-        let http_request = http::Request::post(format!("{}/", self.base))
+        let mut builder = http::Request::post(format!("{}/", self.base))
             .header(CONTENT_TYPE, operation.content_type())
-            .header("x-amz-target", operation.target())
-            .header(AUTHORIZATION, request.authorization())
+            .header("x-amz-target", operation.target());
+        for (name, value) in request.auth_headers() {
+            builder = builder.header(name, value);
+        }
+        let http_request = builder
             .body(Full::new(Bytes::from(request.body.clone())))
             .map_err(|error| error.to_string())?;
         let (status, body) = self.send(http_request)?;
@@ -754,6 +876,32 @@ mod tests {
             seeded.body,
             r#"{"RequestToken":"000f4243-0000-4000-8000-000000000001"}"#
         );
+    }
+
+    #[test]
+    fn signed_requests_carry_a_sigv4_signature_of_their_host_and_target() {
+        let credential = Credential {
+            access_key_id: "SGAKAAAAAAAAAAAAAAAA".to_owned(),
+            secret_access_key: "secret".to_owned(),
+        };
+        let unsigned = FacadeRequest::resource_request_status("token");
+        assert_eq!(unsigned.auth_headers()[0].0, "Authorization");
+        let signed = unsigned.signed(&credential, "127.0.0.1:8080").unwrap();
+        let headers = signed.auth_headers();
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(header, _)| header.eq_ignore_ascii_case(name))
+                .map(|(_, value)| value.clone())
+                .unwrap_or_default()
+        };
+        assert_eq!(header("host"), "127.0.0.1:8080");
+        assert!(!header("x-amz-date").is_empty());
+        let authorization = header("authorization");
+        assert!(authorization.starts_with("AWS4-HMAC-SHA256 Credential=SGAKAAAAAAAAAAAAAAAA/"));
+        assert!(authorization.contains("/us-east-1/cloudcontrolapi/aws4_request"));
+        assert!(authorization.contains("SignedHeaders=content-type;host;x-amz-date;x-amz-target"));
+        assert_eq!(signed.body, unsigned.body);
     }
 
     #[test]

@@ -393,12 +393,20 @@ impl Runner<'_> {
         if let Some(error) = check_all("before the run").into_iter().next() {
             return Err(fail(format!("{id}: {error}")));
         }
-        // One request a line: the Authorization header, a tab, the body.
+        // One request a line: its authentication headers (`Name: value`),
+        // each followed by a tab, then the body.
         let requests_file = dir.join("requests.tsv");
         let lines: String = run
             .requests
             .iter()
-            .map(|request| format!("{}\t{}\n", request.authorization(), request.body))
+            .map(|request| {
+                let headers: String = request
+                    .auth_headers()
+                    .iter()
+                    .map(|(name, value)| format!("{name}: {value}\t"))
+                    .collect();
+                format!("{headers}{}\n", request.body)
+            })
             .collect();
         write(&requests_file, lines)?;
         let threads = knobs.loadgen_threads.min(run.connections).max(1);

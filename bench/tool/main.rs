@@ -27,6 +27,9 @@ mod phases;
 mod process;
 mod report;
 mod server;
+mod sizes;
+mod sqlite_callers;
+mod verified;
 mod workers;
 
 use std::fs;

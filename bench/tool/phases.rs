@@ -410,7 +410,11 @@ impl Bench {
             http,
             &loads.facade_create,
             None,
-        )
+        )?;
+        self.verified_reads(&loads)?;
+        self.index_sizes(&format!(
+            "postgres phase ({rows} seeded requests and the creates of its runs)"
+        ))
     }
 
     /// BENCH_RSS_CONNS gRPC connections, then as many HTTP/1.1 connections,
@@ -524,7 +528,10 @@ impl Bench {
             "postgres",
             throughput,
             &loads.first_page,
-        )
+        )?;
+        self.index_sizes(&format!(
+            "large phase ({target} seeded requests and the creates of the postgres runs)"
+        ))
     }
 
     /// statusgate on a fresh SQLite file: the same reads and writes, and a
@@ -623,6 +630,7 @@ impl Bench {
             &loads.facade_create,
             None,
         )?;
+        self.sqlite_sixteen_callers(&loads)?;
         let locked = self
             .running_server()?
             .log_lines_containing("database is locked");
