@@ -426,12 +426,23 @@ impl Bench {
     }
 
     fn start_server(&mut self, name: &str, database_url: &str) -> Result<(), Stop> {
+        self.start_server_with(name, database_url, &[])
+    }
+
+    /// [`Self::start_server`] with `added_args` after BENCH_SERVER_ARGS.
+    fn start_server_with(
+        &mut self,
+        name: &str,
+        database_url: &str,
+        added_args: &[&str],
+    ) -> Result<(), Stop> {
         self.stop_server();
         let (grpc_port, http_port) = self.server_ports()?;
         let extra_args: Vec<String> = self
             .knobs
             .server_args
             .split_whitespace()
+            .chain(added_args.iter().copied())
             .map(str::to_owned)
             .collect();
         let spec = ServerSpec {

@@ -24,7 +24,6 @@ use crate::calls::{ACCOUNT, Credential, FacadeRequest};
 use crate::load::{H2loadRun, WrkRun};
 use crate::process::{Stop, fail, output};
 use crate::report::Row;
-use crate::server::{Server, ServerSpec};
 use crate::{Bench, Loads, log};
 
 /// The row ids of the unverified reads the verified ones are compared with.
@@ -74,28 +73,12 @@ impl Bench {
     }
 
     fn start_verifying_server(&mut self, url: &str, key_file: &Path) -> Result<(), Stop> {
-        let (grpc_port, http_port) = self.server_ports()?;
-        let mut extra_args: Vec<String> = self
-            .knobs
-            .server_args
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect();
-        extra_args.extend(["--auth".to_owned(), "sigv4".to_owned()]);
-        extra_args.push("--credentials-key-file".to_owned());
-        extra_args.push(key_file.display().to_string());
-        let spec = ServerSpec {
-            bin: &self.server_bin,
-            name: "postgres-sigv4",
-            database_url: url,
-            grpc_port,
-            http_port,
-            rust_log: &self.knobs.rust_log,
-            extra_args: &extra_args,
-            log_dir: &self.work.path,
-        };
-        self.server = Some(Server::start(spec, &self.runtime)?);
-        Ok(())
+        let key_file = key_file.display().to_string();
+        self.start_server_with(
+            "postgres-sigv4",
+            url,
+            &["--auth", "sigv4", "--credentials-key-file", &key_file],
+        )
     }
 
     fn verified_runs(&mut self, loads: &Loads, credential: &Credential) -> Result<(), Stop> {
