@@ -202,8 +202,14 @@ const TEXT_TOKEN_ROWS: [&str; 4] = [
        'UpdateIPSet', 1000, 1500)",
 ];
 
-/// Writes `rows` into `database` migrated up to [`TEXT_TOKENS_SCHEMA`] only.
-async fn write_text_token_rows(backend: Backend, database: &TestDatabase, rows: &[&str]) {
+/// Migrates `database` up to [`TEXT_TOKENS_SCHEMA`] only, runs `writes`,
+/// and answers the count `count` selects.
+async fn on_text_schema(
+    backend: Backend,
+    database: &TestDatabase,
+    writes: &[&str],
+    count: &str,
+) -> i64 {
     let mut migrator = match backend {
         Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
         Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
@@ -218,10 +224,12 @@ async fn write_text_token_rows(backend: Backend, database: &TestDatabase, rows: 
         Backend::Postgres => {
             let pool = sqlx::PgPool::connect(database.url()).await.unwrap();
             migrator.run(&pool).await.unwrap();
-            for statement in rows {
+            for statement in writes {
                 sqlx::query(statement).execute(&pool).await.unwrap();
             }
+            let counted = sqlx::query_scalar(count).fetch_one(&pool).await.unwrap();
             pool.close().await;
+            counted
         }
         Backend::Sqlite => {
             let options = database
@@ -231,10 +239,12 @@ async fn write_text_token_rows(backend: Backend, database: &TestDatabase, rows: 
                 .create_if_missing(true);
             let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
             migrator.run(&pool).await.unwrap();
-            for statement in rows {
+            for statement in writes {
                 sqlx::query(statement).execute(&pool).await.unwrap();
             }
+            let counted = sqlx::query_scalar(count).fetch_one(&pool).await.unwrap();
             pool.close().await;
+            counted
         }
     }
 }
@@ -247,7 +257,14 @@ async fn tokens_written_as_text_keep_their_strings_through_the_migration(backend
     use statusgate::domain::{AccountId, Timestamp};
 
     let database = TestDatabase::new(backend).await;
-    write_text_token_rows(backend, &database, &TEXT_TOKEN_ROWS).await;
+    let requests = on_text_schema(
+        backend,
+        &database,
+        &TEXT_TOKEN_ROWS,
+        "SELECT count(*) FROM resource_requests",
+    )
+    .await;
+    assert_eq!(requests, 1);
     let store =
         statusgate::app::open_store(&statusgate::config::Config::for_database(database.url()))
             .await
@@ -294,35 +311,22 @@ async fn a_text_token_that_is_no_lowercase_uuid_stops_the_migration(backend: Bac
     let database = TestDatabase::new(backend).await;
     let written_by_hand = "INSERT INTO change_tokens (change_token, account_id, endpoint, region, \
         status, created_at) VALUES ('Hand-Written', '111122223333', 'GLOBAL', '', 'PENDING', 1)";
-    write_text_token_rows(backend, &database, &[written_by_hand]).await;
+    let hand_written = "SELECT count(*) FROM change_tokens WHERE change_token = 'Hand-Written'";
+    assert_eq!(
+        on_text_schema(backend, &database, &[written_by_hand], hand_written).await,
+        1
+    );
     let config = statusgate::config::Config::for_database(database.url());
     assert!(
         statusgate::app::open_store(&config).await.is_err(),
         "converting the row would lose its string"
     );
-    // Nothing changed: the schema is still the text one, the row still there.
-    write_text_token_rows(backend, &database, &[]).await;
-    let count: i64 = match backend {
-        Backend::Postgres => {
-            let pool = sqlx::PgPool::connect(database.url()).await.unwrap();
-            sqlx::query_scalar(
-                "SELECT count(*) FROM change_tokens WHERE change_token = 'Hand-Written'",
-            )
-            .fetch_one(&pool)
-            .await
-            .unwrap()
-        }
-        Backend::Sqlite => {
-            let pool = sqlx::SqlitePool::connect(database.url()).await.unwrap();
-            sqlx::query_scalar(
-                "SELECT count(*) FROM change_tokens WHERE change_token = 'Hand-Written'",
-            )
-            .fetch_one(&pool)
-            .await
-            .unwrap()
-        }
-    };
-    assert_eq!(count, 1);
+    // Nothing changed: the schema is still the text one (migrating to it
+    // again finds nothing newer applied), the row still there.
+    assert_eq!(
+        on_text_schema(backend, &database, &[], hand_written).await,
+        1
+    );
 }
 
 backend_tests!(
