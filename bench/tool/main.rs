@@ -16,12 +16,14 @@
 //! - `workers`: the claim run and the watch fan-out (tonic clients in this
 //!   process).
 //! - `echo`: the bare tonic server of the framework-ceiling anchor.
+//! - `idle`: memory with idle connections held open.
 //! - `cpu`: where a run's CPU went; `process`: children, waits, signals.
 
 mod calls;
 mod cluster;
 mod cpu;
 mod echo;
+mod idle;
 mod load;
 mod phases;
 mod process;
@@ -61,6 +63,8 @@ enum Phase {
     Postgres,
     /// The reads again after a bulk seed to BENCH_LARGE_ROWS (needs postgres).
     Large,
+    /// Memory with idle gRPC and HTTP/1.1 connections, on a fresh server.
+    Idle,
     /// Workers claiming requests, and 10,000 watch streams on one server.
     Workers,
     /// statusgate on an SQLite file.
@@ -91,7 +95,7 @@ pub struct Knobs {
         long,
         env = "BENCH_PHASES",
         value_delimiter = ',',
-        default_value = "anchors,postgres,large,workers,sqlite"
+        default_value = "anchors,postgres,large,idle,workers,sqlite"
     )]
     phases: Vec<Phase>,
     /// h2load connections of the gRPC throughput runs.
@@ -604,6 +608,7 @@ fn run(knobs: Knobs, runtime: Handle, started: Instant) -> Result<bool, Stop> {
     let wrk = wrk.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
     let needs_postgres = knobs.phases.contains(&Phase::Anchors)
         || knobs.phases.contains(&Phase::Postgres)
+        || knobs.phases.contains(&Phase::Idle)
         || knobs.phases.contains(&Phase::Workers);
     let pg_bin = match cluster::find_bin() {
         Some(bin) => Some(bin),
@@ -660,6 +665,9 @@ fn run(knobs: Knobs, runtime: Handle, started: Instant) -> Result<bool, Stop> {
         if bench.phase(Phase::Large) {
             bench.large()?;
         }
+    }
+    if bench.phase(Phase::Idle) {
+        bench.idle()?;
     }
     if bench.phase(Phase::Workers) {
         bench.workers()?;

@@ -25,20 +25,20 @@ fn now_micros() -> u128 {
 }
 
 impl Bench {
-    fn cluster(&self) -> Result<&Cluster, Stop> {
+    pub fn cluster(&self) -> Result<&Cluster, Stop> {
         self.cluster
             .as_ref()
             .ok_or_else(|| fail("the throwaway Postgres cluster is not running"))
     }
 
-    fn running_server(&self) -> Result<&Server, Stop> {
+    pub fn running_server(&self) -> Result<&Server, Stop> {
         self.server
             .as_ref()
             .ok_or_else(|| fail("statusgate is not running"))
     }
 
     /// psql on `database`, its output in the work dir's `psql.log`.
-    fn psql(&self, database: &str, args: &[&str], what: &str) -> Result<(), Stop> {
+    pub fn psql(&self, database: &str, args: &[&str], what: &str) -> Result<(), Stop> {
         let mut command = self.cluster()?.psql(database);
         command.args(args);
         run_logged(&mut command, &self.work.path.join("psql.log"), what)
@@ -176,13 +176,25 @@ impl Bench {
             .map(|k| GrpcCall::change_token_status(&format!("echo-{k}")))
             .collect();
         let shape = (self.knobs.grpc_conns, self.knobs.grpc_streams);
-        let result = self.grpc_run(
-            "grpc_echo",
-            "bare tonic echo (GetChangeTokenStatus bytes, no work)".to_owned(),
-            "-",
-            shape,
-            &calls,
-        );
+        let result = self
+            .grpc_run(
+                "grpc_echo",
+                "bare tonic echo (GetChangeTokenStatus bytes, no work)".to_owned(),
+                "-",
+                shape,
+                &calls,
+            )
+            // The framework's own unloaded latency, the floor under the
+            // unloaded status read's.
+            .and_then(|()| {
+                self.grpc_run(
+                    "grpc_echo_c1",
+                    "bare tonic echo unloaded (1 conn, 1 stream)".to_owned(),
+                    "-",
+                    (1, 1),
+                    &calls[..1],
+                )
+            });
         self.stop_server();
         result
     }
@@ -460,18 +472,19 @@ impl Bench {
         runs?;
         let mib = |kib: u64| kib as f64 / 1024.0;
         let peak = mib(self.running_server()?.memory_kib("VmHWM").unwrap_or(0));
-        let verdict = if peak <= 64.0 { "met" } else { "MISSED" };
         self.report.sections.extend([
             String::new(),
-            "## Peak RSS".to_owned(),
+            "## Peak RSS, loaded connections".to_owned(),
             String::new(),
-            "| measure | MiB | goal | verdict |".to_owned(),
-            "|---|---:|---|---|".to_owned(),
+            "No goal: the goal is on idle connections (next section); this is the peak of a server that has served every earlier run.".to_owned(),
+            String::new(),
+            "| measure | MiB |".to_owned(),
+            "|---|---:|".to_owned(),
             format!(
-                "| statusgate VmHWM after {connections} gRPC connections then {connections} HTTP/1.1 connections (peak since start, every earlier run included) | {peak:.1} | <= 64 MiB | {verdict} |"
+                "| statusgate VmHWM after {connections} gRPC connections then {connections} HTTP/1.1 connections under load (peak since start, every earlier run included) | {peak:.1} |"
             ),
             format!(
-                "| highest VmRSS sampled every 0.2 s during those two runs | {:.1} | | |",
+                "| highest VmRSS sampled every 0.2 s during those two runs | {:.1} |",
                 mib(sampled)
             ),
         ]);

@@ -357,7 +357,7 @@ impl Report {
                 }
             }
             let echo_text = match (echo, row.rps) {
-                (Some(echo), Some(rps)) if row.transport == "gRPC" && row.id != ECHO => {
+                (Some(echo), Some(rps)) if row.transport == "gRPC" && !row.id.starts_with(ECHO) => {
                     number(echo.rps.map(|echo_rps| rps / echo_rps), 2)
                 }
                 _ => "-".to_owned(),

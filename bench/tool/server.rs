@@ -21,6 +21,7 @@ use crate::process::{Running, Stop, fail, log_to, sleep};
 pub struct Server {
     process: Running,
     grpc_port: u16,
+    http_port: u16,
     pub log: PathBuf,
     pub grpc: Grpc,
     pub facade: Facade,
@@ -129,6 +130,7 @@ impl Server {
         Ok(Self {
             process,
             grpc_port,
+            http_port,
             log,
             grpc,
             facade,
@@ -138,6 +140,14 @@ impl Server {
     /// `http://127.0.0.1:<gRPC port>`, for h2load.
     pub fn grpc_base(&self) -> String {
         format!("http://127.0.0.1:{}", self.grpc_port)
+    }
+
+    pub fn grpc_port(&self) -> u16 {
+        self.grpc_port
+    }
+
+    pub fn http_port(&self) -> u16 {
+        self.http_port
     }
 
     pub fn cpu_ticks(&self) -> u64 {
