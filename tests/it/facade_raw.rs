@@ -614,6 +614,57 @@ async fn the_query_form_answers_in_xml() {
     .await;
 }
 
+/// The status reads keep connections of their own out of the pool
+/// (`store/postgres/read_connections.rs`): when the database closes them, a
+/// read after a second's idleness pings the kept connection, finds it gone
+/// and answers on a new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_reads_answer_on_new_connections_after_the_database_closed_theirs() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let token = get_change_token(&app).await;
+    let database = app.database.postgres_name().expect("a Postgres database");
+    let read_status = || async {
+        let response = post(
+            &app,
+            Some(&format!("{WAF}.GetChangeTokenStatus")),
+            JSON_1_1,
+            json!({"ChangeToken": token}).to_string(),
+        )
+        .await;
+        let status = response.status();
+        let body: Value = response.json().await.expect("a JSON body");
+        (status, body)
+    };
+    let (status, body) = read_status().await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["ChangeTokenStatus"], "PROVISIONED");
+
+    let mut admin = crate::common::admin_connection().await;
+    let server_connections: Vec<i32> =
+        sqlx::query_scalar("SELECT pid FROM pg_stat_activity WHERE datname = $1")
+            .bind(database)
+            .fetch_all(&mut admin)
+            .await
+            .expect("the server's connections");
+    assert!(
+        !server_connections.is_empty(),
+        "the server held no connections to close"
+    );
+    sqlx::query("SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid")
+        .bind(&server_connections)
+        .execute(&mut admin)
+        .await
+        .expect("pg_terminate_backend");
+    // Longer than the idleness after which a kept connection is pinged.
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+
+    for _ in 0..3 {
+        let (status, body) = read_status().await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["ChangeTokenStatus"], "PROVISIONED");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_outage_is_an_aws_json_500_and_service_resumes() {
     let app = TestApp::spawn(Backend::Postgres).await;

@@ -5,10 +5,13 @@
 //! many requests, in `create_group.rs`). Under load one round trip answers
 //! many callers; unloaded, a call runs alone and at once.
 
+use std::sync::Arc;
+
 use sqlx::PgPool;
 
 use super::create_group::create_requests;
 use super::errors::classify;
+use super::read_connections::ReadConnections;
 use crate::domain::Timestamp;
 use crate::domain::change_token::{ChangeTokenScope, WafEndpoint};
 use crate::domain::resource_request::NewResourceRequest;
@@ -67,18 +70,25 @@ pub(super) struct Coalesced {
 }
 
 impl Coalesced {
-    /// Each coalescer runs at most `groups_in_flight` groups at a time.
-    pub(super) fn new(pool: &PgPool, groups_in_flight: usize) -> Self {
+    /// Each write coalescer runs at most `groups_in_flight` groups at a
+    /// time on `pool`; the two lookups share `reads`, one group per
+    /// connection.
+    pub(super) fn new(
+        pool: &PgPool,
+        reads: &Arc<ReadConnections>,
+        groups_in_flight: usize,
+    ) -> Self {
+        let reads_in_flight = reads.size();
         let statuses = lookup_by_key(
-            pool,
+            reads,
             SELECT_STATUSES_BY_TOKENS,
-            groups_in_flight,
+            reads_in_flight,
             |row: &StatusRow| row.current.request_token,
         );
         let change_tokens = lookup_by_key(
-            pool,
+            reads,
             SELECT_CHANGE_TOKENS_BY_TOKENS,
-            groups_in_flight,
+            reads_in_flight,
             |row: &ChangeTokenRow| row.change_token,
         );
         let provision_pool = pool.clone();
@@ -162,7 +172,7 @@ impl Coalesced {
 /// Loads rows by their token key with `sql` (`... WHERE key = ANY($1)`),
 /// coalescing concurrent lookups.
 fn lookup_by_key<Row>(
-    pool: &PgPool,
+    connections: &Arc<ReadConnections>,
     sql: &'static str,
     groups_in_flight: usize,
     key_of: fn(&Row) -> TokenKey,
@@ -175,19 +185,21 @@ where
         + Unpin
         + 'static,
 {
-    let pool = pool.clone();
+    let connections = Arc::clone(connections);
     Coalescer::new(
         MAX_GROUP,
         groups_in_flight,
         move |calls: Vec<(TokenKey, ())>| {
-            let pool = pool.clone();
+            let connections = Arc::clone(&connections);
             let keys: Vec<TokenKey> = calls.into_iter().map(|(key, ())| key).collect();
             async move {
+                let mut connection = connections.take().await?;
                 let rows: Vec<Row> = sqlx::query_as(sql)
                     .bind(keys)
-                    .fetch_all(&pool)
+                    .fetch_all(connection.connection())
                     .await
                     .map_err(classify)?;
+                connection.keep();
                 Ok(rows.into_iter().map(|row| (key_of(&row), row)).collect())
             }
         },

@@ -14,6 +14,7 @@ mod errors;
 mod hooks;
 mod leases;
 mod listener;
+mod read_connections;
 mod resource_requests;
 mod resources;
 mod simulation_rules;
@@ -28,6 +29,7 @@ use sqlx::{Connection, PgConnection, PgPool, Postgres};
 use self::coalesced::Coalesced;
 use self::errors::classify;
 use self::listener::PgNotifications;
+use self::read_connections::ReadConnections;
 use crate::store::error::StoreError;
 use crate::store::maintenance::{Availability, PoolConnections, StoreMaintenance};
 use crate::store::notifications::{Notifications, Subscription, Topic};
@@ -75,8 +77,11 @@ impl PostgresStore {
         // Only a connection idle for a while is pinged (one that has just
         // answered is alive); losing the database is noticed by the health
         // watcher and by the failing statement itself.
+        // A quarter of the connections (at least one) are the status
+        // reads' own (`read_connections.rs`); the pool has the rest.
+        let read_connections = (max_connections / 4).max(1);
         let pool = PgPoolOptions::new()
-            .max_connections(max_connections)
+            .max_connections(max_connections.saturating_sub(read_connections).max(1))
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .test_before_acquire(false)
             .before_acquire(|connection, metadata| {
@@ -96,10 +101,12 @@ impl PostgresStore {
             .run(&pool)
             .await
             .map_err(|error| StoreError::Internal(format!("migration failed: {error}")))?;
-        // Half the pool may serve coalesced reads; the rest stays for writes.
+        // Half the connections may serve coalesced writes at once; the
+        // rest stays for everything else.
         let groups_in_flight = (max_connections / 2).max(1) as usize;
+        let reads = ReadConnections::new(&pool, read_connections as usize, PING_WHEN_IDLE_FOR);
         Ok(Self {
-            coalesced: Coalesced::new(&pool, groups_in_flight),
+            coalesced: Coalesced::new(&pool, &reads, groups_in_flight),
             pool,
             availability: Availability::default(),
             notifications: PgNotifications::new(options),

@@ -23,7 +23,8 @@ fn postgres_admin_url() -> String {
     std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_TEST_DATABASE_URL.to_owned())
 }
 
-async fn admin_connection() -> sqlx::PgConnection {
+/// A connection to the Postgres server that holds the test databases.
+pub async fn admin_connection() -> sqlx::PgConnection {
     let url = postgres_admin_url();
     match tokio::time::timeout(Duration::from_secs(10), sqlx::PgConnection::connect(&url)).await {
         Ok(Ok(connection)) => connection,

@@ -35,7 +35,7 @@ mod wait;
 pub mod workers;
 
 pub use app::TestApp;
-pub use database::{Backend, TestDatabase, administer, open_test_store};
+pub use database::{Backend, TestDatabase, admin_connection, administer, open_test_store};
 pub use wait::wait_until;
 
 /// The account most tests call as.
