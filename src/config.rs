@@ -133,7 +133,9 @@ pub struct Config {
     #[arg(long, env = "STATUSGATE_PURGE_INTERVAL", default_value = "1m", value_parser = parse_duration, global = true)]
     pub purge_interval: Duration,
 
-    /// Most database connections this process opens.
+    /// Most database connections this process opens (besides the one it
+    /// listens for notifications on): a quarter, at least one, are kept by
+    /// the Postgres status reads, the pool has the rest.
     #[arg(
         long,
         env = "STATUSGATE_DATABASE_MAX_CONNECTIONS",
