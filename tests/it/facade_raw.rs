@@ -89,6 +89,17 @@ async fn get_change_token(app: &TestApp) -> String {
         .to_owned()
 }
 
+/// `GetChangeTokenStatus` of `token` on the WAF facade, as a client sends it.
+async fn get_change_token_status(app: &TestApp, token: &str) -> reqwest::Response {
+    post(
+        app,
+        Some(&format!("{WAF}.GetChangeTokenStatus")),
+        JSON_1_1,
+        json!({"ChangeToken": token}).to_string(),
+    )
+    .await
+}
+
 async fn create_resource(app: &TestApp) -> Value {
     let response = post(
         app,
@@ -624,13 +635,7 @@ async fn status_reads_answer_on_new_connections_after_the_database_closed_theirs
     let token = get_change_token(&app).await;
     let database = app.database.postgres_name().expect("a Postgres database");
     let read_status = || async {
-        let response = post(
-            &app,
-            Some(&format!("{WAF}.GetChangeTokenStatus")),
-            JSON_1_1,
-            json!({"ChangeToken": token}).to_string(),
-        )
-        .await;
+        let response = get_change_token_status(&app, &token).await;
         let status = response.status();
         let body: Value = response.json().await.expect("a JSON body");
         (status, body)
@@ -703,13 +708,7 @@ async fn a_database_outage_is_an_aws_json_500_and_service_resumes() {
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'"
     ))
     .await;
-    let response = post(
-        &app,
-        Some(&format!("{WAF}.GetChangeTokenStatus")),
-        JSON_1_1,
-        json!({"ChangeToken": token}).to_string(),
-    )
-    .await;
+    let response = get_change_token_status(&app, &token).await;
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert_common_headers(response.headers(), JSON_1_1);
     assert_eq!(
