@@ -18,7 +18,6 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use http_body::{Body, Frame, SizeHint};
-use tokio::sync::Notify;
 use tokio::time::Instant;
 use tower::{Layer, Service};
 
@@ -35,7 +34,6 @@ struct State {
 #[derive(Debug)]
 pub struct Activity {
     state: Mutex<State>,
-    changed: Notify,
 }
 
 impl Activity {
@@ -46,7 +44,6 @@ impl Activity {
                 requests_started: 0,
                 idle_since: Instant::now(),
             }),
-            changed: Notify::new(),
         })
     }
 
@@ -56,8 +53,6 @@ impl Activity {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         change(&mut state);
-        drop(state);
-        self.changed.notify_one();
     }
 
     /// Counts a request until the guard is dropped.
@@ -89,18 +84,21 @@ impl Activity {
 
     /// Completes once no request has started within `first_request` of the
     /// connection's start, or none has been in flight for `idle`.
+    ///
+    /// The watchdog sleeps until the deadline the state gives now and looks
+    /// again then, rather than being woken by every request: a request only
+    /// moves the deadline later (or away, while it is in flight), so a
+    /// request costs no wake-up and no timer reset. The one exception, an
+    /// idle timeout shorter than the first-request timeout, closes at the
+    /// first-request deadline after the first request: late, never early.
     pub async fn until_idle_too_long(&self, first_request: Duration, idle: Duration) {
         loop {
-            let changed = self.changed.notified();
+            let now = Instant::now();
             match self.deadline(first_request, idle) {
-                None => changed.await,
-                Some(deadline) if deadline <= Instant::now() => return,
-                Some(deadline) => {
-                    tokio::select! {
-                        () = changed => {}
-                        () = tokio::time::sleep_until(deadline) => {}
-                    }
-                }
+                Some(deadline) if deadline <= now => return,
+                Some(deadline) => tokio::time::sleep_until(deadline).await,
+                // Busy: idle at the earliest `idle` after the request ends.
+                None => tokio::time::sleep_until(now + idle).await,
             }
         }
     }
@@ -220,5 +218,23 @@ mod tests {
         let released = Instant::now();
         activity.until_idle_too_long(first_request, idle).await;
         assert_eq!(released.elapsed(), idle);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn requests_move_a_waiting_watchdog_s_deadline_later() {
+        let activity = Activity::new();
+        let (first_request, idle) = (Duration::from_secs(10), Duration::from_secs(60));
+        let started = Instant::now();
+        let watchdog = tokio::spawn({
+            let activity = activity.clone();
+            async move { activity.until_idle_too_long(first_request, idle).await }
+        });
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let guard = activity.begin();
+        tokio::time::sleep(Duration::from_secs(100)).await;
+        assert!(!watchdog.is_finished(), "a request in flight for 100 s");
+        drop(guard);
+        watchdog.await.unwrap();
+        assert_eq!(started.elapsed(), Duration::from_secs(105) + idle);
     }
 }

@@ -11,13 +11,16 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
+
+use futures::task::AtomicWaker;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_rustls::server::TlsStream;
-use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+use tokio_util::sync::CancellationToken;
 
 use super::activity::Activity;
 
@@ -38,10 +41,38 @@ enum Stream {
 pub struct Connection {
     stream: Stream,
     info: ConnectionInfo,
-    /// Cancelled to end reads (idle too long), and on drop (stops the watchdog).
-    close: CancellationToken,
-    closing: Pin<Box<WaitForCancellationFutureOwned>>,
+    /// Raised to end reads (idle too long).
+    close_reads: Arc<CloseReads>,
+    /// Cancelled on drop (stops the watchdog).
+    dropped: CancellationToken,
     _slot: OwnedSemaphorePermit,
+}
+
+/// Ends a connection's reads once raised. Hand-written rather than a
+/// `CancellationToken`, whose every check locks a mutex: the reads look at
+/// it on every wake-up of the connection, so here a check is one atomic
+/// load, and a read that waits registers its waker lock-free.
+#[derive(Default)]
+pub(super) struct CloseReads {
+    raised: AtomicBool,
+    reader: AtomicWaker,
+}
+
+impl CloseReads {
+    pub(super) fn raise(&self) {
+        self.raised.store(true, Ordering::Release);
+        self.reader.wake();
+    }
+
+    /// Whether it was raised; if not, the reader is woken when it is.
+    fn poll_raised(&self, context: &Context<'_>) -> bool {
+        if self.raised.load(Ordering::Acquire) {
+            return true;
+        }
+        self.reader.register(context.waker());
+        // Raised between the first look and the registration.
+        self.raised.load(Ordering::Acquire)
+    }
 }
 
 impl Connection {
@@ -62,12 +93,11 @@ impl Connection {
     }
 
     fn new(stream: Stream, info: ConnectionInfo, slot: OwnedSemaphorePermit) -> Self {
-        let close = CancellationToken::new();
         Self {
             stream,
             info,
-            closing: Box::pin(close.clone().cancelled_owned()),
-            close,
+            close_reads: Arc::default(),
+            dropped: CancellationToken::new(),
             _slot: slot,
         }
     }
@@ -76,15 +106,16 @@ impl Connection {
         &self.info
     }
 
-    /// Cancelling it ends the connection's reads.
-    pub(super) fn close_token(&self) -> CancellationToken {
-        self.close.clone()
+    /// What the watchdog needs: the signal that ends the reads, and a token
+    /// cancelled when the connection is dropped.
+    pub(super) fn watchdog_handles(&self) -> (Arc<CloseReads>, CancellationToken) {
+        (self.close_reads.clone(), self.dropped.clone())
     }
 }
 
 impl Drop for Connection {
     fn drop(&mut self) {
-        self.close.cancel();
+        self.dropped.cancel();
     }
 }
 
@@ -94,7 +125,7 @@ impl AsyncRead for Connection {
         context: &mut Context<'_>,
         buffer: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        if self.closing.as_mut().poll(context).is_ready() {
+        if self.close_reads.poll_raised(context) {
             // End of file: the server side of the connection winds down.
             return Poll::Ready(Ok(()));
         }

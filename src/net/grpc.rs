@@ -41,14 +41,13 @@ pub fn incoming(
                     return;
                 };
                 let activity = connection.info().activity.clone();
-                let close = connection.close_token();
+                let (close_reads, dropped) = connection.watchdog_handles();
                 if ready.send(connection).await.is_err() {
                     return;
                 }
                 tokio::select! {
-                    () = activity.until_idle_too_long(limits.header_timeout, limits.idle_timeout) => close.cancel(),
-                    // The connection was dropped.
-                    () = close.cancelled() => {}
+                    () = activity.until_idle_too_long(limits.header_timeout, limits.idle_timeout) => close_reads.raise(),
+                    () = dropped.cancelled() => {}
                 }
             });
         }
