@@ -1,11 +1,13 @@
-//! The layers around the routes, each a function of its own:
+//! The layers around the routes:
 //!
-//! - [`receive_body`]: the whole body, within the size limit and the body
-//!   timeout, before [`admit`]: a slow sender never holds an in-flight slot.
-//! - [`admit`]: load shedding and the request timeout of the facade (not of
-//!   `/metrics`, `/healthz` and `/readyz`).
-//! - [`observe`]: one metrics observation per facade request, by operation
-//!   and outcome.
+//! - [`guard_facade`], the facade's layer, runs three steps in order:
+//!   - [`observe`]: one metrics observation per facade request, by
+//!     operation and outcome;
+//!   - [`receive_body`]: the whole body, within the size limit and the body
+//!     timeout, before [`admit`]: a slow sender never holds an in-flight
+//!     slot;
+//!   - [`admit`]: load shedding and the request timeout of the facade (not
+//!     of `/metrics`, `/healthz` and `/readyz`).
 //! - [`with_layers`], around every route: the body limit the extractors
 //!   enforce, the panic backstop, and `request_metadata`, which gives each
 //!   request its [`RequestId`] and stamps `x-amzn-RequestId` and `Date` on
@@ -33,38 +35,66 @@ use crate::http::request_id::{REQUEST_ID_HEADER, RequestId};
 use crate::metrics::{Metrics, Outcome, UNKNOWN_OPERATION};
 use crate::telemetry::Transport;
 
-/// Load shedding and the request timeout of the facade.
-pub struct Admission {
+/// What every facade request passes through before its route, in this
+/// order: [`observe`], [`receive_body`], [`admit`]. One layer running three
+/// steps rather than three layers: each axum layer clones and boxes the
+/// service below it on every request.
+pub struct FacadeGate {
+    pub metrics: Arc<Metrics>,
+    /// Longest time a body may take to arrive once its headers have.
+    pub body_timeout: Duration,
+    /// Facade requests served at once; beyond it `ThrottlingException`.
     in_flight: Arc<Semaphore>,
+    /// Longest time a request may take before it is answered
+    /// `ServiceUnavailable`.
     request_timeout: Duration,
 }
 
-impl Admission {
-    pub fn new(max_in_flight: usize, request_timeout: Duration) -> Self {
+impl FacadeGate {
+    pub fn new(
+        metrics: Arc<Metrics>,
+        body_timeout: Duration,
+        max_in_flight: usize,
+        request_timeout: Duration,
+    ) -> Self {
         Self {
+            metrics,
+            body_timeout,
             in_flight: Arc::new(Semaphore::new(max_in_flight)),
             request_timeout,
         }
     }
 }
 
-/// Reads the whole request body, at most [`MAX_BODY_BYTES`] and within
-/// `body_timeout` of the headers, and hands the request on with the body in
-/// memory. Runs before [`admit`], so that a client dribbling its body is cut
-/// off after the body timeout without ever holding one of the in-flight
-/// slots fast clients need (the request timeout then bounds only the work).
-/// Refusals are answered here, logged once, in the dialect the target names.
-pub async fn receive_body(
-    State(body_timeout): State<Duration>,
+/// The facade's layer: the request observed, its body received, then
+/// admitted to its route.
+pub async fn guard_facade(
+    State(gate): State<Arc<FacadeGate>>,
     request: Request,
     next: Next,
 ) -> Response {
+    observe(&gate.metrics, async {
+        match receive_body(gate.body_timeout, request).await {
+            Ok(request) => admit(&gate, next.run(request)).await,
+            Err(refusal) => refusal,
+        }
+    })
+    .await
+}
+
+/// Reads the whole request body, at most [`MAX_BODY_BYTES`] and within
+/// `body_timeout` of the headers, and gives back the request with the body in
+/// memory. Runs before [`admit`], so that a client dribbling its body is cut
+/// off after the body timeout without ever holding one of the in-flight
+/// slots fast clients need (the request timeout then bounds only the work).
+/// Refusals are the answer, logged once, in the dialect the target names.
+async fn receive_body(body_timeout: Duration, request: Request) -> Result<Request, Response> {
     let (parts, body) = request.into_parts();
     let limited = Limited::new(body, MAX_BODY_BYTES);
     let rejection = match tokio::time::timeout(body_timeout, limited.collect()).await {
         Ok(Ok(collected)) => {
             let body = axum::body::Body::from(collected.to_bytes());
-            return next.run(Request::from_parts(parts, body)).await;
+            return Ok(Request::from_parts(parts, body));
         }
         Ok(Err(error)) if error.is::<LengthLimitError>() => Rejection::BodyTooLarge,
         Ok(Err(_)) => Rejection::UnreadableBody,
@@ -79,28 +109,24 @@ pub async fn receive_body(
     if let Some(request_id) = parts.extensions.get::<RequestId>() {
         log_rejection(request_id, &error);
     }
-    error.json_response(service)
+    Err(error.json_response(service))
 }
 
 /// Sheds a request beyond `max_in_flight` at once (rather than queueing it)
 /// and answers one that outlives the timeout; both as AWS JSON errors that
 /// every SDK retries.
-pub async fn admit(
-    State(admission): State<Arc<Admission>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let Ok(_permit) = admission.in_flight.clone().try_acquire_owned() else {
+async fn admit(gate: &FacadeGate, handled: impl Future<Output = Response>) -> Response {
+    let Ok(_permit) = gate.in_flight.clone().try_acquire_owned() else {
         let error = FacadeError::from(Error::new(
             ErrorCode::Throttling,
             "Rate exceeded: too many concurrent requests; retry with backoff",
         ));
         return error.json_response(None);
     };
-    match tokio::time::timeout(admission.request_timeout, next.run(request)).await {
+    match tokio::time::timeout(gate.request_timeout, handled).await {
         Ok(response) => response,
         Err(_) => {
-            tracing::warn!(target: LOG_TARGET, timeout = ?admission.request_timeout, "request timed out");
+            tracing::warn!(target: LOG_TARGET, timeout = ?gate.request_timeout, "request timed out");
             FacadeError::from(Error::new(
                 ErrorCode::ServiceUnavailable,
                 "The request did not complete in time; retry the request",
@@ -114,14 +140,10 @@ pub async fn admit(
 /// [`Operation`] extension; `unknown` for requests refused before routing)
 /// and outcome (from the [`Outcome`] extension every error response
 /// carries; any other answer is a success).
-pub async fn observe(
-    State(metrics): State<Arc<Metrics>>,
-    request: Request,
-    next: Next,
-) -> Response {
+async fn observe(metrics: &Metrics, answered: impl Future<Output = Response>) -> Response {
     let started = Instant::now();
     let in_flight = metrics.begin_request(Transport::Http);
-    let response = next.run(request).await;
+    let response = answered.await;
     drop(in_flight);
     let operation = response
         .extensions()

@@ -19,10 +19,11 @@
 //!              authenticate: who calls, and may they
 //!              (--auth sigv4);
 //!              answer: how every route ends
-//! middleware   receive_body (the whole body first),     log, render,
-//!              admit (shedding, timeout), observe       protocol
-//!              (metrics), with_layers (body limit,
-//!              panic backstop, request id and Date)
+//! middleware   guard_facade: observe (metrics),         log, render,
+//!              receive_body (the whole body first),     protocol
+//!              admit (shedding, timeout); with_layers
+//!              (body limit, panic backstop, request id
+//!              and Date)
 //! handlers/    dispatch: a routed operation to its      render, protocol,
 //!              handler; waf, cloudcontrol: one          shapes
 //!              function per operation
@@ -78,7 +79,7 @@ use axum::routing::{any, get};
 use crate::health::Health;
 use crate::metrics::Metrics;
 use crate::service::Services;
-use middleware::{Admission, admit, observe, receive_body, with_layers};
+use middleware::{FacadeGate, guard_facade, with_layers};
 
 pub use protocol::MAX_BODY_BYTES;
 pub use request_id::RequestId;
@@ -108,7 +109,12 @@ pub struct HttpState {
 /// overloaded server still answers its orchestrator), and `rest`, the REST
 /// gateway's routes (which shed as gRPC does).
 pub fn router(state: HttpState, rest: Router) -> Router {
-    let admission = Arc::new(Admission::new(state.max_in_flight, state.request_timeout));
+    let gate = Arc::new(FacadeGate::new(
+        state.metrics.clone(),
+        state.body_timeout,
+        state.max_in_flight,
+        state.request_timeout,
+    ));
     let facade_state = Arc::new(routes::Facade {
         services: state.services.clone(),
         authenticator: routes::Authenticator::new(
@@ -117,20 +123,11 @@ pub fn router(state: HttpState, rest: Router) -> Router {
             state.clock.clone(),
         ),
     });
-    // Layers run outermost last: observe, then receive the body, then admit.
     let facade = Router::new()
         .route("/", any(routes::serve_root))
         .fallback(routes::no_route)
         .with_state(facade_state)
-        .layer(axum::middleware::from_fn_with_state(admission, admit))
-        .layer(axum::middleware::from_fn_with_state(
-            state.body_timeout,
-            receive_body,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.metrics.clone(),
-            observe,
-        ));
+        .layer(axum::middleware::from_fn_with_state(gate, guard_facade));
     let operations = Router::new()
         .route("/metrics", get(serve_metrics))
         .route("/healthz", get(serve_liveness))
