@@ -231,6 +231,7 @@ impl Application {
         let limits = ConnectionLimits {
             header_timeout: config.http_header_timeout,
             idle_timeout: config.http_idle_timeout,
+            max_header_bytes: usize::try_from(config.http_max_header_bytes).unwrap_or(usize::MAX),
             keepalive_interval: config.http2_keepalive_interval,
             keepalive_timeout: config.http2_keepalive_timeout,
         };

@@ -14,6 +14,11 @@ use crate::service::CredentialsKey;
 /// The embedded default: an SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://statusgate.db";
 
+/// The default and least `--http-max-header-bytes`: hyper's own floor for
+/// its HTTP/1 read buffer, and what nginx and Apache allow a header line by
+/// default.
+pub const MIN_HTTP_HEADER_BYTES: u64 = 8192;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "statusgate",
@@ -233,6 +238,13 @@ pub struct Config {
     #[arg(long, env = "STATUSGATE_HTTP_BODY_TIMEOUT", default_value = "5s", value_parser = parse_duration, global = true)]
     pub http_body_timeout: Duration,
 
+    /// Longest HTTP/1 request line and headers, in bytes (at least 8192);
+    /// longer ones get 431 from hyper. It is also what each HTTP/1
+    /// connection's read buffer may grow to: above 8192 that buffer grows to
+    /// 16 KiB at the first request, 12 KiB more per idle connection.
+    #[arg(long, env = "STATUSGATE_HTTP_MAX_HEADER_BYTES", default_value_t = MIN_HTTP_HEADER_BYTES, value_parser = clap::value_parser!(u64).range(MIN_HTTP_HEADER_BYTES..), global = true)]
+    pub http_max_header_bytes: u64,
+
     /// A connection with no request in flight for this long is closed.
     #[arg(long, env = "STATUSGATE_HTTP_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_duration, global = true)]
     pub http_idle_timeout: Duration,
@@ -288,6 +300,7 @@ impl Config {
             max_connections: 10_000,
             http_header_timeout: Duration::from_secs(10),
             http_body_timeout: Duration::from_secs(5),
+            http_max_header_bytes: MIN_HTTP_HEADER_BYTES,
             http_idle_timeout: Duration::from_secs(60),
             http2_keepalive_interval: Duration::from_secs(20),
             http2_keepalive_timeout: Duration::from_secs(10),
@@ -355,6 +368,12 @@ mod tests {
         assert_eq!(config.http_header_timeout, for_tests.http_header_timeout);
         assert_eq!(config.http_body_timeout, for_tests.http_body_timeout);
         assert_eq!(config.http_idle_timeout, for_tests.http_idle_timeout);
+        assert_eq!(config.http_max_header_bytes, 8192);
+        assert_eq!(
+            config.http_max_header_bytes,
+            for_tests.http_max_header_bytes
+        );
+        assert!(Cli::try_parse_from(["statusgate", "--http-max-header-bytes", "8191"]).is_err());
         assert_eq!(
             config.http2_keepalive_interval,
             for_tests.http2_keepalive_interval

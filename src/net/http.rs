@@ -37,6 +37,10 @@ fn builder(limits: &ConnectionLimits) -> Builder<TokioExecutor> {
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
+        // The longest request head, and the ceiling of the connection's read
+        // buffer: at hyper's floor (8 KiB, the default) the buffer stays at its
+        // first 8 KiB instead of growing to 16 KiB on the first request.
+        .max_buf_size(limits.max_header_bytes)
         .keep_alive(true);
     builder
         .http2()

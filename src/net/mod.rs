@@ -49,6 +49,8 @@ pub struct ConnectionLimits {
     pub header_timeout: Duration,
     /// A connection with no request in flight this long is closed.
     pub idle_timeout: Duration,
+    /// Longest HTTP/1 request line and headers (hyper's read buffer limit).
+    pub max_header_bytes: usize,
     /// HTTP/2 pings: how often, and how long one may go unanswered.
     pub keepalive_interval: Duration,
     pub keepalive_timeout: Duration,

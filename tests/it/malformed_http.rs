@@ -77,3 +77,43 @@ async fn unparsable_http_gets_hypers_bare_answer_and_the_server_carries_on() {
     .await;
     assert!(healthy.starts_with("HTTP/1.1 200"), "{healthy}");
 }
+
+/// `--http-max-header-bytes` (8 KiB by default) bounds the request line and
+/// headers, not the body: a head just under it is served, one over it gets
+/// hyper's 431, and a body far larger than it is read whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_heads_are_bounded_at_the_header_limit_and_bodies_are_not() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let address = app.http_endpoint().trim_start_matches("http://").to_owned();
+    let head_of = |padding: usize| {
+        format!(
+            "GET /healthz HTTP/1.1\r\nHost: statusgate\r\nConnection: close\r\nX-Padding: {}\r\n\r\n",
+            "a".repeat(padding)
+        )
+    };
+    let under = head_of(7 * 1024);
+    let answer = exchange(&address, under.as_bytes()).await;
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "a {}-byte head: {answer:?}",
+        under.len()
+    );
+    let over = head_of(9 * 1024);
+    let answer = exchange(&address, over.as_bytes()).await;
+    assert!(
+        answer.starts_with("HTTP/1.1 431"),
+        "a {}-byte head: {answer:?}",
+        over.len()
+    );
+
+    let body = format!("{{{}}}", " ".repeat(256 * 1024));
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: statusgate\r\nConnection: close\r\n\
+         X-Amz-Target: AWSWAF_20150824.GetChangeToken\r\n\
+         Content-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let answer = exchange(&address, request.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+    assert!(answer.contains("\"ChangeToken\""), "{answer:?}");
+}
