@@ -268,7 +268,12 @@ where
                     "request answered"
                 ),
             }
-            if let Ok(value) = http::HeaderValue::from_str(&request_id) {
+            if let Ok(mut value) = http::HeaderValue::from_str(&request_id) {
+                // A value no other response repeats: HPACK sends it as a
+                // literal never indexed, instead of adding it to the
+                // connection's header table, where it would only evict the
+                // entries that do repeat (content-type, grpc-status).
+                value.set_sensitive(true);
                 response.headers_mut().insert("x-amzn-requestid", value);
             }
             Ok(response)

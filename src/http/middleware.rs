@@ -193,7 +193,10 @@ async fn request_metadata(mut request: Request, next: Next) -> Response {
         tracing::error!(target: LOG_TARGET, request_id = %request_id, panic = %detail, "request handler panicked");
     }
     let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(request_id.as_str()) {
+    if let Ok(mut value) = HeaderValue::from_str(request_id.as_str()) {
+        // Unique to this response: over HTTP/2, HPACK sends it without
+        // adding it to the header table (see `grpc/observe.rs`).
+        value.set_sensitive(true);
         headers.insert(REQUEST_ID_HEADER.clone(), value);
     }
     if let Ok(value) = HeaderValue::from_str(&httpdate::fmt_http_date(SystemTime::now())) {
