@@ -40,9 +40,9 @@ use crate::telemetry::Transport;
 /// steps rather than three layers: each axum layer clones and boxes the
 /// service below it on every request.
 pub struct FacadeGate {
-    pub metrics: Arc<Metrics>,
+    metrics: Arc<Metrics>,
     /// Longest time a body may take to arrive once its headers have.
-    pub body_timeout: Duration,
+    body_timeout: Duration,
     /// Facade requests served at once; beyond it `ThrottlingException`.
     in_flight: Arc<Semaphore>,
     /// Longest time a request may take before it is answered

@@ -91,20 +91,15 @@ async fn request_heads_are_bounded_at_the_header_limit_and_bodies_are_not() {
             "a".repeat(padding)
         )
     };
-    let under = head_of(7 * 1024);
-    let answer = exchange(&address, under.as_bytes()).await;
-    assert!(
-        answer.starts_with("HTTP/1.1 200"),
-        "a {}-byte head: {answer:?}",
-        under.len()
-    );
-    let over = head_of(9 * 1024);
-    let answer = exchange(&address, over.as_bytes()).await;
-    assert!(
-        answer.starts_with("HTTP/1.1 431"),
-        "a {}-byte head: {answer:?}",
-        over.len()
-    );
+    for (padding, status_line) in [(7 * 1024, "HTTP/1.1 200"), (9 * 1024, "HTTP/1.1 431")] {
+        let head = head_of(padding);
+        let answer = exchange(&address, head.as_bytes()).await;
+        assert!(
+            answer.starts_with(status_line),
+            "a {}-byte head: {answer:?}",
+            head.len()
+        );
+    }
 
     let body = format!("{{{}}}", " ".repeat(256 * 1024));
     let request = format!(
